@@ -1,0 +1,277 @@
+import type { Clock } from '../core/clock.js';
+import { isTaupageError, TaupageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Redactor } from '../core/redactor.js';
+import { retry, type RetryPolicy } from '../core/retry.js';
+import { Secret } from '../core/secret.js';
+import { formatImageReference } from '../config/image-reference.js';
+import { formatIssue } from '../config/issues.js';
+import { loadConfig } from '../config/load-config.js';
+import { writeMetaConfig } from '../config/meta-file.js';
+import type { TaupageConfig } from '../config/taupage-config.js';
+import type { ContainerInfo, ContainerRuntime, RegistryAuth } from '../docker/container-runtime.js';
+import { buildContainerSpec, CONTAINER_LABELS } from '../docker/container-spec.js';
+import { waitForHealthy } from '../health/http-health-check.js';
+import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-metadata.js';
+import { decryptEnvironment } from '../secrets/decrypt-environment.js';
+import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
+import type { AgentState } from '../status/agent-state.js';
+import { formatDuration, type BootStepRecord } from '../status/boot-timeline.js';
+
+/** The boot, in the order it runs. Each step is timed and reported (status, logs). */
+export const BOOT_STEPS = [
+  { name: 'imds', description: 'Read the instance identity and the user data' },
+  { name: 'config', description: 'Merge onto the AMI defaults, validate, write taupage.yaml' },
+  { name: 'kms', description: 'Decrypt aws:kms: values' },
+  { name: 'pull', description: 'Make the Docker image available' },
+  { name: 'container', description: 'Create or start the application container' },
+  { name: 'health', description: 'Wait for the application health check' },
+] as const;
+
+/**
+ * Pull retry policy: a registry 5xx or a dropped connection is retried 5 times from 1 s,
+ * doubling to 10 s (the ECS agent does 5 from 1.1 s); not-found and auth failures never are.
+ */
+export const PULL_RETRY_POLICY: RetryPolicy = {
+  name: 'pull',
+  maxAttempts: 5,
+  initialDelayMs: 1_000,
+  maxDelayMs: 10_000,
+  multiplier: 2,
+  jitter: true,
+};
+
+/** How often a running pull is narrated in the log. */
+const PULL_PROGRESS_LOG_INTERVAL_MS = 5_000;
+
+export interface BootSettings {
+  readonly defaults: Readonly<Record<string, unknown>>;
+  readonly metaDir: string;
+  readonly containerName: string;
+  readonly applicationUser: string;
+  readonly pullInactivityTimeoutMs: number;
+  readonly healthCheckHost: string;
+}
+
+export interface BootDependencies {
+  readonly metadata: InstanceMetadata;
+  /** KMS needs the region, known only after the imds step. */
+  readonly secretDecrypter: (identity: InstanceIdentity) => SecretDecrypter;
+  readonly runtime: ContainerRuntime;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly redactor: Redactor;
+  readonly state: AgentState;
+  readonly settings: BootSettings;
+}
+
+export interface BootResult {
+  readonly config: TaupageConfig;
+  readonly container: ContainerInfo;
+}
+
+export async function boot(deps: BootDependencies, signal: AbortSignal): Promise<BootResult> {
+  const { state, log } = deps;
+  const timeline = state.timeline;
+
+  const { identity, userData } = await timeline.run('imds', async (step) => {
+    const identity = await deps.metadata.identity(signal);
+    state.identity = identity;
+    const userData = await deps.metadata.userData(signal);
+    step.detail = `${identity.instanceId} in ${identity.region}, ${userData.length} bytes of user data`;
+    return { identity, userData };
+  });
+
+  const { config, digest } = await timeline.run('config', (step) => loadAndWriteConfig(deps, userData, step));
+
+  const secrets = await timeline.run('kms', async (step) => {
+    const encrypted = config.environment.filter((variable) => variable.value.kind === 'encrypted').length;
+    const values = await decryptEnvironment(config.environment, {
+      decrypter: deps.secretDecrypter(identity),
+      clock: deps.clock,
+      redactor: deps.redactor,
+      log: log.child({ component: 'kms' }),
+      signal,
+    });
+    step.detail =
+      encrypted === 0 ? 'nothing to decrypt' : `decrypted ${encrypted} value${encrypted === 1 ? '' : 's'}`;
+    return values;
+  });
+
+  await timeline.run('pull', (step) => ensureImage(deps, config, step, signal));
+
+  const container = await timeline.run('container', (step) =>
+    startContainer(deps, config, digest, secrets, step, signal),
+  );
+
+  if (config.healthCheck === undefined) {
+    timeline.skip('health', 'no health_check_path configured');
+    state.health = { status: 'none', url: undefined, lastCheckedAt: undefined };
+  } else {
+    const { healthCheck } = config;
+    const url = `http://${deps.settings.healthCheckHost}:${healthCheck.port}${healthCheck.path}`;
+    state.health = { status: 'unknown', url, lastCheckedAt: undefined };
+    await timeline
+      .run('health', async (step) => {
+        const result = await waitForHealthy({
+          url,
+          timeoutMs: healthCheck.timeoutSeconds * 1000,
+          clock: deps.clock,
+          signal,
+        });
+        state.health = { status: 'passing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
+        step.detail = `HTTP 200 from ${url} after ${result.attempts} probe${result.attempts === 1 ? '' : 's'}`;
+      })
+      .catch((error: unknown) => {
+        state.health = { status: 'failing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
+        throw error;
+      });
+  }
+  return { config, container };
+}
+
+async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step: BootStepRecord) {
+  const { validation, merged } = loadConfig(userData, deps.settings.defaults);
+  const log = deps.log.child({ component: 'config' });
+  for (const warning of validation.warnings)
+    log.warn({ path: warning.path, line: warning.line }, formatIssue(warning));
+  deps.state.warnings = validation.warnings.map(formatIssue);
+  if (validation.config === undefined) {
+    for (const error of validation.errors)
+      log.error({ path: error.path, line: error.line }, formatIssue(error));
+    const first = validation.errors[0];
+    const more = validation.errors.length > 1 ? ` (and ${validation.errors.length - 1} more)` : '';
+    throw new TaupageError(
+      'CONFIG_INVALID',
+      `Invalid TaupageConfig: ${first === undefined ? 'unknown error' : formatIssue(first)}${more}`,
+    );
+  }
+  const { config } = validation;
+  deps.state.application = {
+    id: config.applicationId,
+    version: config.applicationVersion,
+    image: formatImageReference(config.source),
+    configDigest: validation.digest,
+  };
+  const groupId = Number(deps.settings.applicationUser.split(':')[1]);
+  const path = await writeMetaConfig(
+    deps.settings.metaDir,
+    merged,
+    Number.isInteger(groupId) ? groupId : undefined,
+  );
+  step.detail = `${validation.warnings.length} warning(s), written to ${path}`;
+  log.info({ digest: validation.digest, path }, 'Config valid');
+  return { config, digest: validation.digest };
+}
+
+async function ensureImage(
+  deps: BootDependencies,
+  config: TaupageConfig,
+  step: BootStepRecord,
+  signal: AbortSignal,
+) {
+  const reference = formatImageReference(config.source);
+  const log = deps.log.child({ component: 'docker', image: reference });
+  // Tags are immutable under the tag policy, so an image already present (baked into the AMI,
+  // or from the previous boot) is the right one: no registry round trip.
+  if (await deps.runtime.imageExists(config.source, signal)) {
+    step.detail = 'image already present, not pulled';
+    log.info('Image already present, not pulling');
+    return;
+  }
+  const auth = registryAuth(config);
+  let lastLog = deps.clock.now();
+  log.info({ authenticated: auth !== undefined }, 'Pulling image');
+  await retry(
+    () =>
+      deps.runtime.pullImage(config.source, {
+        auth,
+        signal,
+        inactivityTimeoutMs: deps.settings.pullInactivityTimeoutMs,
+        onProgress: (progress) => {
+          if (deps.clock.now() - lastLog < PULL_PROGRESS_LOG_INTERVAL_MS) return;
+          lastLog = deps.clock.now();
+          log.info({ downloadedBytes: progress.downloadedBytes }, 'Still pulling image');
+        },
+      }),
+    PULL_RETRY_POLICY,
+    {
+      clock: deps.clock,
+      signal,
+      isRetriable: (error) => isTaupageError(error) && error.retriable,
+      onRetry: (error, attempt, delayMs) => {
+        log.warn(
+          { attempt, delayMs, code: isTaupageError(error) ? error.code : undefined },
+          'Pull failed, retrying',
+        );
+      },
+    },
+  );
+  step.detail = 'pulled';
+  log.info('Pulled image');
+}
+
+function registryAuth(config: TaupageConfig): RegistryAuth | undefined {
+  const credential = config.registryCredentials.get(config.source.registry);
+  if (credential === undefined) return undefined;
+  const password = credential.password.kind === 'plain' ? new Secret(credential.password.value) : undefined;
+  if (password === undefined) return undefined;
+  return { username: credential.username, password, serverAddress: config.source.registry };
+}
+
+async function startContainer(
+  deps: BootDependencies,
+  config: TaupageConfig,
+  digest: string,
+  secrets: ReadonlyMap<string, Secret>,
+  step: BootStepRecord,
+  signal: AbortSignal,
+): Promise<ContainerInfo> {
+  const { runtime, settings } = deps;
+  const log = deps.log.child({ component: 'docker', container: settings.containerName });
+  const existing = await runtime.findContainer(settings.containerName, signal);
+  let container: ContainerInfo;
+  if (existing !== undefined) {
+    // A reboot (or an agent restart): the container survives, so start it rather than create
+    // a duplicate. (Recreating it when the config changed is the container runtime issue's job.)
+    if (existing.labels[CONTAINER_LABELS.configDigest] !== digest) {
+      log.warn(
+        { containerDigest: existing.labels[CONTAINER_LABELS.configDigest], digest },
+        'Existing container was created from a different config; starting it unchanged',
+      );
+    }
+    if (existing.state === 'running') {
+      step.detail = `adopted running container ${existing.id.slice(0, 12)}`;
+      log.info({ id: existing.id }, 'Adopted running container');
+      container = existing;
+    } else {
+      await runtime.startContainer(existing.id, signal);
+      step.detail = `started existing container ${existing.id.slice(0, 12)}`;
+      log.info({ id: existing.id }, 'Started existing container');
+      container = (await runtime.inspectContainer(existing.id, signal)) ?? existing;
+    }
+  } else {
+    const spec = buildContainerSpec(
+      config,
+      digest,
+      {
+        containerName: settings.containerName,
+        metaDir: settings.metaDir,
+        applicationUser: settings.applicationUser,
+      },
+      secrets,
+    );
+    const created = await runtime.createContainer(spec, signal);
+    log.info({ id: created.id }, 'Created container');
+    await runtime.startContainer(created.id, signal);
+    container = (await runtime.inspectContainer(created.id, signal)) ?? created;
+    step.detail = `created and started ${created.id.slice(0, 12)}`;
+    log.info({ id: created.id }, 'Started container');
+  }
+  deps.state.container = container;
+  return container;
+}
+
+export function bootSummary(totalMs: number | undefined, summary: string): string {
+  return `Boot completed in ${formatDuration(totalMs ?? 0)}: ${summary}`;
+}

@@ -1,0 +1,220 @@
+import { Option, type Command } from 'commander';
+import { ExitCode } from '../core/exit-codes.js';
+import { composeAgent } from '../app/compose.js';
+import { DEFAULTS, parseListen, type AgentSettings } from '../app/settings.js';
+import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
+import { type CliIo, UsageError } from './output.js';
+
+interface CommonOptions {
+  defaults?: string;
+  metaDir: string;
+  statusListen: string;
+  containerName: string;
+  applicationUser: string;
+  pullInactivityTimeout: string;
+  logLevel: string;
+}
+
+interface AgentOptions extends CommonOptions {
+  imdsUrl: string;
+  imdsBudget: string;
+  kmsEndpoint?: string;
+}
+
+interface LocalOptions extends CommonOptions {
+  config: string;
+  region: string;
+  devKeyFile: string;
+  keepContainer: boolean;
+}
+
+/** Seconds in grace before a second signal, or a hung shutdown, ends the process hard. */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+
+function addCommonOptions(command: Command, metaDir: string, defaultsFile: string | undefined): Command {
+  const defaults = new Option('--defaults <file>', 'AMI defaults file; user data keys replace its keys').env(
+    'TAUPAGE_DEFAULTS_FILE',
+  );
+  return command
+    .addOption(defaultsFile === undefined ? defaults : defaults.default(defaultsFile))
+    .addOption(
+      new Option('--meta-dir <dir>', 'where taupage.yaml is written; mounted read-only at /meta')
+        .env('TAUPAGE_META_DIR')
+        .default(metaDir),
+    )
+    .addOption(
+      new Option('--status-listen <host:port>', 'status endpoint address (port 0 picks a free one)')
+        .env('TAUPAGE_STATUS_LISTEN')
+        .default(DEFAULTS.statusListen),
+    )
+    .addOption(
+      new Option('--container-name <name>', 'name of the application container')
+        .env('TAUPAGE_CONTAINER_NAME')
+        .default(DEFAULTS.containerName),
+    )
+    .addOption(
+      new Option('--application-user <uid:gid>', 'user the app runs as unless root: true')
+        .env('TAUPAGE_APPLICATION_USER')
+        .default(DEFAULTS.applicationUser),
+    )
+    .addOption(
+      new Option('--pull-inactivity-timeout <seconds>', 'abort a pull that shows no progress for this long')
+        .env('TAUPAGE_PULL_INACTIVITY_TIMEOUT')
+        .default(String(DEFAULTS.pullInactivitySeconds)),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'trace, debug, info, warn, error')
+        .env('TAUPAGE_LOG_LEVEL')
+        .default(DEFAULTS.logLevel),
+    )
+    .addHelpText(
+      'after',
+      '\nThe Docker engine is taken from DOCKER_HOST (default: the local socket).\nExit codes: see docs/errors.md (0 ok, 1 failure, 2 invalid config, 3 boot failed, 4 dependency unavailable).',
+    );
+}
+
+function seconds(value: string, flag: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0)
+    throw new UsageError(`${flag} expects a positive number of seconds, not "${value}"`);
+  return number * 1000;
+}
+
+function commonSettings(options: CommonOptions) {
+  let listen;
+  try {
+    listen = parseListen(options.statusListen);
+  } catch (error) {
+    throw new UsageError(`--status-listen: ${(error as Error).message}`);
+  }
+  if (!/^\d+:\d+$/.test(options.applicationUser))
+    throw new UsageError(`--application-user expects UID:GID, not "${options.applicationUser}"`);
+  return {
+    defaultsFile: options.defaults,
+    metaDir: options.metaDir,
+    statusHost: listen.host,
+    statusPort: listen.port,
+    containerName: options.containerName,
+    applicationUser: options.applicationUser,
+    pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout'),
+    logLevel: options.logLevel,
+  };
+}
+
+export function registerAgentCommands(
+  program: Command,
+  io: CliIo,
+  setExitCode: (code: number) => void,
+): void {
+  addCommonOptions(
+    program
+      .command('agent')
+      .description(
+        'Run the node agent (what systemd starts): boot from EC2 user data, then supervise until SIGTERM',
+      )
+      .addOption(
+        new Option('--imds-url <url>', 'instance metadata service')
+          .env('TAUPAGE_IMDS_URL')
+          .default(DEFAULTS.imdsUrl),
+      )
+      .addOption(
+        new Option('--imds-budget <seconds>', 'how long to wait for IMDS at boot')
+          .env('TAUPAGE_IMDS_BUDGET_SECONDS')
+          .default(String(DEFAULTS.imdsBudgetSeconds)),
+      )
+      .addOption(
+        new Option('--kms-endpoint <url>', "KMS endpoint (default: the region's)").env(
+          'TAUPAGE_KMS_ENDPOINT',
+        ),
+      ),
+    DEFAULTS.metaDir,
+    DEFAULTS.defaultsFile,
+  ).action(async (options: AgentOptions) => {
+    const settings: AgentSettings = {
+      mode: 'ec2',
+      imdsUrl: options.imdsUrl,
+      imdsBudgetMs: seconds(options.imdsBudget, '--imds-budget'),
+      kmsEndpoint: options.kmsEndpoint,
+      ...commonSettings(options),
+    };
+    setExitCode(await runAgent(settings));
+  });
+
+  const local = program
+    .command('local')
+    .description(
+      'Run the same boot on a laptop or CI box: config from a file, local dev key for aws:kms: values',
+    );
+  addCommonOptions(
+    local
+      .command('run', { isDefault: true })
+      .description(
+        'Boot from a config file and supervise until Ctrl-C (the default: "taupage local --config FILE")',
+      )
+      .requiredOption('--config <file>', 'TaupageConfig file (bare YAML or user data)')
+      .option('--region <region>', 'region the local instance pretends to be in', DEFAULTS.localRegion)
+      .addOption(
+        new Option('--dev-key-file <file>', 'local dev key for aws:kms: values')
+          .env('TAUPAGE_LOCAL_DEV_KEY_FILE')
+          .default(defaultDevKeyPath()),
+      )
+      .option('--keep-container', 'leave the container running on exit', false),
+    DEFAULTS.localMetaDir,
+    undefined,
+  ).action(async (options: LocalOptions) => {
+    const settings: AgentSettings = {
+      mode: 'local',
+      imdsUrl: DEFAULTS.imdsUrl,
+      imdsBudgetMs: 0,
+      kmsEndpoint: undefined,
+      ...commonSettings(options),
+      local: {
+        configFile: options.config,
+        region: options.region,
+        devKeyFile: options.devKeyFile,
+        keepContainer: options.keepContainer,
+      },
+    };
+    setExitCode(await runAgent(settings));
+  });
+  local
+    .command('encrypt')
+    .description('Print an aws:kms: value for VALUE, encrypted with the local dev key (local mode only)')
+    .argument('<value>', 'the plaintext')
+    .addOption(
+      new Option('--dev-key-file <file>', 'local dev key')
+        .env('TAUPAGE_LOCAL_DEV_KEY_FILE')
+        .default(defaultDevKeyPath()),
+    )
+    .action(async (value: string, options: { devKeyFile: string }) => {
+      const key = await loadOrCreateDevKey(options.devKeyFile);
+      io.stdout(`${encryptWithDevKey(key, value)}\n`);
+      setExitCode(ExitCode.Ok);
+    });
+}
+
+async function runAgent(settings: AgentSettings): Promise<number> {
+  const startedAt = Date.now() - Math.round(process.uptime() * 1000);
+  const { agent, log } = await composeAgent(settings, startedAt);
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      log.warn({ signal }, 'Second signal, exiting now');
+      process.exit(ExitCode.Failure);
+    }
+    log.info({ signal }, 'Shutdown requested');
+    controller.abort();
+    setTimeout(() => {
+      log.error('Shutdown took too long, exiting');
+      process.exit(ExitCode.Failure);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    return await agent.run(controller.signal);
+  } finally {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+}

@@ -1,0 +1,87 @@
+import { readFile } from 'node:fs/promises';
+import { TaupageError } from '../core/errors.js';
+import { isMapping } from './config-values.js';
+import { decodeUserData } from './user-data.js';
+import { validateConfig, type ValidationResult } from './validate-config.js';
+import { parseYamlDocument, YamlSyntaxError, type YamlDocument } from './yaml-document.js';
+
+export interface LoadedConfig {
+  /** User data merged onto the AMI defaults: what /meta/taupage.yaml holds. */
+  readonly merged: unknown;
+  readonly validation: ValidationResult;
+}
+
+/**
+ * User data (bytes) → validated config. Top-level keys of the user data replace the AMI
+ * defaults entirely (a shallow merge, exactly as the original's cloud-init handler did):
+ * nested maps such as `logging` are not merged key by key.
+ */
+export function loadConfig(userData: Uint8Array, defaults: Readonly<Record<string, unknown>>): LoadedConfig {
+  const decoded = decodeUserData(userData);
+  const document = parseYaml(decoded.yaml, 'user data');
+  const user = document.value;
+  const merged = isMapping(user) ? { ...defaults, ...user } : user;
+  const validation = validateConfig(merged, document);
+  if (!decoded.hadHeader && validation.errors.length === 0) {
+    return {
+      merged,
+      validation: {
+        ...validation,
+        warnings: [
+          {
+            path: '(root)',
+            message: 'user data does not start with #taupage-ami-config; read as TaupageConfig anyway',
+            line: 1,
+            column: 1,
+          },
+          ...validation.warnings,
+        ],
+      },
+    };
+  }
+  return { merged, validation };
+}
+
+export function parseYaml(text: string, what: string): YamlDocument {
+  try {
+    return parseYamlDocument(text);
+  } catch (error) {
+    if (error instanceof YamlSyntaxError) {
+      throw new TaupageError('USER_DATA_INVALID', `${what} is not valid YAML: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/** The AMI's defaults file (org settings baked at build time). Missing file = no defaults. */
+export async function readDefaults(path: string | undefined): Promise<Record<string, unknown>> {
+  if (path === undefined) return {};
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new TaupageError('CONFIG_UNREADABLE', `Cannot read the defaults file ${path}`, { cause: error });
+  }
+  const value = parseYaml(text, `defaults file ${path}`).value;
+  if (value === null) return {};
+  if (!isMapping(value))
+    throw new TaupageError('CONFIG_INVALID', `defaults file ${path} must be a map of TaupageConfig keys`);
+  return value;
+}
+
+export async function readConfigFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (error) {
+    throw new TaupageError(
+      'CONFIG_UNREADABLE',
+      `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}

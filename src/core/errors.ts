@@ -1,0 +1,141 @@
+import { ExitCode } from './exit-codes.js';
+
+/**
+ * Every error the agent reports has a stable code. Adapters map library and AWS errors to these
+ * codes (by error name or HTTP status, never by message text); everything above the adapters
+ * branches on `code` and `retriable` only. The table is rendered in docs/errors.md.
+ */
+export const ERROR_CODES = {
+  USAGE: { exitCode: ExitCode.Usage, retriable: false, meaning: 'Wrong command-line usage.' },
+  INTERNAL: { exitCode: ExitCode.Failure, retriable: false, meaning: 'A bug or an unexpected failure.' },
+  CONFIG_UNREADABLE: {
+    exitCode: ExitCode.Failure,
+    retriable: false,
+    meaning: 'A configuration file could not be read (missing, no permission).',
+  },
+  USER_DATA_NOT_FOUND: {
+    exitCode: ExitCode.InvalidConfig,
+    retriable: false,
+    meaning: 'The instance has no user data (IMDS answered 404).',
+  },
+  USER_DATA_INVALID: {
+    exitCode: ExitCode.InvalidConfig,
+    retriable: false,
+    meaning: 'User data is not a TaupageConfig: malformed YAML, broken gzip, or another user-data type.',
+  },
+  CONFIG_INVALID: {
+    exitCode: ExitCode.InvalidConfig,
+    retriable: false,
+    meaning: 'The TaupageConfig failed validation; each error names its key path.',
+  },
+  IMDS_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'The instance metadata service did not answer within the boot budget.',
+  },
+  IMDS_FORBIDDEN: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The instance metadata service refused access (403: disabled, or hop limit).',
+  },
+  SECRET_ACCESS_DENIED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'KMS refused to decrypt a value (the instance role lacks kms:Decrypt).',
+  },
+  SECRET_INVALID: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'An aws:kms: value is not a valid ciphertext for this account, key or context.',
+  },
+  SECRET_KEY_DISABLED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The KMS key of an aws:kms: value is disabled, pending deletion or not found.',
+  },
+  SECRET_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'KMS stayed throttled or unavailable past the retry budget.',
+  },
+  IMAGE_NOT_FOUND: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The registry does not have the image or tag in `source`.',
+  },
+  REGISTRY_AUTH_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The registry rejected the credentials (or their absence).',
+  },
+  IMAGE_PULL_FAILED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'Pulling the image failed for a transient reason (registry 5xx, network) past the retry budget.',
+  },
+  IMAGE_PULL_STALLED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'A pull made no progress within the inactivity timeout.',
+  },
+  DOCKER_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'The Docker engine did not answer.',
+  },
+  CONTAINER_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'Docker refused to create or start the application container.',
+  },
+  HEALTH_CHECK_TIMEOUT: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The application did not answer its health check with HTTP 200 in time.',
+  },
+} as const satisfies Record<string, { exitCode: ExitCode; retriable: boolean; meaning: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface TaupageErrorOptions {
+  cause?: unknown;
+  /** Overrides the code's default (e.g. a Docker error that is transient in this context). */
+  retriable?: boolean;
+}
+
+/** The only error type the agent reports. Its message is one line, safe to log (no secrets). */
+export class TaupageError extends Error {
+  override readonly name = 'TaupageError';
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+
+  constructor(code: ErrorCode, message: string, options: TaupageErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
+  }
+
+  get exitCode(): ExitCode {
+    return ERROR_CODES[this.code].exitCode;
+  }
+}
+
+export function isTaupageError(error: unknown): error is TaupageError {
+  return error instanceof TaupageError;
+}
+
+/** Wraps anything thrown into a TaupageError, keeping the original as `cause`. */
+export function toTaupageError(error: unknown): TaupageError {
+  if (error instanceof TaupageError) return error;
+  if (error instanceof Error && error.name === 'AbortError') {
+    return new TaupageError('INTERNAL', 'Operation was aborted', { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new TaupageError('INTERNAL', `Unexpected error: ${firstLine(message)}`, { cause: error });
+}
+
+/** Error messages we show are single lines: take the first line of whatever a library said. */
+export function firstLine(text: string): string {
+  const line = text.split(/\r?\n/, 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}

@@ -1,0 +1,34 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+import type { Redactor } from './redactor.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  readonly level?: string;
+  readonly redactor: Redactor;
+  /** Where JSON lines go; stdout by default (journald under systemd). */
+  readonly destination?: DestinationStream;
+}
+
+/**
+ * The agent's logger: JSON lines, one child per component (`{component: "docker"}`).
+ * Key-based redaction covers the obvious places; every serialised line is then scrubbed of
+ * all registered plaintexts (see Redactor).
+ */
+export function createLogger(options: LoggerOptions): Logger {
+  const { redactor } = options;
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: 'taupage' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      redact: {
+        paths: ['password', '*.password', 'auth', '*.auth', 'secret', '*.secret', 'env', '*.env'],
+        censor: '[redacted]',
+      },
+      hooks: { streamWrite: (line) => redactor.scrub(line) },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+}

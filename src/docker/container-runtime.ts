@@ -1,0 +1,74 @@
+import type { Secret } from '../core/secret.js';
+import type { ImageReference } from '../config/image-reference.js';
+import type { PortMapping } from '../config/taupage-config.js';
+
+/** Everything Docker needs to create the application container, in our own terms. */
+export interface ContainerSpec {
+  readonly name: string;
+  readonly image: ImageReference;
+  /** Values that came from KMS stay Secrets until the adapter hands them to Docker. */
+  readonly env: readonly { readonly name: string; readonly value: string | Secret }[];
+  readonly ports: readonly PortMapping[];
+  readonly mounts: readonly {
+    readonly source: string;
+    readonly target: string;
+    readonly readOnly: boolean;
+  }[];
+  /** `uid:gid`, or undefined for the image's own user (root: true). */
+  readonly user: string | undefined;
+  readonly restartPolicy: { readonly name: 'on-failure'; readonly maximumRetryCount: number };
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly state: ContainerState;
+  readonly exitCode: number | undefined;
+  readonly restartCount: number;
+  readonly oomKilled: boolean;
+  readonly startedAt: string | undefined;
+  readonly finishedAt: string | undefined;
+  /** Docker's own HEALTHCHECK status, when the image has one. */
+  readonly health: 'starting' | 'healthy' | 'unhealthy' | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly imageId: string;
+}
+
+export interface RegistryAuth {
+  readonly username: string;
+  readonly password: Secret;
+  readonly serverAddress: string;
+}
+
+export interface PullProgress {
+  readonly status: string;
+  /** Bytes downloaded so far across layers, when Docker reports it. */
+  readonly downloadedBytes: number;
+}
+
+export interface PullOptions {
+  readonly auth: RegistryAuth | undefined;
+  readonly signal: AbortSignal;
+  /** Abort when Docker reports no progress for this long (a stuck registry connection). */
+  readonly inactivityTimeoutMs: number;
+  readonly onProgress?: (progress: PullProgress) => void;
+}
+
+/**
+ * Port: the container engine, in domain verbs. Adapters throw TaupageError (IMAGE_NOT_FOUND,
+ * REGISTRY_AUTH_FAILED, IMAGE_PULL_FAILED, IMAGE_PULL_STALLED, DOCKER_UNAVAILABLE,
+ * CONTAINER_FAILED).
+ */
+export interface ContainerRuntime {
+  imageExists(image: ImageReference, signal: AbortSignal): Promise<boolean>;
+  pullImage(image: ImageReference, options: PullOptions): Promise<void>;
+  findContainer(name: string, signal: AbortSignal): Promise<ContainerInfo | undefined>;
+  createContainer(spec: ContainerSpec, signal: AbortSignal): Promise<ContainerInfo>;
+  startContainer(id: string, signal: AbortSignal): Promise<void>;
+  inspectContainer(id: string, signal: AbortSignal): Promise<ContainerInfo | undefined>;
+  stopContainer(id: string, timeoutSeconds: number, signal: AbortSignal): Promise<void>;
+  removeContainer(id: string, signal: AbortSignal): Promise<void>;
+}

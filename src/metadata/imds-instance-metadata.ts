@@ -1,0 +1,205 @@
+import type { Clock } from '../core/clock.js';
+import { TaupageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { retry, type RetryPolicy } from '../core/retry.js';
+import type { InstanceIdentity, InstanceMetadata } from './instance-metadata.js';
+
+/**
+ * IMDS at boot may not answer yet (the network is still coming up), so failures to connect,
+ * 5xx and 429 are retried: full jitter from 100 ms, doubling, capped at 2 s, for at most 60 s
+ * by default (Bottlerocket waits up to 300 s; a Taupage boot is already inside CloudFormation's
+ * 15-minute signal window, and systemd restarts us after IMDS_UNAVAILABLE anyway).
+ */
+export function imdsRetryPolicy(budgetMs = 60_000): RetryPolicy {
+  return {
+    name: 'imds',
+    maxAttempts: 1_000,
+    initialDelayMs: 100,
+    maxDelayMs: 2_000,
+    multiplier: 2,
+    budgetMs,
+    jitter: true,
+  };
+}
+
+/** Short-lived session tokens, like Bottlerocket: a leaked token is soon useless. */
+const TOKEN_TTL_SECONDS = 300;
+/** Renew a little before expiry so a request never races the token's end. */
+const TOKEN_RENEW_MARGIN_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 2_000;
+
+export interface ImdsOptions {
+  /** Default http://169.254.169.254. */
+  readonly baseUrl: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly budgetMs?: number;
+}
+
+class ImdsHttpError extends Error {
+  constructor(readonly status: number) {
+    super(`IMDS answered HTTP ${status}`);
+  }
+}
+
+/**
+ * Adapter: IMDSv2 only. Token PUT first; a 401 means the token expired, so it is renewed once
+ * and the request repeated; 403 means IMDS is disabled or the hop limit blocks us (terminal).
+ */
+export class ImdsInstanceMetadata implements InstanceMetadata {
+  readonly #baseUrl: string;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #policy: RetryPolicy;
+  #token: { value: string; expiresAt: number } | undefined;
+  #identity: InstanceIdentity | undefined;
+
+  constructor(options: ImdsOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#clock = options.clock;
+    this.#log = options.log;
+    this.#policy = imdsRetryPolicy(options.budgetMs);
+  }
+
+  async identity(signal: AbortSignal): Promise<InstanceIdentity> {
+    if (this.#identity !== undefined) return this.#identity;
+    const body = await this.#get('/latest/dynamic/instance-identity/document', signal);
+    let document: Record<string, unknown>;
+    try {
+      document = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch (error) {
+      throw new TaupageError('IMDS_UNAVAILABLE', 'IMDS identity document is not JSON', {
+        cause: error,
+        retriable: false,
+      });
+    }
+    const text = (key: string): string | undefined =>
+      typeof document[key] === 'string' ? document[key] : undefined;
+    const instanceId = text('instanceId');
+    const region = text('region');
+    if (instanceId === undefined || region === undefined) {
+      throw new TaupageError('IMDS_UNAVAILABLE', 'IMDS identity document lacks instanceId or region', {
+        retriable: false,
+      });
+    }
+    this.#identity = {
+      instanceId,
+      region,
+      availabilityZone: text('availabilityZone') ?? `${region}a`,
+      accountId: text('accountId') ?? 'unknown',
+      privateIp: text('privateIp'),
+      imageId: text('imageId'),
+      instanceType: text('instanceType'),
+    };
+    return this.#identity;
+  }
+
+  async userData(signal: AbortSignal): Promise<Buffer> {
+    try {
+      return await this.#get('/latest/user-data', signal);
+    } catch (error) {
+      if (error instanceof ImdsHttpError && error.status === 404) {
+        throw new TaupageError(
+          'USER_DATA_NOT_FOUND',
+          'This instance has no user data (IMDS answered 404): nothing to run',
+        );
+      }
+      throw error;
+    }
+  }
+
+  async #get(path: string, signal: AbortSignal): Promise<Buffer> {
+    try {
+      return await retry(() => this.#getOnce(path, signal), this.#policy, {
+        clock: this.#clock,
+        signal,
+        isRetriable: isTransient,
+        onRetry: (error, attempt, delayMs) => {
+          this.#log.warn(
+            { path, attempt, delayMs, reason: (error as Error).message },
+            'IMDS not reachable yet, retrying',
+          );
+        },
+      });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      if (error instanceof ImdsHttpError) {
+        if (error.status === 403) {
+          throw new TaupageError(
+            'IMDS_FORBIDDEN',
+            `IMDS refused access to ${path} (403: metadata disabled or hop limit too low)`,
+          );
+        }
+        if (error.status === 404) throw error;
+        throw new TaupageError('IMDS_UNAVAILABLE', `IMDS kept failing for ${path} (HTTP ${error.status})`, {
+          cause: error,
+        });
+      }
+      throw new TaupageError('IMDS_UNAVAILABLE', `IMDS at ${this.#baseUrl} did not answer for ${path}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #getOnce(path: string, signal: AbortSignal): Promise<Buffer> {
+    let response = await this.#fetch(
+      path,
+      'GET',
+      { 'X-aws-ec2-metadata-token': await this.#sessionToken(signal) },
+      signal,
+    );
+    if (response.status === 401) {
+      // The token expired (or IMDS restarted): renew once and repeat.
+      await response.body?.cancel();
+      this.#token = undefined;
+      response = await this.#fetch(
+        path,
+        'GET',
+        { 'X-aws-ec2-metadata-token': await this.#sessionToken(signal) },
+        signal,
+      );
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new ImdsHttpError(response.status);
+    }
+    return Buffer.from(await response.arrayBuffer());
+  }
+
+  async #sessionToken(signal: AbortSignal): Promise<string> {
+    if (this.#token !== undefined && this.#clock.now() < this.#token.expiresAt) return this.#token.value;
+    const response = await this.#fetch(
+      '/latest/api/token',
+      'PUT',
+      { 'X-aws-ec2-metadata-token-ttl-seconds': String(TOKEN_TTL_SECONDS) },
+      signal,
+    );
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new ImdsHttpError(response.status);
+    }
+    const value = (await response.text()).trim();
+    this.#token = { value, expiresAt: this.#clock.now() + TOKEN_TTL_SECONDS * 1000 - TOKEN_RENEW_MARGIN_MS };
+    return value;
+  }
+
+  #fetch(
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<Response> {
+    return fetch(`${this.#baseUrl}${path}`, {
+      method,
+      headers,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
+      redirect: 'error',
+    });
+  }
+}
+
+function isTransient(error: unknown): boolean {
+  if (error instanceof ImdsHttpError) return error.status >= 500 || error.status === 429;
+  // fetch failed: connection refused/reset, DNS, per-request timeout.
+  return error instanceof TypeError || (error instanceof DOMException && error.name === 'TimeoutError');
+}
