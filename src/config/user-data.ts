@@ -4,7 +4,7 @@ import { TaupageError } from '../core/errors.js';
 export const TAUPAGE_HEADER = '#taupage-ami-config';
 
 export interface DecodedUserData {
-  /** The YAML text, without the `#taupage-ami-config` line. */
+  /** The YAML text (the `#taupage-ami-config` line is a YAML comment). */
   readonly yaml: string;
   readonly compressed: boolean;
   readonly hadHeader: boolean;
@@ -46,7 +46,8 @@ export function decodeUserData(bytes: Uint8Array): DecodedUserData {
   const firstLineEnd = text.indexOf('\n');
   const firstLine = (firstLineEnd === -1 ? text : text.slice(0, firstLineEnd)).trim();
   if (firstLine === TAUPAGE_HEADER || firstLine.startsWith(`${TAUPAGE_HEADER} `)) {
-    return { yaml: firstLineEnd === -1 ? '' : text.slice(firstLineEnd + 1), compressed, hadHeader: true };
+    // The header is a YAML comment: keep it, so line numbers match the file the user wrote.
+    return { yaml: text, compressed, hadHeader: true };
   }
   const foreign = foreignFormat(firstLine);
   if (foreign !== undefined) {

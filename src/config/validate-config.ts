@@ -86,9 +86,9 @@ export function validateConfig(raw: unknown, document?: YamlDocument): Validatio
   const healthCheck = readHealthCheck(raw, ports, issues);
   const registryCredentials = readDockercfg(raw.dockercfg, issues);
 
-  if (issues.errors.length > 0 || source === undefined) {
-    return { config: undefined, errors: issues.errors, warnings: issues.warnings, digest };
-  }
+  const errors = byLine(issues.errors);
+  const warnings = byLine(issues.warnings);
+  if (errors.length > 0 || source === undefined) return { config: undefined, errors, warnings, digest };
   const config: TaupageConfig = Object.freeze({
     runtime: 'Docker',
     source,
@@ -100,7 +100,14 @@ export function validateConfig(raw: unknown, document?: YamlDocument): Validatio
     healthCheck,
     registryCredentials,
   });
-  return { config, errors: issues.errors, warnings: issues.warnings, digest };
+  return { config, errors, warnings, digest };
+}
+
+/** In file order, the way a reader goes through them (object key order puts `8080` before `abc`). */
+function byLine(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort(
+    (a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER),
+  );
 }
 
 function readSource(value: unknown, issues: IssueCollector): ImageReference | undefined {
