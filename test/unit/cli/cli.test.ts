@@ -1,0 +1,152 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../../src/cli/program.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'taupage-cli-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(...argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
+  return { code, stdout, stderr };
+}
+
+async function file(name: string, content: string | Buffer): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, content);
+  return path;
+}
+
+const VALID = `#taupage-ami-config
+runtime: Docker
+source: registry.example.org/team/app:1.0
+environment:
+  DB_PASSWORD: "aws:kms:${Buffer.from('ciphertext-bytes').toString('base64')}"
+  MODE: production
+ports:
+  8080: 8080
+health_check_path: /health
+`;
+
+describe('taupage validate', () => {
+  it('exits 0 for a valid config and prints a summary', async () => {
+    const result = await cli('validate', await file('valid.yaml', VALID));
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toMatch(/valid\.yaml: valid/);
+  });
+
+  it('exits 2 for an invalid config with JSON errors naming path and line', async () => {
+    const path = await file(
+      'invalid.yaml',
+      'runtime: Docker\nsource: registry.example.org/team/app:1.0\nports:\n  8080: abc\n',
+    );
+    const result = await cli('validate', '--format', 'json', path);
+    expect(result.code).toBe(2);
+    expect(JSON.parse(result.stdout)).toEqual({
+      valid: false,
+      errors: [
+        {
+          file: path,
+          path: 'ports.8080',
+          line: 4,
+          column: 9,
+          message: 'expected a container port like 8080 or 8080/udp, found "abc"',
+        },
+      ],
+      warnings: [],
+    });
+  });
+
+  it('reports malformed YAML as one located error', async () => {
+    const result = await cli(
+      'validate',
+      '--format',
+      'json',
+      await file('broken.yaml', 'runtime: Docker\nports: [1\nsource: x\n'),
+    );
+    expect(result.code).toBe(2);
+    const [error] = (
+      JSON.parse(result.stdout) as { errors: { path: string; line: number; message: string }[] }
+    ).errors;
+    expect(error).toMatchObject({
+      path: '(root)',
+      line: 3,
+      message: expect.stringMatching(/^not valid YAML/) as unknown,
+    });
+  });
+
+  it('reads gzip-compressed user data', async () => {
+    expect((await cli('validate', await file('gz.bin', gzipSync(VALID)))).code).toBe(0);
+  });
+
+  it('exits 1 when a file cannot be read', async () => {
+    const result = await cli('validate', join(dir, 'missing.yaml'));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/missing\.yaml: invalid.*\n.*ENOENT/);
+  });
+});
+
+describe('taupage plan', () => {
+  it('prints the container spec with aws:kms: values redacted', async () => {
+    const result = await cli('plan', '--config', await file('plan.yaml', VALID), '--format', 'json');
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as {
+      container: { env: unknown; ports: unknown; user: string; image: string };
+      healthCheck: unknown;
+    };
+    expect(plan.container.image).toBe('registry.example.org/team/app:1.0');
+    expect(plan.container.user).toBe('999:999');
+    expect(plan.container.env).toEqual([
+      { name: 'DB_PASSWORD', value: '[redacted]' },
+      { name: 'MODE', value: 'production' },
+      { name: 'CREDENTIALS_DIR', value: '/meta/credentials' },
+    ]);
+    expect(plan.container.ports).toEqual([{ host: 8080, container: 8080, protocol: 'tcp' }]);
+    expect(plan.healthCheck).toEqual({ url: 'http://127.0.0.1:8080/health', timeoutSeconds: 60 });
+  });
+
+  it('fails with exit 2 and one line per error for an invalid config', async () => {
+    const result = await cli('plan', '--config', await file('bad-plan.yaml', 'runtime: Docker\n'));
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'error: source: is required (the Docker image, e.g. registry.example.org/team/app:1.0)',
+      expect.stringMatching(
+        /^taupage: error CONFIG_INVALID: .*bad-plan\.yaml is not a valid TaupageConfig/,
+      ) as unknown,
+    ]);
+  });
+});
+
+describe('taupage (usage)', () => {
+  it('lists the commands in --help', async () => {
+    const result = await cli('--help');
+    expect(result.code).toBe(0);
+    for (const command of ['agent', 'local', 'plan', 'validate', 'version'])
+      expect(result.stdout).toContain(command);
+  });
+
+  it('exits 64 on an unknown command', async () => {
+    expect((await cli('frobnicate')).code).toBe(64);
+  });
+
+  it('prints the version', async () => {
+    expect((await cli('version')).stdout).toMatch(/^taupage \S+ \(\S+\)\n$/);
+  });
+
+  it('encrypts with the local dev key, and only that key decrypts it', async () => {
+    const keyFile = join(dir, 'dev.key');
+    const result = await cli('local', 'encrypt', '--dev-key-file', keyFile, 'hello-plaintext');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^aws:kms:[A-Za-z0-9+/=]+\n$/);
+    expect(result.stdout).not.toContain('hello-plaintext');
+  });
+});
