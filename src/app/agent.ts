@@ -14,8 +14,11 @@ const SUPERVISE_INTERVAL_MS = 5_000;
 /** Each shutdown stage gets at most this long; the whole shutdown stays well inside systemd's 90 s. */
 const SHUTDOWN_STAGE_TIMEOUT_MS = 10_000;
 
-export interface AgentDependencies extends BootDependencies {
-  readonly runtime: ContainerRuntime;
+/** The adapters that pull in big libraries (dockerode, the AWS SDK), loaded after the status endpoint is up. */
+export type HeavyAdapters = Pick<BootDependencies, 'runtime' | 'secretDecrypter'>;
+
+export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAdapters> {
+  readonly loadAdapters: () => Promise<HeavyAdapters>;
   readonly redactor: Redactor;
   readonly statusListen: { readonly host: string; readonly port: number };
   /** Local mode: remove the container on exit. */
@@ -30,12 +33,18 @@ export class Agent {
   readonly #state: AgentState;
   readonly #clock: Clock;
   #server: Server | undefined;
+  #runtime: ContainerRuntime | undefined;
 
   constructor(deps: AgentDependencies) {
     this.#deps = deps;
     this.#log = deps.log.child({ component: 'agent' });
     this.#state = deps.state;
     this.#clock = deps.clock;
+  }
+
+  /** Why the boot failed, when it did: code and one-line message (no secrets). */
+  get failure(): { code: string; message: string } | undefined {
+    return this.#state.bootError;
   }
 
   async run(signal: AbortSignal): Promise<ExitCode> {
@@ -58,7 +67,9 @@ export class Agent {
 
     let exitCode: ExitCode = ExitCode.Ok;
     try {
-      const result = await boot(this.#deps, signal);
+      const adapters = await this.#deps.loadAdapters();
+      this.#runtime = adapters.runtime;
+      const result = await boot({ ...this.#deps, ...adapters }, signal);
       this.#state.bootState = 'succeeded';
       const timeline = this.#state.timeline;
       this.#log.info(
@@ -75,7 +86,7 @@ export class Agent {
       } else {
         const failure = toTaupageError(error);
         this.#state.bootState = 'failed';
-        this.#state.bootError = { code: failure.code, message: failure.message };
+        this.#state.bootError = { code: failure.code, message: this.#deps.redactor.scrub(failure.message) };
         this.#log.error(
           { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
           `Boot failed: ${failure.message}`,
@@ -96,7 +107,7 @@ export class Agent {
         return; // aborted: shutting down
       }
       try {
-        const info = await this.#deps.runtime.inspectContainer(containerId, signal);
+        const info = await this.#runtime?.inspectContainer(containerId, signal);
         const previous = this.#state.container;
         this.#state.container = info;
         if (info !== undefined && previous !== undefined && info.restartCount !== previous.restartCount) {
@@ -119,15 +130,12 @@ export class Agent {
   async #shutdown(): Promise<void> {
     this.#log.info('Shutting down');
     const container = this.#state.container;
-    if (this.#deps.removeContainerOnExit && container !== undefined) {
+    const runtime = this.#runtime;
+    if (this.#deps.removeContainerOnExit && container !== undefined && runtime !== undefined) {
       const stopSignal = AbortSignal.timeout(SHUTDOWN_STAGE_TIMEOUT_MS + 5_000);
       try {
-        await this.#deps.runtime.stopContainer(
-          container.id,
-          Math.round(SHUTDOWN_STAGE_TIMEOUT_MS / 1000),
-          stopSignal,
-        );
-        await this.#deps.runtime.removeContainer(container.id, stopSignal);
+        await runtime.stopContainer(container.id, Math.round(SHUTDOWN_STAGE_TIMEOUT_MS / 1000), stopSignal);
+        await runtime.removeContainer(container.id, stopSignal);
         this.#log.info({ id: container.id }, 'Removed container');
       } catch (error) {
         this.#log.warn({ err: error }, 'Could not remove the container');

@@ -2,16 +2,14 @@ import { systemClock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
 import { readDefaults } from '../config/load-config.js';
-import { DockerodeContainerRuntime } from '../docker/dockerode-container-runtime.js';
 import { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import { LocalInstanceMetadata } from '../metadata/local-instance-metadata.js';
-import { KmsSecretDecrypter } from '../secrets/kms-secret-decrypter.js';
 import { DevKeySecretDecrypter, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import { AgentState } from '../status/agent-state.js';
 import { BootTimeline } from '../status/boot-timeline.js';
 import { VERSION } from '../version.js';
-import { Agent } from './agent.js';
+import { Agent, type HeavyAdapters } from './agent.js';
 import { BOOT_STEPS } from './boot.js';
 import type { AgentSettings } from './settings.js';
 
@@ -38,14 +36,21 @@ export async function composeAgent(
         })
       : new LocalInstanceMetadata(local.configFile, local.region);
 
-  let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
-  if (local === undefined) {
-    secretDecrypter = (identity) =>
-      new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint });
-  } else {
-    const key = await loadOrCreateDevKey(local.devKeyFile);
-    secretDecrypter = () => new DevKeySecretDecrypter(key);
-  }
+  // dockerode and the AWS SDK are most of the bundle: they load after the status endpoint is
+  // up, so operators see the agent at once (dynamic imports stay inside the one-file bundle).
+  const loadAdapters = async (): Promise<HeavyAdapters> => {
+    const { DockerodeContainerRuntime } = await import('../docker/dockerode-container-runtime.js');
+    let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
+    if (local === undefined) {
+      const { KmsSecretDecrypter } = await import('../secrets/kms-secret-decrypter.js');
+      secretDecrypter = (identity) =>
+        new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint });
+    } else {
+      const key = await loadOrCreateDevKey(local.devKeyFile);
+      secretDecrypter = () => new DevKeySecretDecrypter(key);
+    }
+    return { runtime: new DockerodeContainerRuntime(), secretDecrypter };
+  };
 
   const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
     version: VERSION.version,
@@ -56,8 +61,7 @@ export async function composeAgent(
 
   const agent = new Agent({
     metadata,
-    secretDecrypter,
-    runtime: new DockerodeContainerRuntime(),
+    loadAdapters,
     clock,
     log,
     redactor,

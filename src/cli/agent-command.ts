@@ -137,7 +137,7 @@ export function registerAgentCommands(
       kmsEndpoint: options.kmsEndpoint,
       ...commonSettings(options),
     };
-    setExitCode(await runAgent(settings));
+    setExitCode(await runAgent(settings, io));
   });
 
   const local = program
@@ -175,7 +175,7 @@ export function registerAgentCommands(
         keepContainer: options.keepContainer,
       },
     };
-    setExitCode(await runAgent(settings));
+    setExitCode(await runAgent(settings, io));
   });
   local
     .command('encrypt')
@@ -193,7 +193,7 @@ export function registerAgentCommands(
     });
 }
 
-async function runAgent(settings: AgentSettings): Promise<number> {
+async function runAgent(settings: AgentSettings, io: CliIo): Promise<number> {
   const startedAt = Date.now() - Math.round(process.uptime() * 1000);
   const { agent, log } = await composeAgent(settings, startedAt);
   const controller = new AbortController();
@@ -212,7 +212,11 @@ async function runAgent(settings: AgentSettings): Promise<number> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    return await agent.run(controller.signal);
+    const code = await agent.run(controller.signal);
+    // Besides the JSON log line, one plain line for whoever reads the console or `systemctl status`.
+    const failure = agent.failure;
+    if (failure !== undefined) io.stderr(`taupage: error ${failure.code}: ${failure.message}\n`);
+    return code;
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
