@@ -283,7 +283,11 @@ function pullError(error: unknown, reference: string): TaupageError {
       cause: error,
     });
   }
-  if (status === 401 || status === 403 || /unauthorized|authentication required|denied/i.test(message)) {
+  if (
+    status === 401 ||
+    status === 403 ||
+    /unauthorized|authentication required|no basic auth credentials|denied/i.test(message)
+  ) {
     return new TaupageError('REGISTRY_AUTH_FAILED', `Registry refused to serve ${reference}: ${message}`, {
       cause: error,
     });

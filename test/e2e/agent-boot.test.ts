@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
 import { AgentProcess } from '../support/agent-process.js';
@@ -19,16 +19,14 @@ beforeAll(async () => {
   workDir = await mkdtemp(join(tmpdir(), 'taupage-e2e-'));
 });
 afterAll(async () => {
-  await kms.close();
-  await rm(workDir, { recursive: true, force: true });
-});
-afterEach(async () => {
   for (const name of containers.splice(0)) {
     await docker
       .getContainer(name)
       .remove({ force: true })
       .catch(() => undefined);
   }
+  await kms.close();
+  await rm(workDir, { recursive: true, force: true });
 });
 
 interface Boot {
