@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
 import { composeAgent } from '../app/compose.js';
@@ -91,7 +92,8 @@ function commonSettings(options: CommonOptions) {
     throw new UsageError(`--application-user expects UID:GID, not "${options.applicationUser}"`);
   return {
     defaultsFile: options.defaults,
-    metaDir: options.metaDir,
+    // Absolute: Docker bind mounts need it, and the log should say where the file is.
+    metaDir: resolve(options.metaDir),
     statusHost: listen.host,
     statusPort: listen.port,
     containerName: options.containerName,
