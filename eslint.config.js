@@ -22,7 +22,8 @@ export default tseslint.config(
           patterns: [
             {
               group: ['dockerode', 'docker-modem', '@aws-sdk/*'],
-              message: 'Only adapter files (src/**/*-adapter names listed in eslint.config.js) may import dockerode or the AWS SDK.',
+              message:
+                'Only adapter files (src/**/*-adapter names listed in eslint.config.js) may import dockerode or the AWS SDK.',
             },
           ],
         },
@@ -32,7 +33,13 @@ export default tseslint.config(
   {
     // Adapters: the only places that know about dockerode and the AWS SDK. Tests may use the
     // real SDK clients to talk to the wire-level emulators.
-    files: ['src/docker/dockerode-*.ts', 'src/**/kms-*.ts', 'src/**/aws-*.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: [
+      'src/docker/dockerode-*.ts',
+      'src/**/kms-*.ts',
+      'src/**/aws-*.ts',
+      'test/**/*.ts',
+      'bench/**/*.ts',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
   {

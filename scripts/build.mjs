@@ -8,7 +8,10 @@ const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url
 let commit = process.env.TAUPAGE_COMMIT ?? 'unknown';
 if (commit === 'unknown') {
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     // Not a git checkout (e.g. a source tarball): the build still works, the commit is "unknown".
   }

@@ -1,0 +1,81 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/core/clock.js';
+import { ImdsInstanceMetadata } from '../../../src/metadata/imds-instance-metadata.js';
+import { ImdsEmulator } from '../../emulators/imds-emulator.js';
+
+let imds: ImdsEmulator | undefined;
+afterEach(async () => {
+  await imds?.close();
+  imds = undefined;
+});
+
+function client(url: string, budgetMs = 5_000) {
+  return new ImdsInstanceMetadata({
+    baseUrl: url,
+    clock: systemClock,
+    log: pino({ level: 'silent' }),
+    budgetMs,
+  });
+}
+const signal = new AbortController().signal;
+
+describe('ImdsInstanceMetadata (IMDSv2 only)', () => {
+  it('reads the identity and user data with one session token', async () => {
+    imds = await ImdsEmulator.start({
+      userData: '#taupage-ami-config\nruntime: Docker\n',
+      identity: { region: 'eu-west-1', instanceId: 'i-0abc' },
+    });
+    const metadata = client(imds.url);
+    expect(await metadata.identity(signal)).toMatchObject({
+      instanceId: 'i-0abc',
+      region: 'eu-west-1',
+      availabilityZone: 'eu-west-1a',
+    });
+    expect((await metadata.userData(signal)).toString()).toBe('#taupage-ami-config\nruntime: Docker\n');
+    expect(imds.tokensIssued).toBe(1);
+    expect(
+      imds.requests.every(
+        (request) => request.method === 'PUT' || request.headers['x-aws-ec2-metadata-token'] !== undefined,
+      ),
+    ).toBe(true);
+  });
+
+  it('renews the token once on 401 and repeats the request', async () => {
+    imds = await ImdsEmulator.start({ userData: 'runtime: Docker\n' });
+    const metadata = client(imds.url);
+    await metadata.identity(signal);
+    imds.expireAllTokens();
+    expect((await metadata.userData(signal)).toString()).toBe('runtime: Docker\n');
+    expect(imds.tokensIssued).toBe(2);
+  });
+
+  it('keeps retrying while IMDS is not up yet (connection resets, 503s)', async () => {
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    imds.unavailable(2);
+    imds.respondWithStatus(503, 2);
+    expect((await client(imds.url).userData(signal)).toString()).toBe('x: 1\n');
+  });
+
+  it('gives up with IMDS_UNAVAILABLE when nothing answers within the budget', async () => {
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    imds.unavailable(1_000);
+    await expect(client(imds.url, 500).userData(signal)).rejects.toMatchObject({
+      code: 'IMDS_UNAVAILABLE',
+      retriable: true,
+    });
+  });
+
+  it('stops at once on 403 with IMDS_FORBIDDEN', async () => {
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    imds.forbid(true);
+    await expect(client(imds.url).identity(signal)).rejects.toMatchObject({ code: 'IMDS_FORBIDDEN' });
+    expect(imds.requests).toHaveLength(1);
+  });
+
+  it('reports missing user data (404) as USER_DATA_NOT_FOUND without retrying', async () => {
+    imds = await ImdsEmulator.start({ userData: undefined });
+    await expect(client(imds.url).userData(signal)).rejects.toMatchObject({ code: 'USER_DATA_NOT_FOUND' });
+    expect(imds.requests.filter((request) => request.path === '/latest/user-data')).toHaveLength(1);
+  });
+});
