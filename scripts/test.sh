@@ -5,7 +5,8 @@
 #
 # 1. `npm ci` when node_modules is missing or older than package-lock.json.
 # 2. scripts/test-env.sh up (private dockerd, registries, test images; needs root) and sources
-#    its env.sh; the environment is taken down again on exit unless TAUPAGE_TEST_KEEP_ENV=1.
+#    its env.sh; if this run started it, it is taken down again on exit unless
+#    TAUPAGE_TEST_KEEP_ENV=1 (an environment that was already up stays up).
 # 3. format:check, lint, typecheck, build, then vitest (all projects; VITEST_ARGS are passed on),
 #    failing fast. The last line is always "N passed, N failed" (the vitest JSON report's
 #    numPassedTests / numFailedTests; test files that failed without a failing test, e.g. an
@@ -54,7 +55,13 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 step "scripts/test-env.sh up"
-env_requested=1
+# Stop afterwards only what this run started: an environment that was already up belongs to
+# someone else (a developer's shell, a parallel run) and is left alone.
+if bash scripts/test-env.sh status >/dev/null 2>&1; then
+  printf 'test environment already up: it stays up afterwards\n'
+else
+  env_requested=1
+fi
 env_file="$(bash scripts/test-env.sh up)"
 # shellcheck source=/dev/null
 source "$env_file"
