@@ -1,3 +1,5 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImageReference, type ImageReference } from '../../../src/config/image-reference.js';
@@ -93,6 +95,25 @@ describe('DockerodeContainerRuntime pulls', () => {
     });
     await expect(failure).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED', retriable: false });
     await expect(failure).rejects.not.toThrow(/wrong-password-123/);
+  });
+
+  it('aborts a pull that makes no progress with IMAGE_PULL_STALLED (retriable)', async () => {
+    // A "registry" that accepts connections and never answers: dockerd waits on it forever.
+    const stalled = createServer(() => undefined);
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const { port } = stalled.address() as AddressInfo;
+    try {
+      const startedAt = Date.now();
+      await expect(
+        runtime.pullImage(image(`127.0.0.1:${port}/stalled/app:1.0`), {
+          ...pullOptions,
+          inactivityTimeoutMs: 1_000,
+        }),
+      ).rejects.toMatchObject({ code: 'IMAGE_PULL_STALLED', retriable: true });
+      expect(Date.now() - startedAt).toBeLessThan(10_000);
+    } finally {
+      stalled.close();
+    }
   });
 
   it('reports missing credentials as REGISTRY_AUTH_FAILED', async () => {
