@@ -75,9 +75,12 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
   const timeline = state.timeline;
 
   const { identity, userData } = await timeline.run('imds', async (step) => {
-    const identity = await deps.metadata.identity(signal);
+    // Both in flight at once (one session token): the identity is needed only for KMS's region.
+    const [identity, userData] = await Promise.all([
+      deps.metadata.identity(signal),
+      deps.metadata.userData(signal),
+    ]);
     state.identity = identity;
-    const userData = await deps.metadata.userData(signal);
     step.detail = `${identity.instanceId} in ${identity.region}, ${userData.length} bytes of user data`;
     return { identity, userData };
   });

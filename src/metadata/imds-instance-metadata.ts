@@ -52,6 +52,7 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
   readonly #log: Logger;
   readonly #policy: RetryPolicy;
   #token: { value: string; expiresAt: number } | undefined;
+  #tokenRequest: Promise<string> | undefined;
   #identity: InstanceIdentity | undefined;
 
   constructor(options: ImdsOptions) {
@@ -166,8 +167,17 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
     return Buffer.from(await response.arrayBuffer());
   }
 
-  async #sessionToken(signal: AbortSignal): Promise<string> {
-    if (this.#token !== undefined && this.#clock.now() < this.#token.expiresAt) return this.#token.value;
+  /** One token for concurrent requests: the first caller fetches it, the others wait for it. */
+  #sessionToken(signal: AbortSignal): Promise<string> {
+    if (this.#token !== undefined && this.#clock.now() < this.#token.expiresAt)
+      return Promise.resolve(this.#token.value);
+    this.#tokenRequest ??= this.#fetchToken(signal).finally(() => {
+      this.#tokenRequest = undefined;
+    });
+    return this.#tokenRequest;
+  }
+
+  async #fetchToken(signal: AbortSignal): Promise<string> {
     const response = await this.#fetch(
       '/latest/api/token',
       'PUT',

@@ -41,6 +41,13 @@ describe('ImdsInstanceMetadata (IMDSv2 only)', () => {
     ).toBe(true);
   });
 
+  it('shares one token between concurrent requests', async () => {
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    const metadata = client(imds.url);
+    await Promise.all([metadata.identity(signal), metadata.userData(signal)]);
+    expect(imds.tokensIssued).toBe(1);
+  });
+
   it('renews the token once on 401 and repeats the request', async () => {
     imds = await ImdsEmulator.start({ userData: 'runtime: Docker\n' });
     const metadata = client(imds.url);
