@@ -1,0 +1,385 @@
+// Boot benchmark (run through bench/boot): time "user data → healthy" for `taupage agent` against
+// the IMDS/KMS emulators, side by side with a bare docker CLI baseline (pull, run, curl loop).
+// Two scenarios: a cold pull from the local registry, and the image already in the engine.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
+import { KmsEmulator } from '../test/emulators/kms-emulator.js';
+
+const REGION = 'eu-central-1';
+const BOOT_TIMEOUT_MS = 60_000;
+const TARGETS = { ratio: 1.2, healthDetectMs: 100, startupMs: 300, rssMB: 80 };
+
+const { values: args } = parseArgs({
+  options: { runs: { type: 'string', default: '7' }, image: { type: 'string' } },
+});
+const RUNS = Number(args.runs);
+if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');
+
+// Everything we start, so that Ctrl-C or an error never leaves a process, container or dir behind.
+const children = new Set<ChildProcess>();
+const containers = new Set<string>();
+const tempDirs = new Set<string>();
+// Set by Ctrl-C/SIGTERM: no new run starts, and the one in flight fails fast and cleans up in its
+// own `finally` (cleaning up from the signal handler would race with a `docker run` in flight).
+let stopping: string | undefined;
+function checkStopping(): void {
+  if (stopping !== undefined) throw new Error(`${stopping}: stopped`);
+}
+
+function sh(cmd: string, argv: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, argv, { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${cmd} ${argv.join(' ')}: ${stderr.trim() || error.message}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+const docker = (...argv: string[]) => sh('docker', argv);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Wall clock with sub-ms resolution, to compare with docker's and the agent's ISO timestamps. */
+const wallNow = () => performance.timeOrigin + performance.now();
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: source /var/tmp/taupage-test-env/env.sh`);
+  return value;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => {
+        resolve(port);
+      });
+    });
+  });
+}
+
+/** When the container's process started (docker's RFC 3339 has ns, which Date.parse drops). */
+async function containerStartedAt(name: string): Promise<number> {
+  const value = await docker('inspect', '--format', '{{.State.StartedAt}}', name);
+  const m = /^(.+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(value);
+  if (!m) throw new Error(`${name}: not an RFC 3339 time: ${value}`);
+  return Date.parse(`${m[1] ?? ''}${m[3] ?? ''}`) + Number(`0.${m[2] ?? '0'}`) * 1000;
+}
+
+async function removeContainer(name: string): Promise<void> {
+  await docker('rm', '-f', name).catch(() => undefined);
+  containers.delete(name);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000); // a stuck agent must not hang us
+    await exited;
+    clearTimeout(timer);
+  }
+  children.delete(child);
+}
+
+/**
+ * The test images all share one busybox layer (httpd:1.0, httpd:1.1, exit:1.0), so `rmi` of one
+ * tag keeps the layer and the next "pull" downloads nothing. The bench uses its own copy instead,
+ * flattened by export/import into a layer no other image has: rmi + pull is then a real cold
+ * pull, and removing it never disturbs the images other engineers' tests are using.
+ */
+async function benchImage(): Promise<string> {
+  const registry = env('TAUPAGE_TEST_REGISTRY');
+  const source = env('TAUPAGE_TEST_IMAGE');
+  const ref = `${registry}/taupage-bench/httpd:1.0`;
+  const head = await fetch(`http://${registry}/v2/taupage-bench/httpd/manifests/1.0`, {
+    method: 'HEAD',
+    headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' },
+  }).catch(() => undefined);
+  if (head?.ok) return ref;
+  await docker('pull', '-q', source);
+  const cmd = await docker('inspect', '--format', '{{json .Config.Cmd}}', source);
+  const cid = await docker('create', source);
+  try {
+    const pipe = 'docker export "$1" | docker import --change "CMD $2" --change "EXPOSE 8080/tcp" - "$3"';
+    await sh('bash', ['-o', 'pipefail', '-c', pipe, 'bash', cid, cmd, ref]);
+  } finally {
+    await docker('rm', '-f', cid);
+  }
+  await docker('push', ref);
+  return ref;
+}
+
+/** Per run: durations in ms (rssMB in MB); `steps` are the agent's own or the baseline's phases. */
+interface Sample {
+  totalMs: number; // agent: spawn → "Boot completed" line on stdout; baseline: start → first 200
+  healthDetectMs: number; // when health was seen − container State.StartedAt
+  steps: Record<string, number>;
+  startupMs?: number; // agent: its process start → status endpoint listening (own log)
+  rssMB?: number; // agent: VmRSS ~1 s after boot, idle
+}
+
+async function agentRun(image: string, kms: KmsEmulator): Promise<Sample> {
+  checkStopping();
+  const name = `taupage-bench-a-${randomBytes(4).toString('hex')}`;
+  const port = await freePort();
+  const userData = `#taupage-ami-config
+runtime: Docker
+source: ${image}
+application_id: bench
+application_version: "1.0"
+environment:
+  DB_PASSWORD: "${kms.encryptForTest('bench-secret')}"
+ports:
+  ${port}: 8080
+health_check_path: /health
+`;
+  const imds = await ImdsEmulator.start({ userData, identity: { region: REGION } });
+  const dir = await mkdtemp(join(tmpdir(), 'taupage-bench-'));
+  tempDirs.add(dir);
+  await writeFile(join(dir, 'defaults.yaml'), '');
+  containers.add(name);
+  const argv = ['dist/taupage.mjs', 'agent', '--imds-url', imds.url, '--kms-endpoint', kms.url];
+  argv.push('--status-listen', '127.0.0.1:0', '--meta-dir', dir, '--defaults', join(dir, 'defaults.yaml'));
+  argv.push('--container-name', name);
+  const credentials = { AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'x' };
+  const noFiles = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' };
+  const t0 = performance.now();
+  const proc = spawn(process.execPath, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...credentials, ...noFiles },
+  });
+  children.add(proc);
+  try {
+    const tail: string[] = []; // the last log lines, for the error when the boot fails
+    createInterface({ input: proc.stderr }).on('line', (line) => tail.push(line));
+    let startupMs = NaN;
+    let statusUrl = '';
+    // Read stdout live: the "Boot completed" line is the end mark (polling status would add lag).
+    const tEnd = await new Promise<number>((resolve, reject) => {
+      const fail = (why: string) => {
+        reject(new Error(`agent ${why}:\n${tail.slice(-20).join('\n')}`));
+      };
+      const timer = setTimeout(() => {
+        fail(`did not boot within ${BOOT_TIMEOUT_MS} ms`);
+      }, BOOT_TIMEOUT_MS);
+      proc.once('exit', (code) => {
+        fail(`exited (${code ?? 'signal'}) before boot completed`);
+      });
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        const now = performance.now();
+        tail.push(line);
+        let record: { msg?: string; url?: string; startupMs?: number } = {};
+        try {
+          record = JSON.parse(line) as typeof record;
+        } catch {
+          // not a log record
+        }
+        if (record.msg === 'Status endpoint listening') {
+          startupMs = record.startupMs ?? NaN;
+          statusUrl = record.url ?? '';
+        } else if (record.msg?.startsWith('Boot completed in')) {
+          clearTimeout(timer);
+          resolve(now);
+        }
+      });
+    });
+    const status = (await (await fetch(statusUrl)).json()) as {
+      boot: { state: string; steps: { name: string; endedAt: string; durationMs: number }[] };
+    };
+    if (status.boot.state !== 'succeeded') throw new Error(`agent status: boot.state=${status.boot.state}`);
+    const healthEnd = Date.parse(status.boot.steps.find((step) => step.name === 'health')?.endedAt ?? '');
+    await sleep(1000); // let start-up garbage settle: we want the idle footprint
+    const vmRss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${String(proc.pid)}/status`, 'utf8'));
+    return {
+      totalMs: tEnd - t0,
+      healthDetectMs: healthEnd - (await containerStartedAt(name)),
+      steps: Object.fromEntries(status.boot.steps.map((step) => [step.name, step.durationMs])),
+      startupMs,
+      rssMB: Number(vmRss?.[1]) / 1024,
+    };
+  } finally {
+    await stopChild(proc); // SIGTERM leaves the app container running: removed next
+    await removeContainer(name);
+    await imds.close();
+    await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  }
+}
+
+async function baselineRun(image: string): Promise<Sample> {
+  checkStopping();
+  const name = `taupage-bench-b-${randomBytes(4).toString('hex')}`;
+  const port = await freePort();
+  containers.add(name);
+  try {
+    const t0 = performance.now();
+    await docker('pull', image);
+    const tPulled = performance.now();
+    await docker('run', '-d', '--name', name, '-p', `${String(port)}:8080`, '-u', '999:999', image);
+    const tRun = performance.now();
+    // Like `until curl -fs URL; do sleep 0.01; done`: a fixed 10 ms gap between probes.
+    for (;;) {
+      const status = await fetch(`http://127.0.0.1:${String(port)}/health`, {
+        signal: AbortSignal.timeout(2000),
+      })
+        .then(async (response) => {
+          await response.body?.cancel();
+          return response.status;
+        })
+        .catch(() => 0);
+      if (status === 200) break;
+      checkStopping();
+      if (performance.now() - t0 > BOOT_TIMEOUT_MS) throw new Error('baseline: no HTTP 200 in time');
+      await sleep(10);
+    }
+    const [tOk, wallOk] = [performance.now(), wallNow()];
+    return {
+      totalMs: tOk - t0,
+      healthDetectMs: wallOk - (await containerStartedAt(name)),
+      steps: { pull: tPulled - t0, run: tRun - tPulled, health: tOk - tRun },
+    };
+  } finally {
+    await removeContainer(name);
+  }
+}
+
+/** One scenario: N alternating agent/baseline runs (A B A B …), so drift and noise hit both. */
+async function scenario(image: string, kms: KmsEmulator, cold: boolean) {
+  const agent: Sample[] = [];
+  const baseline: Sample[] = [];
+  // Cold: each run starts without the image (its only layer goes with it). Warm: it is present.
+  const prepare = () => (cold ? docker('rmi', '-f', image) : docker('pull', '-q', image));
+  for (let i = 1; i <= RUNS; i++) {
+    checkStopping();
+    await prepare();
+    const a = await agentRun(image, kms);
+    checkStopping();
+    await prepare();
+    const b = await baselineRun(image);
+    agent.push(a);
+    baseline.push(b);
+    const line = `agent ${a.totalMs.toFixed(0)} ms, baseline ${b.totalMs.toFixed(0)} ms`;
+    process.stderr.write(`  ${cold ? 'cold' : 'warm'} run ${String(i)}/${String(RUNS)}: ${line}\n`);
+  }
+  return { agent, baseline };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
+}
+
+const sumSteps = (s: Sample) => Object.values(s.steps).reduce((x, y) => x + y, 0);
+
+function report(title: string, { agent, baseline }: { agent: Sample[]; baseline: Sample[] }) {
+  const col = (samples: Sample[], pick: (s: Sample) => number | undefined) =>
+    samples.map((s) => pick(s) ?? NaN);
+  const stepRows = (who: string, samples: Sample[]) =>
+    Object.keys(samples[0]?.steps ?? {}).map(
+      (k) => [`  ${who} ${k}`, col(samples, (s) => s.steps[k]), 'ms'] as const,
+    );
+  const rows = [
+    ['agent    user data → healthy', col(agent, (s) => s.totalMs), 'ms'],
+    ...stepRows('agent step', agent),
+    // The rest of the agent's total: start-up, then loading the heavy adapters (docker, AWS SDK)
+    // before the first step, plus the spawn and the log line's way to us.
+    ['  agent startup + adapters + rest', col(agent, (s) => s.totalMs - sumSteps(s)), 'ms'],
+    ['baseline pull + run → HTTP 200', col(baseline, (s) => s.totalMs), 'ms'],
+    ...stepRows('baseline', baseline),
+    ['agent    health seen − StartedAt', col(agent, (s) => s.healthDetectMs), 'ms'],
+    ['baseline health seen − StartedAt', col(baseline, (s) => s.healthDetectMs), 'ms'],
+    ['agent    process start → status ready', col(agent, (s) => s.startupMs), 'ms'],
+    ['agent    idle RSS after boot', col(agent, (s) => s.rssMB), 'MB'],
+  ] as const;
+  console.log(`\n== ${title} (${String(agent.length)} runs each) ==`);
+  console.log(`${'metric'.padEnd(40)}${'median'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}`);
+  for (const [name, xs, unit] of rows) {
+    const fmt = (x: number) => x.toFixed(unit === 'MB' ? 1 : 0).padStart(9);
+    console.log(`${name.padEnd(40)}${fmt(median(xs))}${fmt(Math.min(...xs))}${fmt(Math.max(...xs))} ${unit}`);
+  }
+  const med = (samples: Sample[], pick: (s: Sample) => number | undefined) => median(col(samples, pick));
+  const checks = [
+    [
+      'ratio agent/baseline, medians',
+      med(agent, (s) => s.totalMs) / med(baseline, (s) => s.totalMs),
+      TARGETS.ratio,
+    ],
+    ['agent health detected after start, ms', med(agent, (s) => s.healthDetectMs), TARGETS.healthDetectMs],
+    ['agent start → status-ready, ms', med(agent, (s) => s.startupMs), TARGETS.startupMs],
+    ['agent idle RSS, MB', med(agent, (s) => s.rssMB), TARGETS.rssMB],
+  ] as const;
+  for (const [name, value, target] of checks) {
+    const verdict = value <= target ? 'PASS' : 'MISS';
+    console.log(`${verdict}  ${name}: ${value.toFixed(2)} (target <= ${String(target)})`);
+  }
+  return checks.map(([name, value, target]) => ({ name, value, target, pass: value <= target }));
+}
+
+async function cleanup(): Promise<void> {
+  await Promise.all([...children].map(stopChild));
+  await Promise.all([...containers].map(removeContainer));
+  await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+async function main(kms: KmsEmulator): Promise<void> {
+  const image = args.image ?? (await benchImage());
+  const started = new Date();
+  const load = () => loadavg().map((x) => x.toFixed(2)).join(' '); // prettier-ignore
+  console.log(
+    `taupage boot bench: ${String(RUNS)} runs/scenario, image ${image}, node ${process.version}, ` +
+      `${String(cpus().length)} cpus, load average ${load()}`,
+  );
+  // One discarded pair first: the first spawn pays for cold file caches, not for taupage.
+  await docker('rmi', '-f', image);
+  await agentRun(image, kms);
+  checkStopping();
+  await baselineRun(image);
+  process.stderr.write('  warm-up pair done (not counted)\n');
+  const cold = await scenario(image, kms, true);
+  const warm = await scenario(image, kms, false);
+  const checks = {
+    cold: report('cold pull from local registry', cold),
+    warm: report('image already in the engine', warm),
+  };
+  console.log(`load average at end: ${load()}`);
+  await mkdir('bench/results', { recursive: true });
+  const file = `bench/results/boot-${started.toISOString().replace(/[:.]/g, '-')}.json`;
+  const dockerVersion = await docker('version', '--format', '{{.Server.Version}}');
+  const info = { startedAt: started.toISOString(), runs: RUNS, image, node: process.version, dockerVersion };
+  const machine = { cpus: cpus().length, loadavgEnd: loadavg() };
+  await writeFile(
+    file,
+    `${JSON.stringify({ ...info, machine, targets: TARGETS, checks, cold, warm }, null, 2)}\n`,
+  );
+  console.log(`results: ${file}`);
+}
+
+const kms = await KmsEmulator.start({ region: REGION });
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopping = signal;
+    process.stderr.write(`\n${signal}: stopping and cleaning up\n`);
+    for (const child of children) child.kill('SIGTERM'); // the agent run in flight then fails
+    setTimeout(() => process.exit(130), 20_000).unref(); // last resort if something hangs
+  });
+}
+try {
+  await main(kms);
+} catch (error) {
+  // After Ctrl-C, the error is only the interrupted run's; not worth a stack of log lines.
+  if (stopping !== undefined) console.error(`stopped by ${stopping}; cleaned up`);
+  else console.error(error instanceof Error ? error.message : error);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+  await kms.close();
+  if (stopping !== undefined) process.exitCode = 130;
+}
