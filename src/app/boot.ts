@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
 import { Secret } from '../core/secret.js';
+import { signalTargetOf } from '../cloudformation/signal-target.js';
 import { formatImageReference } from '../config/image-reference.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load-config.js';
@@ -40,6 +41,9 @@ export const PULL_RETRY_POLICY: RetryPolicy = {
   multiplier: 2,
   jitter: true,
 };
+
+/** Grace for the old container when a config change replaces it (Docker's own default is 10 s). */
+const CONTAINER_STOP_TIMEOUT_SECONDS = 10;
 
 /** How often a running pull is narrated in the log. */
 const PULL_PROGRESS_LOG_INTERVAL_MS = 5_000;
@@ -135,6 +139,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
 
 async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step: BootStepRecord) {
   const { validation, merged } = loadConfig(userData, deps.settings.defaults);
+  deps.state.signalTarget = signalTargetOf(merged);
   const log = deps.log.child({ component: 'config' });
   for (const warning of validation.warnings)
     log.warn({ path: warning.path, line: warning.line }, formatIssue(warning));
@@ -233,46 +238,59 @@ async function startContainer(
   const { runtime, settings } = deps;
   const log = deps.log.child({ component: 'docker', container: settings.containerName });
   const existing = await runtime.findContainer(settings.containerName, signal);
-  let container: ContainerInfo;
-  if (existing !== undefined) {
-    // A reboot (or an agent restart): the container survives, so start it rather than create
-    // a duplicate. (Recreating it when the config changed is the container runtime issue's job.)
-    if (existing.labels[CONTAINER_LABELS.configDigest] !== digest) {
-      log.warn(
-        { containerDigest: existing.labels[CONTAINER_LABELS.configDigest], digest },
-        'Existing container was created from a different config; starting it unchanged',
-      );
-    }
-    if (existing.state === 'running') {
-      step.detail = `adopted running container ${existing.id.slice(0, 12)}`;
-      log.info({ id: existing.id }, 'Adopted running container');
-      container = existing;
-    } else {
-      await runtime.startContainer(existing.id, signal);
-      step.detail = `started existing container ${existing.id.slice(0, 12)}`;
-      log.info({ id: existing.id }, 'Started existing container');
-      container = (await runtime.inspectContainer(existing.id, signal)) ?? existing;
-    }
-  } else {
-    const spec = buildContainerSpec(
-      config,
-      digest,
-      {
-        containerName: settings.containerName,
-        metaDir: settings.metaDir,
-        applicationUser: settings.applicationUser,
-      },
-      secrets,
-    );
-    const created = await runtime.createContainer(spec, signal);
-    log.info({ id: created.id }, 'Created container');
-    await runtime.startContainer(created.id, signal);
-    container = (await runtime.inspectContainer(created.id, signal)) ?? created;
-    step.detail = `created and started ${created.id.slice(0, 12)}`;
-    log.info({ id: created.id }, 'Started container');
+  const existingDigest = existing?.labels[CONTAINER_LABELS.configDigest];
+  if (existing !== undefined && existingDigest === digest) {
+    // Same config: an agent restart (container running: adopt it, untouched) or a reboot
+    // (container stopped: start it) — never a duplicate.
+    deps.state.container = await adoptOrStart(deps, existing, step, signal);
+    return deps.state.container;
   }
+  if (existing !== undefined) {
+    // The config changed since the container was created (new user data after a stop/start):
+    // the original started the old container anyway and silently ignored the change.
+    log.info(
+      { id: existing.id, containerDigest: existingDigest, digest },
+      'Config changed: replacing the container',
+    );
+    await runtime.stopContainer(existing.id, CONTAINER_STOP_TIMEOUT_SECONDS, signal);
+    await runtime.removeContainer(existing.id, signal);
+  }
+  const spec = buildContainerSpec(
+    config,
+    digest,
+    {
+      containerName: settings.containerName,
+      metaDir: settings.metaDir,
+      applicationUser: settings.applicationUser,
+    },
+    secrets,
+  );
+  const created = await runtime.createContainer(spec, signal);
+  log.info({ id: created.id }, 'Created container');
+  await runtime.startContainer(created.id, signal);
+  const container = (await runtime.inspectContainer(created.id, signal)) ?? created;
+  step.detail = `${existing === undefined ? 'created' : 'config changed: replaced'} and started ${created.id.slice(0, 12)}`;
+  log.info({ id: created.id }, 'Started container');
   deps.state.container = container;
   return container;
+}
+
+async function adoptOrStart(
+  deps: BootDependencies,
+  existing: ContainerInfo,
+  step: BootStepRecord,
+  signal: AbortSignal,
+): Promise<ContainerInfo> {
+  const log = deps.log.child({ component: 'docker', container: existing.name });
+  if (existing.state === 'running') {
+    step.detail = `adopted running container ${existing.id.slice(0, 12)}`;
+    log.info({ id: existing.id }, 'Adopted running container');
+    return existing;
+  }
+  await deps.runtime.startContainer(existing.id, signal);
+  step.detail = `started existing container ${existing.id.slice(0, 12)}`;
+  log.info({ id: existing.id }, 'Started existing container');
+  return (await deps.runtime.inspectContainer(existing.id, signal)) ?? existing;
 }
 
 export function bootSummary(totalMs: number | undefined, summary: string): string {

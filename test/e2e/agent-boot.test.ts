@@ -105,10 +105,11 @@ describe('taupage agent: user data to a healthy container', () => {
   const secret = `e2e-plaintext-${randomBytes(8).toString('hex')}`;
   let boot: Boot;
   let hostPort: number;
+  let firstConfig: string;
 
   it('boots even though IMDS is not up yet, decrypts, pulls, starts and passes the health check', async () => {
     hostPort = await freePort();
-    const config = userData(
+    firstConfig = userData(
       [
         `source: ${env.image}`,
         'environment:',
@@ -120,7 +121,7 @@ describe('taupage agent: user data to a healthy container', () => {
         '',
       ].join('\n'),
     );
-    boot = await startAgent(config, { unavailable: 3 });
+    boot = await startAgent(firstConfig, { unavailable: 3 });
     const status = await bootState(boot.agent);
     expect(status.boot).toMatchObject({ state: 'succeeded', error: null });
     const steps = (status.boot as { steps: { name: string; outcome: string; durationMs: number }[] }).steps;
@@ -180,19 +181,8 @@ describe('taupage agent: user data to a healthy container', () => {
   });
 
   it('adopts the running container after an agent restart instead of creating a duplicate', async () => {
-    const imdsConfig = userData(
-      [
-        `source: ${env.image}`,
-        'environment:',
-        `  DB_PASSWORD: "${kms.encryptForTest(secret)}"`,
-        'ports:',
-        `  ${hostPort}: 8080`,
-        'health_check_path: /health',
-        '',
-      ].join('\n'),
-    );
     const before = await docker.getContainer(boot.containerName).inspect();
-    const again = await startAgent(imdsConfig, { containerName: boot.containerName, metaDir: boot.metaDir });
+    const again = await startAgent(firstConfig, { containerName: boot.containerName, metaDir: boot.metaDir });
     const status = await bootState(again.agent);
     expect(status.boot).toMatchObject({ state: 'succeeded' });
     const containerStep = (status.boot as { steps: { name: string; detail: string }[] }).steps.find(
@@ -207,6 +197,23 @@ describe('taupage agent: user data to a healthy container', () => {
       filters: { name: [`^/${boot.containerName}$`] },
     });
     expect(sameName).toHaveLength(1);
+    expect(await again.agent.stop()).toBe(0);
+    expect(again.agent.output).not.toContain(secret);
+    await again.imds.close();
+  });
+
+  it('replaces the container when the user data changed (new config after a stop/start)', async () => {
+    const changed = firstConfig.replace('GREETING: hello', 'GREETING: changed');
+    const before = await docker.getContainer(boot.containerName).inspect();
+    const again = await startAgent(changed, { containerName: boot.containerName, metaDir: boot.metaDir });
+    const status = await bootState(again.agent);
+    expect(status.boot).toMatchObject({ state: 'succeeded' });
+    const after = await docker.getContainer(boot.containerName).inspect();
+    expect(after.Id).not.toBe(before.Id);
+    expect(after.Config.Env).toEqual(expect.arrayContaining(['GREETING=changed', `DB_PASSWORD=${secret}`]));
+    expect(
+      await docker.listContainers({ all: true, filters: { name: [`^/${boot.containerName}$`] } }),
+    ).toHaveLength(1);
     expect(await again.agent.stop()).toBe(0);
     expect(again.agent.output).not.toContain(secret);
     await again.imds.close();

@@ -128,6 +128,8 @@ export function verifySigV4(
   region: string,
   service: string,
   accepted: ReadonlyArray<AcceptedCredential> | undefined,
+  /** Headers the signature must cover besides host and x-amz-date (JSON protocols: x-amz-target). */
+  protocolHeaders: readonly string[] = ['x-amz-target'],
 ): void {
   const auth = req.headers.authorization;
   if (auth === undefined)
@@ -181,7 +183,7 @@ export function verifySigV4(
   const sorted = [...new Set(signed)].sort();
   if (signed.join(';') !== sorted.join(';'))
     throw invalid('SignedHeaders must be lowercase, sorted and unique.');
-  for (const required of ['host', 'x-amz-date', 'x-amz-target', 'x-amz-security-token']) {
+  for (const required of ['host', 'x-amz-date', ...protocolHeaders, 'x-amz-security-token']) {
     const mustSign = required !== 'x-amz-security-token' || req.headers[required] !== undefined;
     if (mustSign && !signed.includes(required)) throw invalid(`'${required}' must be a signed header.`);
   }

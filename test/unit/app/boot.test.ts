@@ -128,6 +128,31 @@ describe('boot', () => {
     expect(runtime.calls.filter((call) => call.startsWith('create'))).toHaveLength(1);
   });
 
+  it('replaces the container when the config changed since it was created', async () => {
+    const { deps, runtime } = setup(userData);
+    const first = await boot(deps, new AbortController().signal);
+    const changed = setup(userData.replace('MODE: production', 'MODE: staging'));
+    const again = await boot({ ...changed.deps, runtime }, new AbortController().signal);
+    expect(again.container.id).not.toBe(first.container.id);
+    expect([...runtime.containers.keys()]).toEqual([again.container.id]);
+    expect(runtime.calls).toContain(`stop ${first.container.id}`);
+    expect(runtime.calls).toContain(`remove ${first.container.id}`);
+    expect(changed.state.timeline.steps.find((step) => step.name === 'container')?.detail).toMatch(
+      /^config changed: replaced/,
+    );
+  });
+
+  it('adopts a running container with the same config without touching it (agent restart)', async () => {
+    const { deps, runtime } = setup(userData);
+    const first = await boot(deps, new AbortController().signal);
+    const callsBefore = runtime.calls.length;
+    const again = await boot({ ...setup(userData).deps, runtime }, new AbortController().signal);
+    expect(again.container.id).toBe(first.container.id);
+    expect(
+      runtime.calls.slice(callsBefore).filter((call) => /^(stop|remove|create|start) /.test(call)),
+    ).toEqual([]);
+  });
+
   it('stops at invalid config: no pull, no container, the step records the error', async () => {
     const { deps, runtime, state } = setup('runtime: Docker\nsource: registry.example.org/team/app:latest\n');
     await expect(boot(deps, new AbortController().signal)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });

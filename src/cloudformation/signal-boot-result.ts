@@ -1,0 +1,56 @@
+import type { Logger } from '../core/logger.js';
+import type { Redactor } from '../core/redactor.js';
+import type { AgentState } from '../status/agent-state.js';
+import type { InstanceIdentity } from '../metadata/instance-metadata.js';
+import type { SignalStatus, StackSignaller } from './stack-signaller.js';
+
+/** How long the boot result may take to reach CloudFormation before the agent moves on. */
+const SIGNAL_DEADLINE_MS = 45_000;
+
+export interface SignalBootResultOptions {
+  readonly state: AgentState;
+  readonly createSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
+  readonly log: Logger;
+  readonly redactor: Redactor;
+  readonly now: () => number;
+}
+
+/**
+ * Sends SUCCESS after a healthy boot, FAILURE after any failed one — invalid config included,
+ * where the original sent nothing and the stack waited out its 15-minute CreationPolicy.
+ * SignalResource has no reason field: the reason is in the log, the console line and /status.
+ * Never throws: a lost signal must not change the boot's own outcome.
+ */
+export async function signalBootResult(
+  status: SignalStatus,
+  options: SignalBootResultOptions,
+): Promise<void> {
+  const { state, log } = options;
+  const target = state.signalTarget;
+  if (target === undefined) return;
+  const identity = state.identity;
+  if (options.createSignaller === undefined || identity === undefined) {
+    log.info(
+      { stack: target.stack, resource: target.resource, status },
+      'notify_cfn is set, but there is no CloudFormation here (local mode): not signalling',
+    );
+    return;
+  }
+  const at = new Date(options.now()).toISOString();
+  try {
+    const signaller = await options.createSignaller(identity);
+    await signaller.signal(target, status, identity.instanceId, AbortSignal.timeout(SIGNAL_DEADLINE_MS));
+    state.cloudFormationSignal = { status, at, error: undefined };
+    log.info(
+      { stack: target.stack, resource: target.resource, status },
+      `Signalled CloudFormation: ${status}`,
+    );
+  } catch (error) {
+    const message = options.redactor.scrub(error instanceof Error ? error.message : String(error));
+    state.cloudFormationSignal = { status, at, error: message };
+    log.error(
+      { stack: target.stack, resource: target.resource, status, err: error },
+      `Could not signal CloudFormation: ${message}`,
+    );
+  }
+}
