@@ -45,6 +45,12 @@ export const PULL_RETRY_POLICY: RetryPolicy = {
 /** Grace for the old container when a config change replaces it (Docker's own default is 10 s). */
 const CONTAINER_STOP_TIMEOUT_SECONDS = 10;
 
+/**
+ * One pull may take this long in all (the ECS agent allows 2 h). 15 minutes is Senza's default
+ * CreationPolicy timeout: a pull still running then has already failed the deployment.
+ */
+const PULL_DEADLINE_MS = 15 * 60_000;
+
 /** How often a running pull is narrated in the log. */
 const PULL_PROGRESS_LOG_INTERVAL_MS = 5_000;
 
@@ -196,6 +202,7 @@ async function ensureImage(
         auth,
         signal,
         inactivityTimeoutMs: deps.settings.pullInactivityTimeoutMs,
+        deadlineMs: PULL_DEADLINE_MS,
         onProgress: (progress) => {
           if (deps.clock.now() - lastLog < PULL_PROGRESS_LOG_INTERVAL_MS) return;
           lastLog = deps.clock.now();

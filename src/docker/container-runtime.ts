@@ -54,6 +54,8 @@ export interface PullOptions {
   readonly signal: AbortSignal;
   /** Abort when Docker reports no progress for this long (a stuck registry connection). */
   readonly inactivityTimeoutMs: number;
+  /** Abort the pull when it has not finished after this long, progress or not. */
+  readonly deadlineMs: number;
   readonly onProgress?: (progress: PullProgress) => void;
 }
 
@@ -64,6 +66,7 @@ export interface PullOptions {
  */
 export interface ContainerRuntime {
   imageExists(image: ImageReference, signal: AbortSignal): Promise<boolean>;
+  /** Concurrent pulls of the same reference share one Docker pull. */
   pullImage(image: ImageReference, options: PullOptions): Promise<void>;
   findContainer(name: string, signal: AbortSignal): Promise<ContainerInfo | undefined>;
   createContainer(spec: ContainerSpec, signal: AbortSignal): Promise<ContainerInfo>;

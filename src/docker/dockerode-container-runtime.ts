@@ -21,6 +21,8 @@ interface DockerApiError extends Error {
 /** Adapter: the Docker Engine API through dockerode (DOCKER_HOST, or the default socket). */
 export class DockerodeContainerRuntime implements ContainerRuntime {
   readonly #docker: Docker;
+  /** Pulls in flight by reference: a second caller waits for the first pull instead of racing it. */
+  readonly #pulls = new Map<string, Promise<void>>();
 
   constructor(docker: Docker = new Docker()) {
     this.#docker = docker;
@@ -37,10 +39,19 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
     }
   }
 
-  async pullImage(image: ImageReference, options: PullOptions): Promise<void> {
+  pullImage(image: ImageReference, options: PullOptions): Promise<void> {
     const reference = formatImageReference(image);
+    const running = this.#pulls.get(reference);
+    if (running !== undefined) return running;
+    const pull = this.#pull(image, reference, options).finally(() => this.#pulls.delete(reference));
+    this.#pulls.set(reference, pull);
+    return pull;
+  }
+
+  async #pull(image: ImageReference, reference: string, options: PullOptions): Promise<void> {
     const watchdog = new AbortController();
-    const signal = AbortSignal.any([options.signal, watchdog.signal]);
+    const deadline = AbortSignal.timeout(options.deadlineMs);
+    const signal = AbortSignal.any([options.signal, watchdog.signal, deadline]);
     let timer: NodeJS.Timeout | undefined;
     const arm = (): void => {
       clearTimeout(timer);
@@ -87,6 +98,13 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
         });
       });
     } catch (error) {
+      if (deadline.aborted && !options.signal.aborted) {
+        throw new TaupageError(
+          'IMAGE_PULL_STALLED',
+          `Pull of ${reference} did not finish within ${Math.round(options.deadlineMs / 1000)} s`,
+          { cause: error },
+        );
+      }
       if (watchdog.signal.aborted && !options.signal.aborted) {
         throw new TaupageError(
           'IMAGE_PULL_STALLED',

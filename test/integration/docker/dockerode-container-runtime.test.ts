@@ -28,7 +28,7 @@ async function removeImage(source: string): Promise<void> {
     });
 }
 
-const pullOptions = { auth: undefined, signal, inactivityTimeoutMs: 30_000 };
+const pullOptions = { auth: undefined, signal, inactivityTimeoutMs: 30_000, deadlineMs: 120_000 };
 
 beforeAll(async () => {
   await docker.ping();
@@ -51,6 +51,38 @@ describe('DockerodeContainerRuntime pulls', () => {
     });
     expect(await runtime.imageExists(image(env.image), signal)).toBe(true);
     expect(statuses.length).toBeGreaterThan(0);
+  });
+
+  it('shares one Docker pull between concurrent pulls of the same image', async () => {
+    await removeImage(env.image);
+    const events: string[][] = [[], []];
+    await Promise.all(
+      events.map((statuses) =>
+        runtime.pullImage(image(env.image), {
+          ...pullOptions,
+          onProgress: (progress) => statuses.push(progress.status),
+        }),
+      ),
+    );
+    expect(events[0]?.length).toBeGreaterThan(0);
+    expect(events[1]).toEqual([]); // the second caller only waited for the first pull
+    expect(await runtime.imageExists(image(env.image), signal)).toBe(true);
+  });
+
+  it('ends a pull that outlives its overall deadline with IMAGE_PULL_STALLED', async () => {
+    const stalled = createServer(() => undefined);
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
+    const { port } = stalled.address() as AddressInfo;
+    try {
+      await expect(
+        runtime.pullImage(image(`127.0.0.1:${port}/stalled/app:2.0`), { ...pullOptions, deadlineMs: 800 }),
+      ).rejects.toMatchObject({
+        code: 'IMAGE_PULL_STALLED',
+        message: expect.stringMatching(/did not finish within/) as unknown,
+      });
+    } finally {
+      stalled.close();
+    }
   });
 
   it('reports a missing tag as IMAGE_NOT_FOUND (permanent)', async () => {
