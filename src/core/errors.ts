@@ -93,6 +93,62 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: 'The application did not answer its health check with HTTP 200 in time.',
   },
+  LOAD_BALANCER_TIMEOUT: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The load balancer (healthcheck: elb/alb) did not route to the instance in time.',
+  },
+  LOAD_BALANCER_UNAVAILABLE: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The load balancer API refused the health query (access denied, no such load balancer).',
+  },
+  CFN_SIGNAL_FAILED: {
+    exitCode: ExitCode.Failure,
+    retriable: false,
+    meaning: 'CloudFormation refused or never took the boot signal (SignalResource); the boot result stands.',
+  },
+  SSH_REQUEST_INVALID: {
+    exitCode: ExitCode.Usage,
+    retriable: false,
+    meaning: 'An ssh-access request (SSH_ORIGINAL_COMMAND) is malformed: unknown action, bad user or host name.',
+  },
+  SSH_KEY_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'The SSH access granting service did not return the public key (timeout, network, non-200).',
+  },
+  SSH_KEY_INVALID: {
+    exitCode: ExitCode.Failure,
+    retriable: false,
+    meaning: 'The public key from the granting service is not one plain OpenSSH public key line.',
+  },
+  SSH_GRANT_FAILED: {
+    exitCode: ExitCode.Failure,
+    retriable: false,
+    meaning: 'A grant or revoke could not be applied (user creation, authorized_keys, grant state).',
+  },
+  SSHD_CONFIG_INVALID: {
+    exitCode: ExitCode.InvalidConfig,
+    retriable: false,
+    meaning: 'The generated sshd drop-in failed `sshd -t`; the running sshd keeps its old configuration.',
+  },
+  AUDIT_CHAIN_BROKEN: {
+    exitCode: ExitCode.Failure,
+    retriable: false,
+    meaning: 'An audit trail failed verification: a line was edited, deleted, reordered or is not JSON.',
+  },
+  AUDIT_SHIP_FAILED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'The audit trail could not be shipped off the host (S3 refused or unreachable); retried.',
+  },
+  METRICS_PUBLISH_FAILED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning:
+      'CloudWatch PutMetricData failed (throttled, unreachable, or refused); the agent keeps running and tries the next round.',
+  },
 } as const satisfies Record<string, { exitCode: ExitCode; retriable: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

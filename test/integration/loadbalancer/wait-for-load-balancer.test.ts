@@ -1,0 +1,70 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemClock } from '../../../src/core/clock.js';
+import { AwsLoadBalancerHealth } from '../../../src/loadbalancer/aws-load-balancer-health.js';
+import { waitForLoadBalancer } from '../../../src/loadbalancer/wait-for-load-balancer.js';
+import { ElbEmulator } from '../../emulators/elb-emulator.js';
+
+let elb: ElbEmulator;
+let health: AwsLoadBalancerHealth;
+const INSTANCE = 'i-0elb00000000001';
+const ARN = 'arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/app/0123456789abcdef';
+
+beforeAll(async () => {
+  process.env.AWS_ACCESS_KEY_ID = 'AKIDELBTEST';
+  process.env.AWS_SECRET_ACCESS_KEY = 'elb-secret';
+  elb = await ElbEmulator.start({ region: 'eu-central-1' });
+  health = new AwsLoadBalancerHealth({ region: 'eu-central-1', endpoint: elb.url });
+});
+afterAll(async () => {
+  await elb.close();
+});
+
+const wait = (target: Parameters<typeof waitForLoadBalancer>[0]['target'], timeoutMs = 5_000) =>
+  waitForLoadBalancer({
+    health,
+    target,
+    instanceId: INSTANCE,
+    clock: systemClock,
+    log: pino({ level: 'silent' }),
+    signal: new AbortController().signal,
+    pollIntervalMs: 20,
+    timeoutMs,
+  });
+
+describe('waitForLoadBalancer (real SDK, ELB query-protocol emulator)', () => {
+  it('waits until the classic ELB reports InService', async () => {
+    elb.classicInstance('kio-lb', INSTANCE, ['OutOfService', 'OutOfService', 'InService']);
+    await expect(wait({ type: 'elb', loadBalancerName: 'kio-lb' })).resolves.toMatchObject({
+      polls: 3,
+      detail: 'InService: N/A: N/A',
+    });
+  });
+
+  it('waits until every registration in the target group is healthy, and rides out throttling', async () => {
+    elb.targetGroupInstance(ARN, INSTANCE, [
+      [{ state: 'initial', reason: 'Elb.RegistrationInProgress' }],
+      [{ state: 'healthy' }, { state: 'initial' }],
+      [{ state: 'healthy' }, { state: 'healthy' }],
+    ]);
+    elb.throttleNext(1);
+    await expect(wait({ type: 'alb', targetGroupArn: ARN })).resolves.toMatchObject({ polls: 4 });
+  });
+
+  it('times out with LOAD_BALANCER_TIMEOUT naming the last state', async () => {
+    elb.targetGroupInstance(`${ARN}-2`, INSTANCE, [
+      [{ state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' }],
+    ]);
+    await expect(wait({ type: 'alb', targetGroupArn: `${ARN}-2` }, 200)).rejects.toMatchObject({
+      code: 'LOAD_BALANCER_TIMEOUT',
+      message: expect.stringMatching(/last: unhealthy: Target\.ResponseCodeMismatch/) as unknown,
+    });
+  });
+
+  it('fails at once when the load balancer does not exist', async () => {
+    await expect(wait({ type: 'elb', loadBalancerName: 'no-such-lb' })).rejects.toMatchObject({
+      code: 'LOAD_BALANCER_UNAVAILABLE',
+      retriable: false,
+    });
+  });
+});
