@@ -34,13 +34,14 @@ export class CloudFormationEmulator {
 
   static async start(options: { region?: string } = {}): Promise<CloudFormationEmulator> {
     const region = options.region ?? 'eu-central-1';
-    let emulator: CloudFormationEmulator | undefined;
+    // The handler needs the emulator, which needs the server: a holder breaks the cycle.
+    const holder: { emulator?: CloudFormationEmulator } = {};
     const { server, url } = await listen(async (req, res) => {
-      if (emulator === undefined) throw new Error('not started');
-      await emulator.handle(req, res);
+      if (holder.emulator === undefined) throw new Error('not started');
+      await holder.emulator.handle(req, res);
     });
-    emulator = new CloudFormationEmulator(server, url, region);
-    return emulator;
+    holder.emulator = new CloudFormationEmulator(server, url, region);
+    return holder.emulator;
   }
 
   /** A stack whose resource waits for signals, as an ASG with a CreationPolicy does. */

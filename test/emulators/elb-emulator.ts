@@ -37,13 +37,14 @@ export class ElbEmulator {
 
   static async start(options: { region?: string } = {}): Promise<ElbEmulator> {
     const region = options.region ?? 'eu-central-1';
-    let emulator: ElbEmulator | undefined;
+    // The handler needs the emulator, which needs the server: a holder breaks the cycle.
+    const holder: { emulator?: ElbEmulator } = {};
     const { server, url } = await listen(async (req, res) => {
-      if (emulator === undefined) throw new Error('not started');
-      await emulator.handle(req, res);
+      if (holder.emulator === undefined) throw new Error('not started');
+      await holder.emulator.handle(req, res);
     });
-    emulator = new ElbEmulator(server, url, region);
-    return emulator;
+    holder.emulator = new ElbEmulator(server, url, region);
+    return holder.emulator;
   }
 
   classicInstance(loadBalancer: string, instanceId: string, states: ClassicState['state'][]): void {
