@@ -93,6 +93,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: 'The application did not answer its health check with HTTP 200 in time.',
   },
+  IMAGE_UNTRUSTED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'The registry does not mark the image as trusted for production (the AMI trust policy); the reason is shown.',
+  },
   LOAD_BALANCER_TIMEOUT: {
     exitCode: ExitCode.BootFailed,
     retriable: false,
@@ -148,6 +153,12 @@ export const ERROR_CODES = {
     retriable: true,
     meaning:
       'CloudWatch PutMetricData failed (throttled, unreachable, or refused); the agent keeps running and tries the next round.',
+  },
+  LOG_SHIP_FAILED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning:
+      'A log destination (CloudWatch Logs) refused or could not be reached; the records stay in the spool and are retried.',
   },
 } as const satisfies Record<string, { exitCode: ExitCode; retriable: boolean; meaning: string }>;
 
