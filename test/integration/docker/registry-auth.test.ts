@@ -47,7 +47,7 @@ describe('RegistryAuthProvider', () => {
 
   it('logs in to ECR hosts with GetAuthorizationToken and caches the token until an hour before it expires', async () => {
     let now = Date.now();
-    const clock: Clock = { now: () => now, sleep: systemClock.sleep };
+    const clock: Clock = { now: () => now, sleep: (ms, abort) => systemClock.sleep(ms, abort) };
     const auth = provider(clock);
     const ecrImage = image(`${ecr.registryHost}/team/app:1.0`);
     const first = await auth.authFor(ecrImage, signal);
