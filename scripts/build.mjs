@@ -35,8 +35,23 @@ const withoutBuildkitSession = {
   },
 };
 
+// docker-modem requires ssh2 at load time (for ssh:// DOCKER_HOST, which taupage never uses).
+// Left external, the bundle only starts where node_modules is reachable (the repo), not on the
+// AMI (/opt/taupage/taupage.mjs alone): found by the AMI boot test. A stub keeps it one file.
+const withoutSsh2 = {
+  name: 'without-ssh2',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /^ssh2$/ }, () => ({ path: 'ssh2', namespace: 'taupage-ssh2-stub' }));
+    pluginBuild.onLoad({ filter: /.*/, namespace: 'taupage-ssh2-stub' }, () => ({
+      contents:
+        "exports.Client = class Client { constructor() { throw new Error('ssh:// DOCKER_HOST is not supported by the taupage bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
-  plugins: [withoutBuildkitSession],
+  plugins: [withoutBuildkitSession, withoutSsh2],
   entryPoints: ['src/main.ts'],
   outfile: 'dist/taupage.mjs',
   bundle: true,
@@ -49,8 +64,8 @@ await build({
   minify: true,
   keepNames: true,
   logLevel: 'warning',
-  // ssh2 (pulled in by docker-modem for ssh:// DOCKER_HOST) has optional native parts.
-  external: ['cpu-features', 'ssh2'],
+  // cpu-features: ssh2's optional native part (ssh2 itself is stubbed above).
+  external: ['cpu-features'],
   define: {
     TAUPAGE_VERSION: JSON.stringify(pkg.version),
     TAUPAGE_COMMIT: JSON.stringify(commit),

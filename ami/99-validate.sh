@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The last step of every build: asserts what the image promises, so a broken step fails the
+# build instead of shipping. First that the cleanup really cleaned (each item of 90-cleanup.sh),
+# then that what the earlier steps installed is in place. Prints every failure, then exits 1.
+set -euo pipefail
+shopt -s nullglob
+
+failures=0
+fail() {
+  echo "VALIDATE FAILED: $*" >&2
+  failures=$((failures + 1))
+}
+pass() { echo "ok: $*"; }
+check() {
+  local what="$1"
+  shift
+  if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi
+}
+# none PATH...: none of the paths exists (globs that match nothing vanish under nullglob; plain
+# paths stay and are tested).
+none() {
+  local path
+  for path in "$@"; do
+    if [[ -e "$path" || -L "$path" ]]; then return 1; fi
+  done
+  return 0
+}
+
+# --- cleanup guarantees --------------------------------------------------------------------------
+{
+  check "no SSH host keys" none /etc/ssh/ssh_host_*
+  check "no authorized_keys in home directories" none /root/.ssh/authorized_keys /home/*/.ssh/authorized_keys
+  check "no shell history" none /root/.bash_history /home/*/.bash_history
+  check "no cloud-init state" none /var/lib/cloud/*
+  check "no journal files" none /var/log/journal/*
+}
+check "machine-id exists and is empty" test -f /etc/machine-id -a ! -s /etc/machine-id
+logs="$(find /var/log -type f | head -n 5)"
+if [[ -z "$logs" ]]; then pass "no log files"; else fail "log files left: $logs"; fi
+check "no policy-rc.d (services may start)" test ! -e /usr/sbin/policy-rc.d
+check "no build uploads" test ! -e /tmp/taupage-build
+check "no agent.env (test overrides never ship)" test ! -e /etc/taupage/agent.env
+
+# --- what the image provides ---------------------------------------------------------------------
+check "application is 999:999" test "$(id -u application):$(id -g application)" = 999:999
+check "granting-service user exists" id granting-service
+check "Node.js >= 20" /usr/local/bin/node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'
+check "taupage runs" /usr/local/bin/taupage version
+check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
+check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
+check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service
+check "defaults file parses" /usr/local/bin/node -e 'require("node:fs").readFileSync("/etc/taupage/defaults.yaml", "utf8")'
+for key in TAUPAGE_VERSION TAUPAGE_COMMIT TAUPAGE_BUILD_TIME; do
+  check "/etc/taupage-release has $key" grep -q "^$key=." /etc/taupage-release
+done
+check "/etc/taupage-release version is ${TAUPAGE_VERSION:-?}" grep -qx "TAUPAGE_VERSION=${TAUPAGE_VERSION:-?}" /etc/taupage-release
+check "sysctl baseline installed" test -s /etc/sysctl.d/60-taupage.conf
+check "audit rules installed" test -s /etc/audit/rules.d/50-taupage.rules
+check "sshd hardening installed" test -s /etc/ssh/sshd_config.d/50-taupage.conf
+
+if ((failures > 0)); then
+  echo "$failures validation(s) failed" >&2
+  exit 1
+fi
+echo "image validated"
