@@ -144,6 +144,13 @@ missing_packages() {
   command -v htpasswd >/dev/null 2>&1 || missing+=(apache2-utils)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   { command -v ip && command -v ss; } >/dev/null 2>&1 || missing+=(iproute2)
+  # The metrics tests compare /metrics with node_exporter's on the same host; the status page
+  # is rendered in headless Chromium.
+  [[ -x /usr/bin/prometheus-node-exporter ]] || missing+=(prometheus-node-exporter)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # The SSH access tests run their own sshd (loopback, high port) and the real ssh client.
+  [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
   if ((${#missing[@]} > 0)); then printf '%s\n' "${missing[@]}"; fi
 }
 
@@ -164,6 +171,11 @@ ensure_packages() {
   if [[ " ${missing[*]} " == *" docker-registry "* && -d /run/systemd/system ]]; then
     log "disabling the packaged docker-registry.service (it listens on :5000)"
     systemctl disable --now docker-registry.service >&2 3>&- 9>&- || true
+  fi
+  # Same for node_exporter (:9100, the agent's metrics port): the tests start their own.
+  if [[ " ${missing[*]} " == *" prometheus-node-exporter "* && -d /run/systemd/system ]]; then
+    log "disabling the packaged prometheus-node-exporter.service (it listens on :9100)"
+    systemctl disable --now prometheus-node-exporter.service >&2 3>&- 9>&- || true
   fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"

@@ -1,6 +1,27 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { eventually } from './test-env.js';
+
+/**
+ * The agent in EC2 mode writes host state (audit trail, SSH grants, shipper offsets) and listens
+ * on :9100 for metrics. Tests must not touch the CI host's /var/lib, /var/log or root's keys, nor
+ * clash over a port: every agent process gets its own temp paths and an ephemeral metrics port
+ * unless the test says otherwise.
+ */
+function isolatedHostPaths(): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'taupage-agent-host-'));
+  return {
+    TAUPAGE_AUDIT_FILE: join(dir, 'audit.jsonl'),
+    TAUPAGE_AUDIT_SHIPPER_STATE: join(dir, 'audit-shipper.json'),
+    TAUPAGE_SSH_GRANTS_FILE: join(dir, 'ssh-grants.json'),
+    TAUPAGE_SSH_ROOT_KEYS_FILE: join(dir, 'root-authorized_keys'),
+    TAUPAGE_SSH_AUTH_LOG: 'off',
+    TAUPAGE_METRICS_LISTEN: '127.0.0.1:0',
+  };
+}
 
 export const AGENT_BUNDLE = fileURLToPath(new URL('../../dist/taupage.mjs', import.meta.url));
 
@@ -13,7 +34,7 @@ export class AgentProcess {
 
   constructor(args: readonly string[], extraEnv: Record<string, string> = {}) {
     this.#child = spawn(process.execPath, [AGENT_BUNDLE, ...args], {
-      env: { ...process.env, ...extraEnv },
+      env: { ...process.env, ...isolatedHostPaths(), ...extraEnv },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));
