@@ -6,6 +6,7 @@ import { retry, type RetryPolicy } from '../core/retry.js';
 import { Secret } from '../core/secret.js';
 import { signalTargetOf } from '../cloudformation/signal-target.js';
 import { formatImageReference } from '../config/image-reference.js';
+import { decodeRegistryAuth } from '../config/keys/container-nodes.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load-config.js';
 import { writeMetaConfig } from '../config/meta-file.js';
@@ -14,7 +15,7 @@ import type { ContainerInfo, ContainerRuntime, RegistryAuth } from '../docker/co
 import { buildContainerSpec, CONTAINER_LABELS } from '../docker/container-spec.js';
 import { waitForHealthy } from '../health/http-health-check.js';
 import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-metadata.js';
-import { decryptEnvironment } from '../secrets/decrypt-environment.js';
+import { ConfigSecrets, decryptConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { AgentState } from '../status/agent-state.js';
 import { formatDuration, type BootStepRecord } from '../status/boot-timeline.js';
@@ -78,6 +79,8 @@ export interface BootDependencies {
 export interface BootResult {
   readonly config: TaupageConfig;
   readonly container: ContainerInfo;
+  /** Plaintexts of the config's aws:kms: values (resolve a ConfigValue with `secrets.resolve`). */
+  readonly secrets: ConfigSecrets;
 }
 
 export async function boot(deps: BootDependencies, signal: AbortSignal): Promise<BootResult> {
@@ -97,21 +100,27 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
 
   const { config, digest } = await timeline.run('config', (step) => loadAndWriteConfig(deps, userData, step));
 
+  // Every aws:kms: value anywhere in the config (not only environment), one Decrypt per distinct
+  // ciphertext; a value under a key taupage ignores may fail with only a warning.
   const secrets = await timeline.run('kms', async (step) => {
-    const encrypted = config.environment.filter((variable) => variable.value.kind === 'encrypted').length;
-    const values = await decryptEnvironment(config.environment, {
+    const { secrets, skipped, decrypted } = await decryptConfigSecrets(config.encryptedValues, {
       decrypter: deps.secretDecrypter(identity),
       clock: deps.clock,
       redactor: deps.redactor,
       log: log.child({ component: 'kms' }),
       signal,
     });
+    const failed = skipped.reduce((sum, entry) => sum + entry.paths.length, 0);
+    const count = config.encryptedValues.length - failed;
     step.detail =
-      encrypted === 0 ? 'nothing to decrypt' : `decrypted ${encrypted} value${encrypted === 1 ? '' : 's'}`;
-    return values;
+      config.encryptedValues.length === 0
+        ? 'nothing to decrypt'
+        : `decrypted ${count} value${count === 1 ? '' : 's'} (${decrypted} KMS call${decrypted === 1 ? '' : 's'})` +
+          (failed === 0 ? '' : `; ${failed} under ignored keys could not be decrypted`);
+    return secrets;
   });
 
-  await timeline.run('pull', (step) => ensureImage(deps, config, step, signal));
+  await timeline.run('pull', (step) => ensureImage(deps, config, secrets, step, signal));
 
   const container = await timeline.run('container', (step) =>
     startContainer(deps, config, digest, secrets, step, signal),
@@ -140,7 +149,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
         throw error;
       });
   }
-  return { config, container };
+  return { config, container, secrets };
 }
 
 async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step: BootStepRecord) {
@@ -181,6 +190,7 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
 async function ensureImage(
   deps: BootDependencies,
   config: TaupageConfig,
+  secrets: ConfigSecrets,
   step: BootStepRecord,
   signal: AbortSignal,
 ) {
@@ -193,7 +203,7 @@ async function ensureImage(
     log.info('Image already present, not pulling');
     return;
   }
-  const auth = registryAuth(config);
+  const auth = registryAuth(config, secrets, deps.redactor);
   let lastLog = deps.clock.now();
   log.info({ authenticated: auth !== undefined }, 'Pulling image');
   await retry(
@@ -226,19 +236,34 @@ async function ensureImage(
   log.info('Pulled image');
 }
 
-function registryAuth(config: TaupageConfig): RegistryAuth | undefined {
+function registryAuth(
+  config: TaupageConfig,
+  secrets: ConfigSecrets,
+  redactor: Redactor,
+): RegistryAuth | undefined {
   const credential = config.registryCredentials.get(config.source.registry);
   if (credential === undefined) return undefined;
-  const password = credential.password.kind === 'plain' ? new Secret(credential.password.value) : undefined;
+  const serverAddress = config.source.registry;
+  const password = secrets.resolve(credential.password);
   if (password === undefined) return undefined;
-  return { username: credential.username, password, serverAddress: config.source.registry };
+  if (credential.username !== undefined)
+    return {
+      username: credential.username,
+      password: typeof password === 'string' ? new Secret(password) : password,
+      serverAddress,
+    };
+  // The whole dockercfg `auth` was an aws:kms: value: it decrypts to base64 of user:password.
+  const decoded = decodeRegistryAuth(typeof password === 'string' ? password : password.reveal());
+  if (decoded === undefined) return undefined;
+  redactor.register(decoded.password);
+  return { username: decoded.username, password: new Secret(decoded.password), serverAddress };
 }
 
 async function startContainer(
   deps: BootDependencies,
   config: TaupageConfig,
   digest: string,
-  secrets: ReadonlyMap<string, Secret>,
+  secrets: ConfigSecrets,
   step: BootStepRecord,
   signal: AbortSignal,
 ): Promise<ContainerInfo> {

@@ -4,6 +4,7 @@ import { VERSION } from '../version.js';
 import { registerAgentCommands } from './agent-command.js';
 import { type CliIo, reportError } from './output.js';
 import { registerPlanCommand } from './plan-command.js';
+import { registerSchemaCommand } from './schema-command.js';
 import { registerValidateCommand } from './validate-command.js';
 
 /** Builds the `taupage` command line. Returns the exit code; never throws, never exits. */
@@ -22,6 +23,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerAgentCommands(program, io, setExitCode);
   registerPlanCommand(program, io, setExitCode);
   registerValidateCommand(program, io, setExitCode);
+  registerSchemaCommand(program, io, setExitCode);
   program
     .command('version')
     .description('Print the taupage version and build commit')

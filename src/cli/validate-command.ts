@@ -1,16 +1,24 @@
 import type { Command } from 'commander';
-import { isTaupageError, TaupageError } from '../core/errors.js';
+import { isTaupageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { checkConfigInput, type InputKind } from '../config/config-input.js';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
-import { loadConfig, readConfigFile, readDefaults } from '../config/load-config.js';
-import { YamlSyntaxError } from '../config/yaml-document.js';
+import { readConfigFile, readDefaults } from '../config/load-config.js';
 import { type CliIo, UsageError } from './output.js';
 
 interface FileResult {
   readonly file: string;
   readonly valid: boolean;
+  readonly kind: InputKind | undefined;
+  readonly configs: number;
   readonly errors: readonly ConfigIssue[];
   readonly warnings: readonly ConfigIssue[];
+}
+
+interface ValidateOptions {
+  readonly defaults?: string;
+  readonly format: string;
+  readonly rendered?: boolean;
 }
 
 export function registerValidateCommand(
@@ -20,34 +28,48 @@ export function registerValidateCommand(
 ): void {
   program
     .command('validate')
-    .description('Check TaupageConfig files (bare YAML or user data) without running anything')
+    .description(
+      'Check TaupageConfig files without running anything: taupage.yaml, user data (gzip, MIME multipart) or whole Senza definitions',
+    )
     .argument('<file...>', 'files to check')
     .option('--defaults <file>', 'AMI defaults file to merge under each config before checking')
     .option('--format <format>', 'text or json', 'text')
+    .option(
+      '--rendered',
+      'the files are rendered user data, as the agent reads it at boot: {{…}} placeholders are plain text and aws:kms: values must be well-formed',
+    )
     .addHelpText(
       'after',
-      '\nExit codes: 0 valid (warnings allowed), 2 invalid, 1 a file could not be read.\n' +
+      '\nSenza placeholders ({{Arguments.X}}) and CloudFormation functions (Ref, Fn::*) are opaque unless --rendered:\n' +
+        'they satisfy text keys and are reported "not checked" where a number or fixed word is needed.\n' +
+        'Exit codes: 0 valid (warnings allowed), 2 invalid, 1 a file could not be read.\n' +
         'JSON: {"valid": bool, "errors": [{"file", "path", "message", "line", "column"}], "warnings": [...]}',
     )
-    .action(async (files: string[], options: { defaults?: string; format: string }) => {
+    .action(async (files: string[], options: ValidateOptions) => {
       if (options.format !== 'text' && options.format !== 'json')
         throw new UsageError(`--format must be text or json, not "${options.format}"`);
       const defaults = await readDefaults(options.defaults);
       const results: FileResult[] = [];
       let unreadable = false;
       for (const file of files) {
+        let bytes: Buffer;
         try {
-          results.push(validateFile(file, await readConfigFile(file), defaults));
+          bytes = await readConfigFile(file);
         } catch (error) {
           if (!isTaupageError(error) || error.code !== 'CONFIG_UNREADABLE') throw error;
           unreadable = true;
           results.push({
             file,
             valid: false,
+            kind: undefined,
+            configs: 0,
             errors: [{ path: '(file)', message: error.message }],
             warnings: [],
           });
+          continue;
         }
+        const check = checkConfigInput(bytes, { defaults, template: options.rendered !== true });
+        results.push({ file, valid: check.errors.length === 0, ...check });
       }
       const valid = results.every((result) => result.valid);
       if (options.format === 'json') {
@@ -70,34 +92,19 @@ export function registerValidateCommand(
     });
 }
 
-function validateFile(file: string, bytes: Buffer, defaults: Record<string, unknown>): FileResult {
-  try {
-    const { validation } = loadConfig(bytes, defaults);
-    return {
-      file,
-      valid: validation.errors.length === 0,
-      errors: validation.errors,
-      warnings: validation.warnings,
-    };
-  } catch (error) {
-    if (
-      error instanceof TaupageError &&
-      (error.code === 'USER_DATA_INVALID' || error.code === 'CONFIG_INVALID')
-    ) {
-      const position = error.cause instanceof YamlSyntaxError ? error.cause.position : undefined;
-      const message =
-        error.cause instanceof YamlSyntaxError ? `not valid YAML: ${error.cause.reason}` : error.message;
-      return { file, valid: false, errors: [{ path: '(root)', message, ...(position ?? {}) }], warnings: [] };
-    }
-    throw error;
-  }
-}
-
 function describe(result: FileResult): string {
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const blocks =
+    result.kind === 'senza-definition'
+      ? `Senza definition, ${count(result.configs, 'TaupageConfig block')}`
+      : undefined;
+  const notes = [
+    blocks,
+    result.warnings.length > 0 ? count(result.warnings.length, 'warning') : undefined,
+  ].filter((note) => note !== undefined);
   const head = result.valid
-    ? `${result.file}: valid${result.warnings.length > 0 ? ` (${count(result.warnings.length, 'warning')})` : ''}`
-    : `${result.file}: invalid (${count(result.errors.length, 'error')})`;
+    ? `${result.file}: valid${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`
+    : `${result.file}: invalid (${[count(result.errors.length, 'error'), ...notes].join(', ')})`;
   const lines = [
     head,
     ...result.errors.map((issue) => `  error: ${formatIssue(issue)}`),

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { TaupageError } from '../core/errors.js';
 import { isMapping } from './config-values.js';
-import { decodeUserData } from './user-data.js';
+import type { ConfigIssue } from './issues.js';
+import { decodeUserData, type DecodedUserData } from './user-data.js';
 import { validateConfig, type ValidationResult } from './validate-config.js';
 import { parseYamlDocument, YamlSyntaxError, type YamlDocument } from './yaml-document.js';
 
@@ -12,39 +13,39 @@ export interface LoadedConfig {
 }
 
 /**
- * User data (bytes) → validated config. Top-level keys of the user data replace the AMI
- * defaults entirely (a shallow merge, exactly as the original's cloud-init handler did):
- * nested maps such as `logging` are not merged key by key.
+ * User data (bytes) → validated config, exactly as the agent reads it at boot (rendered user
+ * data: `{{…}}` is plain text here). Top-level keys of the user data replace the AMI defaults
+ * entirely (a shallow merge, as the original's cloud-init handler did): nested maps such as
+ * `logging` are not merged key by key.
  */
 export function loadConfig(userData: Uint8Array, defaults: Readonly<Record<string, unknown>>): LoadedConfig {
   const decoded = decodeUserData(userData);
-  const document = parseYaml(decoded.yaml, 'user data');
+  const document = parseYaml(decoded.yaml, 'user data', decoded.lineOffset);
   const user = document.value;
   const merged = isMapping(user) ? { ...defaults, ...user } : user;
-  const validation = validateConfig(merged, document);
+  const validation = validateConfig(merged, { document });
+  const notes: ConfigIssue[] = userDataNotes(decoded);
   if (!decoded.hadHeader && validation.errors.length === 0) {
-    return {
-      merged,
-      validation: {
-        ...validation,
-        warnings: [
-          {
-            path: '(root)',
-            message: 'user data does not start with #taupage-ami-config; read as TaupageConfig anyway',
-            line: 1,
-            column: 1,
-          },
-          ...validation.warnings,
-        ],
-      },
-    };
+    notes.push({
+      path: '(root)',
+      message: 'user data does not start with #taupage-ami-config; read as TaupageConfig anyway',
+      line: 1,
+      column: 1,
+    });
   }
-  return { merged, validation };
+  return notes.length === 0
+    ? { merged, validation }
+    : { merged, validation: { ...validation, warnings: [...notes, ...validation.warnings] } };
 }
 
-export function parseYaml(text: string, what: string): YamlDocument {
+/** Notes from decoding (ignored MIME parts, the legacy header) as warnings. */
+export function userDataNotes(decoded: DecodedUserData): ConfigIssue[] {
+  return decoded.notes.map((note) => ({ path: '(user data)', message: note }));
+}
+
+export function parseYaml(text: string, what: string, lineOffset = 0): YamlDocument {
   try {
-    return parseYamlDocument(text);
+    return parseYamlDocument(text, { lineOffset });
   } catch (error) {
     if (error instanceof YamlSyntaxError) {
       throw new TaupageError('USER_DATA_INVALID', `${what} is not valid YAML: ${error.message}`, {

@@ -1,6 +1,7 @@
 import { REDACTED, type Secret } from '../core/secret.js';
 import { formatImageReference } from '../config/image-reference.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
+import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { ContainerSpec } from './container-runtime.js';
 
 export const CONTAINER_LABELS = {
@@ -26,11 +27,12 @@ export function buildContainerSpec(
   config: TaupageConfig,
   digest: string,
   settings: ContainerSpecSettings,
-  secrets: ReadonlyMap<string, Secret> | undefined,
+  secrets: ConfigSecrets | undefined,
 ): ContainerSpec {
   const env: { name: string; value: string | Secret }[] = config.environment.map((variable) => ({
     name: variable.name,
-    value: variable.value.kind === 'plain' ? variable.value.value : (secrets?.get(variable.name) ?? REDACTED),
+    value:
+      secrets?.resolve(variable.value) ?? (variable.value.kind === 'plain' ? variable.value.value : REDACTED),
   }));
   // Set after the user's variables so they win, as in the original.
   if (config.applicationId !== undefined) env.push({ name: 'APPLICATION_ID', value: config.applicationId });

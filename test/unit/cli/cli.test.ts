@@ -88,6 +88,48 @@ describe('taupage validate', () => {
     expect((await cli('validate', await file('gz.bin', gzipSync(VALID)))).code).toBe(0);
   });
 
+  it('checks every TaupageConfig block of a Senza definition, with paths into it', async () => {
+    const path = await file(
+      'senza.yaml',
+      [
+        'SenzaInfo: {StackName: hello}',
+        'SenzaComponents:',
+        '  - Configuration: {Type: Senza::StupsAutoConfiguration}',
+        '  - AppServer:',
+        '      Type: Senza::TaupageAutoScalingGroup',
+        '      TaupageConfig:',
+        '        runtime: Docker',
+        '        source: "pierone.example.org/team/hello:{{Arguments.ImageVersion}}"',
+        '        ports:',
+        '          8080: "{{Arguments.Port}}"',
+        '          9090: http',
+        '',
+      ].join('\n'),
+    );
+    const result = await cli('validate', path);
+    expect(result.code).toBe(2);
+    expect(result.stdout.split('\n')).toEqual([
+      `${path}: invalid (1 error, Senza definition, 1 TaupageConfig block, 1 warning)`,
+      '  error: SenzaComponents[1].AppServer.TaupageConfig.ports.9090 (line 11:17): expected a container port like 8080 or 8080/udp, found "http"',
+      '  warning: SenzaComponents[1].AppServer.TaupageConfig.ports.8080 (line 10:17): not checked: a template placeholder or CloudFormation function stands where a port number is needed',
+      '',
+    ]);
+  });
+
+  it('checks rendered user data strictly with --rendered', async () => {
+    const path = await file(
+      'rendered.yaml',
+      'runtime: Docker\nsource: "registry.example.org/team/app:{{Arguments.ImageVersion}}"\n',
+    );
+    expect((await cli('validate', path)).code).toBe(0);
+    const strict = await cli('validate', '--rendered', '--format', 'json', path);
+    expect(strict.code).toBe(2);
+    expect(JSON.parse(strict.stdout)).toMatchObject({
+      valid: false,
+      errors: [{ file: path, path: 'source', line: 2 }],
+    });
+  });
+
   it('exits 1 when a file cannot be read', async () => {
     const result = await cli('validate', join(dir, 'missing.yaml'));
     expect(result.code).toBe(1);
@@ -118,7 +160,8 @@ describe('taupage plan', () => {
     const result = await cli('plan', '--config', await file('bad-plan.yaml', 'runtime: Docker\n'));
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
-      'error: source: is required (the Docker image, e.g. registry.example.org/team/app:1.0)',
+      // A missing key has no line of its own: the error points at the map it is missing from.
+      'error: source (line 1:1): is required (the Docker image, e.g. registry.example.org/team/app:1.0)',
       expect.stringMatching(
         /^taupage: error CONFIG_INVALID: .*bad-plan\.yaml is not a valid TaupageConfig/,
       ) as unknown,
@@ -126,11 +169,28 @@ describe('taupage plan', () => {
   });
 });
 
+describe('taupage schema', () => {
+  it('prints the JSON Schema of taupage.yaml', async () => {
+    const result = await cli('schema');
+    expect(result.code).toBe(0);
+    const schema = JSON.parse(result.stdout) as {
+      $schema: string;
+      required: string[];
+      properties: Record<string, unknown>;
+    };
+    expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
+    expect(schema.required).toEqual(['runtime', 'source']);
+    expect(Object.keys(schema.properties)).toEqual(
+      expect.arrayContaining(['ports', 'ssh_ports', 'logging', 'appdynamics_application']),
+    );
+  });
+});
+
 describe('taupage (usage)', () => {
   it('lists the commands in --help', async () => {
     const result = await cli('--help');
     expect(result.code).toBe(0);
-    for (const command of ['agent', 'local', 'plan', 'validate', 'version'])
+    for (const command of ['agent', 'local', 'plan', 'validate', 'schema', 'version'])
       expect(result.stdout).toContain(command);
   });
 

@@ -25,8 +25,15 @@ describe('parseImageReference', () => {
   });
 
   it.each([
-    ['nginx:1.2.3', /names no registry/],
-    ['foo/nginx:1.2.3', /names no registry/],
+    ['nginx:1.2.3', { registry: 'docker.io', repository: 'library/nginx', tag: '1.2.3' }],
+    ['foo/nginx:1.2.3', { registry: 'docker.io', repository: 'foo/nginx', tag: '1.2.3' }],
+  ])('reads %s as a Docker Hub image, noting that it named no registry', (source, expected) => {
+    const result = parseImageReference(source);
+    expect(result.ok && result.reference).toMatchObject(expected);
+    expect(result.ok && result.implicitRegistry).toBe(true);
+  });
+
+  it.each([
     ['r.example.org/UPPER/app:1', /invalid repository/],
     ['r.example.org/o/n:bad tag', /invalid tag/],
     ['r.example.org/o/n@sha256:abc', /invalid digest/],

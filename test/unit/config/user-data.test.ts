@@ -10,6 +10,8 @@ describe('decodeUserData', () => {
       yaml: '#taupage-ami-config\nruntime: Docker\n',
       compressed: false,
       hadHeader: true,
+      lineOffset: 0,
+      notes: [],
     });
   });
 

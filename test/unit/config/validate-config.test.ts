@@ -38,7 +38,7 @@ describe('validateConfig', () => {
 
   it('reports every error at once, each with its path and line', () => {
     const { config, errors } = validate(
-      'ports:\n  abc: 80\n  8080: 8600/upd\nroot: maybe\nhealth_check_port: 70000\n',
+      'ports:\n  abc: 80\n  8080: 8600/xyz\nroot: maybe\nhealth_check_port: 70000\n',
     );
     expect(config).toBeUndefined();
     expect(errors).toEqual([
@@ -50,10 +50,22 @@ describe('validateConfig', () => {
       expect.objectContaining({
         path: 'ports.8080',
         line: 6,
-        message: expect.stringMatching(/8600\/upd/) as unknown,
+        message: expect.stringMatching(/8600\/xyz/) as unknown,
       }),
-      expect.objectContaining({ path: 'root', line: 7, message: 'expected true or false, found "maybe"' }),
+      expect.objectContaining({
+        path: 'root',
+        line: 7,
+        message: 'expected true or false (or yes/no, on/off, 1/0), found "maybe"',
+      }),
       expect.objectContaining({ path: 'health_check_port', line: 8 }),
+    ]);
+  });
+
+  it('reads a protocol one typo away (the docs example 8600/upd) as that protocol, with a warning', () => {
+    const { config, warnings } = validate('ports:\n  8600: 8600/upd\n');
+    expect(config?.ports).toEqual([{ hostPort: 8600, containerPort: 8600, protocol: 'udp' }]);
+    expect(warnings).toEqual([
+      expect.objectContaining({ path: 'ports.8600', message: 'read the protocol "upd" as "udp" (a typo?)' }),
     ]);
   });
 
@@ -66,11 +78,31 @@ describe('validateConfig', () => {
     ['registry.example.org/team/app:latest', /latest/],
     ['registry.example.org/team/app:2.0-SNAPSHOT', /SNAPSHOT/],
     ['registry.example.org/team/app', /no tag/],
-    ['app:1.0', /names no registry/],
+    ['app', /no tag/],
   ])('rejects the image %s', (source, message) => {
     const { errors } = loadConfig(Buffer.from(`runtime: Docker\nsource: ${source}\n`), {}).validation;
     expect(errors).toEqual([
       expect.objectContaining({ path: 'source', message: expect.stringMatching(message) as unknown }),
+    ]);
+  });
+
+  it('accepts a Docker Hub image (which the original refused) with a warning', () => {
+    const { config, errors, warnings } = loadConfig(
+      Buffer.from('#taupage-ami-config\nruntime: Docker\nsource: stups/hello-world:1.0\n'),
+      {},
+    ).validation;
+    expect(errors).toEqual([]);
+    expect(config?.source).toEqual({
+      registry: 'docker.io',
+      repository: 'stups/hello-world',
+      tag: '1.0',
+      digest: undefined,
+    });
+    expect(warnings).toEqual([
+      expect.objectContaining({
+        path: 'source',
+        message: expect.stringMatching(/names no registry/) as unknown,
+      }),
     ]);
   });
 
@@ -117,13 +149,13 @@ describe('validateConfig', () => {
 
   it('warns about unknown, renamed and not yet supported keys', () => {
     const { errors, warnings } = validate(
-      'hystrix: ":7979/hystrix.stream"\nreadonly: true\nmint_bucket: b\n',
+      'hystrix: ":7979/hystrix.stream"\nreadonly: true\nmint_bucket: my-bucket\n',
     );
     expect(errors).toEqual([]);
     expect(warnings.map((warning) => [warning.path, warning.message])).toEqual([
       ['hystrix', 'is not a TaupageConfig key; ignored'],
       ['readonly', 'was renamed to read_only; this spelling is ignored'],
-      ['mint_bucket', 'is not supported by this taupage version yet; ignored'],
+      ['mint_bucket', 'is not supported by this taupage version yet; accepted, ignored'],
     ]);
   });
 
@@ -141,7 +173,11 @@ describe('validateConfig', () => {
       `dockercfg:\n  https://registry.example.org/v1/:\n    auth: ${auth}\n    email: x@example.org\n`,
     );
     const credential = config?.registryCredentials.get('registry.example.org');
-    expect(credential).toEqual({ username: 'robot', password: { kind: 'plain', value: 's3cret' } });
+    expect(credential).toEqual({
+      username: 'robot',
+      password: { kind: 'plain', value: 's3cret' },
+      email: 'x@example.org',
+    });
   });
 
   it('uses the original default when health_check_timeout_seconds is 0', () => {

@@ -1,0 +1,178 @@
+import { isIP } from 'node:net';
+import { scalarToString } from '../config-values.js';
+import {
+  field,
+  listNode,
+  mapNode,
+  optional,
+  anyKey,
+  type FieldSpecs,
+  type KeyDoc,
+} from '../schema/collection-nodes.js';
+import {
+  booleanNode,
+  enumNode,
+  found,
+  portNode,
+  stringNode,
+  urlNode,
+  TEMPLATE_REF,
+  withArticle,
+} from '../schema/scalar-nodes.js';
+import { INVALID, OMIT, type SchemaNode } from '../schema/schema-node.js';
+import { isTemplateValue } from '../schema/template-values.js';
+import type { TaupageKeys } from '../taupage-config.js';
+
+const SINCE = '0.2';
+const planned = (meaning: string, defaultText?: string): KeyDoc =>
+  defaultText === undefined
+    ? { meaning, since: SINCE, status: 'planned' }
+    : { meaning, since: SINCE, status: 'planned', defaultText };
+
+// The original's whitelist (init.d/07-update-sysfs.py): anything else was logged and ignored.
+export const ALLOWED_SYSFS_PATHS: readonly string[] = ['/sys/kernel/mm/transparent_hugepage/enabled'];
+
+/** A scalar that becomes text (sysctl and sysfs values are written to files as text). */
+function scalarTextNode(docType: string): SchemaNode<string> {
+  return {
+    docType,
+    read(value, path, context) {
+      if (context.template && isTemplateValue(value)) return typeof value === 'string' ? value : INVALID;
+      const text = scalarToString(value);
+      if (text === undefined || /[\n\r]/.test(text)) {
+        context.error(path, `expected ${withArticle(docType)}, found ${found(value, path)}`);
+        return INVALID;
+      }
+      return text;
+    },
+    jsonSchema: () => ({ anyOf: [{ type: ['string', 'number', 'boolean'] }, TEMPLATE_REF] }),
+  };
+}
+
+const SYSCTL_NAME = /^[a-z0-9_][a-z0-9_.\-/]*$/i;
+
+/** Group B: credentials and tokens. */
+export const CREDENTIAL_FIELDS = {
+  mintBucket: optional(
+    'mint_bucket',
+    stringNode({
+      docType: 'S3 bucket name',
+      check: (text) =>
+        /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(text) ? undefined : 'expected an S3 bucket name',
+      checkWarns: true,
+    }),
+    planned(
+      'S3 bucket from which berry keeps OAuth credentials in /meta/credentials (`<bucket>/<application_id>/`).',
+      'none',
+    ),
+  ),
+  tokeninfoUrl: optional(
+    'tokeninfo_url',
+    urlNode(),
+    planned('`TOKENINFO_URL` in the container (baked into the AMI).', 'baked'),
+  ),
+  encryptionContext: field(
+    'encryption_context',
+    mapNode(stringNode({ docType: 'string' }), { docType: 'map `name: value`', key: anyKey }),
+    new Map(),
+    planned('KMS encryption context for decrypting every `aws:kms:` value (never in the original).', '—'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;
+
+/** Group D: metrics. */
+export const METRICS_FIELDS = {
+  enhancedCloudwatchMetrics: field(
+    'enhanced_cloudwatch_metrics',
+    booleanNode(),
+    false,
+    planned('Send memory and disk utilisation to CloudWatch every 5 minutes.'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;
+
+/** Group E: SSH. */
+export const SSH_FIELDS = {
+  sshPorts: field(
+    'ssh_ports',
+    listNode(portNode(), {
+      docType: 'list of ports',
+      single: () =>
+        'expected a list of ports; read the single port as a one-item list (write ssh_ports: [N])',
+    }),
+    [22],
+    planned('Ports of the host’s sshd (move it off 22 when the container needs 22).', '`[22]`'),
+  ),
+  sshGatewayPorts: optional(
+    'ssh_gateway_ports',
+    enumNode(['yes', 'no', 'clientspecified'] as const, {
+      // `yes`/`no` unquoted are YAML booleans, which the original wrote as "GatewayPorts True".
+      legacy: (value) =>
+        typeof value === 'boolean' ? { value: value ? 'yes' : 'no', warning: undefined } : undefined,
+      legacySchema: { type: 'boolean' },
+    }),
+    planned('sshd `GatewayPorts` (reverse tunnels).', 'sshd default (`no`)'),
+  ),
+  keepInstanceUsers: field(
+    'keep_instance_users',
+    booleanNode(),
+    false,
+    planned('Keep the EC2 key pair’s login (ubuntu’s authorized_keys).'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;
+
+/** Group G: networking. */
+export const NETWORK_FIELDS = {
+  natGateways: field(
+    'nat_gateways',
+    mapNode(
+      stringNode({
+        docType: 'IP address',
+        check: (text) =>
+          isIP(text.trim()) === 4 ? undefined : 'expected the NAT gateway’s private IPv4 address',
+      }),
+      {
+        docType: 'map `subnet-id: NAT gateway IP`',
+        key(key, path, context) {
+          if (/^subnet-[0-9a-f]{8,17}$/.test(key) || (context.template && isTemplateValue(key))) return key;
+          context.error(path, 'expected a subnet id (subnet-0123abcd)', 'key');
+          return INVALID;
+        },
+      },
+    ),
+    new Map(),
+    planned('Route outbound HTTPS through these NAT gateways (Senza adds it for DMZ subnets).', '—'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;
+
+/** Group H: OS tuning. */
+export const OS_FIELDS = {
+  sysctl: field(
+    'sysctl',
+    mapNode(scalarTextNode('a sysctl value'), {
+      docType: 'map `name: value`',
+      key(key, path, context) {
+        if (SYSCTL_NAME.test(key)) return key;
+        context.error(path, 'expected a sysctl name such as vm.swappiness', 'key');
+        return INVALID;
+      },
+    }),
+    new Map(),
+    planned('Kernel parameters (/etc/sysctl.d). An unknown name fails the boot.', '—'),
+  ),
+  sysfs: field(
+    'sysfs',
+    mapNode(scalarTextNode('a sysfs value'), {
+      docType: 'map `path: value`',
+      key(key, path, context) {
+        if (ALLOWED_SYSFS_PATHS.includes(key)) return key;
+        context.warning(
+          path,
+          `is not an allowed sysfs path (only ${ALLOWED_SYSFS_PATHS.join(', ')}); ignored`,
+          'key',
+        );
+        return OMIT;
+      },
+    }),
+    new Map(),
+    planned(`sysfs values; only ${ALLOWED_SYSFS_PATHS.map((p) => `\`${p}\``).join(', ')} may be set.`, '—'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;

@@ -1,0 +1,149 @@
+import { field, mapped, objectNode, optional, type FieldSpecs } from '../schema/collection-nodes.js';
+import { enumNode, integerNode, portNode, stringNode } from '../schema/scalar-nodes.js';
+import { INVALID, type SchemaNode } from '../schema/schema-node.js';
+import type { LoadBalancerHealthCheck, NotifyCfn, TaupageKeys } from '../taupage-config.js';
+
+export const DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS = 60;
+const SINCE_SKELETON = '0.1';
+const SINCE = '0.2';
+
+interface RawLoadBalancerCheck {
+  readonly type: 'elb' | 'alb' | undefined;
+  readonly loadBalancerName: string | undefined;
+  readonly targetGroupArn: string | undefined;
+}
+
+function loadBalancerCheckNode(): SchemaNode<LoadBalancerHealthCheck | undefined> {
+  const raw = objectNode<RawLoadBalancerCheck>({
+    docType: 'map `{type, loadbalancer_name | target_group_arn}`',
+    unknownKey: 'is not a healthcheck option (type, loadbalancer_name, target_group_arn); ignored',
+    fields: {
+      type: optional('type', enumNode(['elb', 'alb'] as const), {
+        meaning: '`elb` (classic ELB InService) or `alb` (target group healthy).',
+        since: SINCE,
+        defaultText: 'none (no gate)',
+      }),
+      loadBalancerName: optional('loadbalancer_name', stringNode({ docType: 'classic ELB name' }), {
+        meaning: 'The classic ELB (type elb).',
+        since: SINCE,
+        defaultText: '—',
+      }),
+      targetGroupArn: optional(
+        'target_group_arn',
+        stringNode({
+          docType: 'target group ARN',
+          check: (text) =>
+            /^arn:aws[a-z-]*:elasticloadbalancing:/.test(text) ? undefined : 'expected a target group ARN',
+        }),
+        {
+          meaning: 'The ALB target group (type alb; never merged into the original).',
+          since: SINCE,
+          defaultText: '—',
+        },
+      ),
+    },
+    check(value, _raw, path, context) {
+      if (value.type === 'elb' && value.loadBalancerName === undefined) {
+        context.error([...path, 'loadbalancer_name'], 'is required for type elb', 'key');
+        return INVALID;
+      }
+      if (value.type === 'alb' && value.targetGroupArn === undefined) {
+        context.error([...path, 'target_group_arn'], 'is required for type alb', 'key');
+        return INVALID;
+      }
+      if (value.type === undefined)
+        context.warning([...path], 'has no type (elb or alb); no load-balancer check is made');
+      return value;
+    },
+  });
+  return mapped(raw, (value): LoadBalancerHealthCheck | undefined => {
+    if (value.type === 'elb' && value.loadBalancerName !== undefined)
+      return Object.freeze({ type: 'elb', loadBalancerName: value.loadBalancerName });
+    if (value.type === 'alb' && value.targetGroupArn !== undefined)
+      return Object.freeze({ type: 'alb', targetGroupArn: value.targetGroupArn });
+    return undefined;
+  });
+}
+
+interface RawNotifyCfn {
+  readonly stack: string | undefined;
+  readonly resource: string | undefined;
+}
+
+function notifyCfnNode(): SchemaNode<NotifyCfn | undefined> {
+  const raw = objectNode<RawNotifyCfn>({
+    docType: 'map `{stack, resource}`',
+    unknownKey: 'is not a notify_cfn option (stack, resource); ignored',
+    fields: {
+      stack: optional('stack', stringNode({ docType: 'stack name' }), {
+        meaning: 'Stack to signal (Senza: `<StackName>-<StackVersion>`).',
+        since: SINCE,
+        defaultText: '—',
+      }),
+      resource: optional('resource', stringNode({ docType: 'logical resource id' }), {
+        meaning: 'Resource to signal (Senza: the component name).',
+        since: SINCE,
+        defaultText: '—',
+      }),
+    },
+    check(value, _raw, path, context) {
+      if ((value.stack === undefined) !== (value.resource === undefined))
+        context.warning(
+          path,
+          `has no ${value.stack === undefined ? 'stack' : 'resource'}; CloudFormation is not signalled`,
+        );
+      return value;
+    },
+  });
+  return mapped(raw, (value) =>
+    value.stack !== undefined && value.resource !== undefined
+      ? Object.freeze({ stack: value.stack, resource: value.resource })
+      : undefined,
+  );
+}
+
+/** Group I: health, notification, lifecycle. */
+export const LIFECYCLE_FIELDS = {
+  healthCheckPath: optional(
+    'health_check_path',
+    stringNode({
+      docType: 'URL path (`/health`)',
+      check: (text) => (text.startsWith('/') ? undefined : 'expected a URL path starting with /'),
+    }),
+    {
+      meaning: 'GET this path on the container until HTTP 200 before the boot counts as done.',
+      since: SINCE_SKELETON,
+      defaultText: '— (no wait)',
+    },
+  ),
+  healthCheckPort: optional('health_check_port', portNode(), {
+    meaning: 'Port of the health check.',
+    since: SINCE_SKELETON,
+    defaultText: 'lowest TCP host port in `ports`',
+  }),
+  healthCheckTimeoutSeconds: field(
+    'health_check_timeout_seconds',
+    // The original treated 0 as "use the default"; keep that.
+    mapped(integerNode({ min: 0, max: 86_400, docType: 'seconds (1–86400)' }), (seconds) =>
+      seconds === 0 ? DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS : seconds,
+    ),
+    DEFAULT_HEALTH_CHECK_TIMEOUT_SECONDS,
+    {
+      meaning: 'Give up on the health check after this long (`0` means the default).',
+      since: SINCE_SKELETON,
+    },
+  ),
+  loadBalancerHealthCheck: optional('healthcheck', loadBalancerCheckNode(), {
+    meaning:
+      'After the local check, wait until the load balancer sees the instance healthy (ELB `InService`, or ALB target healthy).',
+    since: SINCE,
+    status: 'planned',
+    defaultText: '— (no gate)',
+  }),
+  notifyCfn: optional('notify_cfn', notifyCfnNode(), {
+    meaning:
+      'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE on any failed boot, invalid config included (Senza sets it).',
+    since: SINCE,
+    defaultText: '— (no signal)',
+  }),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;

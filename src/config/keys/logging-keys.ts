@@ -1,0 +1,409 @@
+import { isMapping } from '../config-values.js';
+import {
+  absolutePathNode,
+  booleanNode,
+  decimalNode,
+  enumNode,
+  found,
+  integerNode,
+  portNode,
+  secretTextNode,
+  sizeNode,
+  stringNode,
+  TEMPLATE_REF,
+  urlNode,
+} from '../schema/scalar-nodes.js';
+import {
+  field,
+  mapNode,
+  objectNode,
+  optional,
+  type FieldSpecs,
+  type KeyDoc,
+} from '../schema/collection-nodes.js';
+import { INVALID, type SchemaNode } from '../schema/schema-node.js';
+import { isTemplateValue } from '../schema/template-values.js';
+import type { LoggingOptions, SamplingRule, TaupageKeys } from '../taupage-config.js';
+import { parseYamlDocument, YamlSyntaxError } from '../yaml-document.js';
+
+const SINCE = '0.2';
+const planned = (meaning: string, defaultText?: string): KeyDoc =>
+  defaultText === undefined
+    ? { meaning, since: SINCE, status: 'planned' }
+    : { meaning, since: SINCE, status: 'planned', defaultText };
+const nested = (meaning: string, defaultText?: string): KeyDoc =>
+  defaultText === undefined ? { meaning, since: SINCE } : { meaning, since: SINCE, defaultText };
+
+const DESTINATIONS = ['s3', 'scalyr', 'scalyr_s3', 'rsyslog', 'none'] as const;
+const INTERVALS = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
+const S3_ACLS = [
+  'private',
+  'public-read',
+  'public-read-write',
+  'aws-exec-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+  'log-delivery-write',
+] as const;
+const SEVERITIES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+
+function text(docType = 'string'): SchemaNode<string> {
+  return stringNode({ docType });
+}
+
+/**
+ * Scalyr sampling rules: a list of `{match_expression, sampling_rate}`. The original accepted
+ * them only as a *string* holding YAML (a real list was ignored with a warning); both work here.
+ */
+function samplingRulesNode(): SchemaNode<readonly SamplingRule[]> {
+  const rate = decimalNode({ min: 0, max: 1, docType: 'rate 0–1' });
+  return {
+    docType: 'list of `{match_expression, sampling_rate}` (or that list as a YAML string)',
+    read(value, path, context) {
+      if (context.template && isTemplateValue(value)) return INVALID;
+      let list = value;
+      if (typeof value === 'string') {
+        try {
+          list = parseYamlDocument(value).value;
+        } catch (error) {
+          if (!(error instanceof YamlSyntaxError)) throw error;
+          context.error(
+            path,
+            `expected a YAML list of sampling rules, found text that is not YAML (${error.reason})`,
+          );
+          return INVALID;
+        }
+      }
+      if (!Array.isArray(list)) {
+        context.error(
+          path,
+          `expected a list of {match_expression, sampling_rate}, found ${found(list, path)}`,
+        );
+        return INVALID;
+      }
+      const rules: SamplingRule[] = [];
+      let invalid = false;
+      for (const [index, item] of (list as unknown[]).entries()) {
+        const itemPath = [...path, index];
+        if (!isMapping(item) || typeof item.match_expression !== 'string') {
+          context.error(
+            itemPath,
+            `expected {match_expression: text, sampling_rate: 0–1}, found ${found(item, itemPath)}`,
+          );
+          invalid = true;
+          continue;
+        }
+        const samplingRate = rate.read(item.sampling_rate, [...itemPath, 'sampling_rate'], context);
+        if (samplingRate === INVALID) invalid = true;
+        else rules.push(Object.freeze({ matchExpression: item.match_expression, samplingRate }));
+      }
+      return invalid ? INVALID : Object.freeze(rules);
+    },
+    jsonSchema: () => ({
+      anyOf: [
+        { type: 'string' },
+        {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              match_expression: { type: 'string' },
+              sampling_rate: { type: 'number', minimum: 0, maximum: 1 },
+            },
+            required: ['match_expression', 'sampling_rate'],
+          },
+        },
+        TEMPLATE_REF,
+      ],
+    }),
+  };
+}
+
+function loggingNode(): SchemaNode<LoggingOptions> {
+  const destination = (what: string) =>
+    optional(
+      `${what}_destination`,
+      enumNode(DESTINATIONS),
+      nested(
+        `Where fluentd ships ${what === 'log' ? 'every log' : `the ${what}`} (\`none\` drops it).`,
+        what === 'log' ? '`s3`' : 'log_destination',
+      ),
+    );
+  const flag = (key: string, meaning: string, defaultText: string) =>
+    optional(key, booleanNode(), nested(meaning, defaultText));
+  const sampling = (log: string) =>
+    optional(
+      `scalyr_agent_${log}_sampling`,
+      samplingRulesNode(),
+      nested(`Scalyr agent sampling rules for the ${log}.`, 'none'),
+    );
+  return objectNode<LoggingOptions>({
+    docType: 'map of log-shipping options',
+    unknownKey: 'is not a logging option; ignored',
+    fields: {
+      fluentdEnabled: flag(
+        'fluentd_enabled',
+        'Run fluentd (td-agent) to ship logs.',
+        'true when `logging` is absent, else false',
+      ),
+      fluentdLoglevel: optional(
+        'fluentd_loglevel',
+        enumNode(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
+        nested('fluentd’s own log level.', '`error`'),
+      ),
+      logDestination: destination('log'),
+      syslogDestination: destination('syslog'),
+      applogDestination: destination('applog'),
+      authlogDestination: destination('authlog'),
+      customlogDestination: destination('customlog'),
+      applogFilterExclude: optional(
+        'applog_filter_exclude',
+        text('regular expression'),
+        nested('Drop application.log lines matching it (fluentd grep exclude).', 'none'),
+      ),
+      customlogFilterExclude: optional(
+        'customlog_filter_exclude',
+        text('regular expression'),
+        nested('Drop custom log lines matching it.', 'none'),
+      ),
+      s3Bucket: optional(
+        's3_bucket',
+        text('S3 bucket name'),
+        nested('Bucket for the s3 destination.', '`zalando-logging-<account>-<region>`'),
+      ),
+      s3Region: optional(
+        's3_region',
+        text('AWS region'),
+        nested('Region of that bucket.', 'the instance’s region'),
+      ),
+      s3Timekey: optional(
+        's3_timekey',
+        stringNode({
+          docType: 'fluentd duration (`5m`)',
+          check: (t) => (/^\d+[smhd]?$/.test(t.trim()) ? undefined : 'expected a duration such as 5m or 1h'),
+        }),
+        nested('How long fluentd buffers before an S3 upload.', '`5m`'),
+      ),
+      s3Acl: optional(
+        's3_acl',
+        enumNode(S3_ACLS),
+        nested('Canned ACL of uploaded objects.', '`bucket-owner-full-control`'),
+      ),
+      s3RawLogFormat: flag('s3_raw_log_format', 'Upload raw lines (true) or JSON records (false).', 'true'),
+      rsyslogHost: optional(
+        'rsyslog_host',
+        text('host name'),
+        nested('Remote syslog host for the rsyslog destination.', 'none'),
+      ),
+      rsyslogPort: optional('rsyslog_port', portNode(), nested('Remote syslog port.', '`514`')),
+      rsyslogProtocol: optional(
+        'rsyslog_protocol',
+        enumNode(['tcp', 'udp'] as const),
+        nested('Remote syslog protocol.', '`tcp`'),
+      ),
+      rsyslogSeverity: optional(
+        'rsyslog_severity',
+        enumNode(SEVERITIES),
+        nested('Severity of forwarded lines.', '`notice`'),
+      ),
+      rsyslogProgram: optional(
+        'rsyslog_program',
+        text(),
+        nested('Program name of forwarded lines.', '`fluentd`'),
+      ),
+      rsyslogHostname: optional(
+        'rsyslog_hostname',
+        text('host name'),
+        nested('Host name of forwarded lines.', 'the local host name'),
+      ),
+      scalyrAccountKey: optional(
+        'scalyr_account_key',
+        secretTextNode(),
+        nested(
+          'Scalyr write key (may be `aws:kms:`); wins over the top-level key.',
+          'top-level `scalyr_account_key`',
+        ),
+      ),
+      scalyrRegion: optional(
+        'scalyr_region',
+        enumNode(['eu', 'us'] as const),
+        nested('Scalyr region.', '`eu`'),
+      ),
+      scalyrApplicationLogParser: optional(
+        'scalyr_application_log_parser',
+        text('Scalyr parser name'),
+        nested('Scalyr parser of application.log.', '`slf4j`'),
+      ),
+      scalyrCustomLogParser: optional(
+        'scalyr_custom_log_parser',
+        text('Scalyr parser name'),
+        nested('Scalyr parser of custom logs.', '`slf4j`'),
+      ),
+      scalyrAgentEnabled: flag(
+        'scalyr_agent_enabled',
+        'Run the Scalyr agent (it also needs a key).',
+        'not fluentd_enabled',
+      ),
+      useScalyrAgentAll: flag(
+        'use_scalyr_agent_all',
+        'Default of the four use_scalyr_agent_* switches.',
+        'not fluentd_enabled',
+      ),
+      useScalyrAgentApplog: flag(
+        'use_scalyr_agent_applog',
+        'Ship application.log through the Scalyr agent.',
+        'use_scalyr_agent_all',
+      ),
+      useScalyrAgentCustomlog: flag(
+        'use_scalyr_agent_customlog',
+        'Ship custom logs through the Scalyr agent.',
+        'use_scalyr_agent_all',
+      ),
+      useScalyrAgentAuthlog: flag(
+        'use_scalyr_agent_authlog',
+        'Ship auth.log through the Scalyr agent.',
+        'use_scalyr_agent_all',
+      ),
+      useScalyrAgentSyslog: flag(
+        'use_scalyr_agent_syslog',
+        'Ship syslog through the Scalyr agent.',
+        'use_scalyr_agent_all',
+      ),
+      scalyrAgentApplogSampling: sampling('applog'),
+      scalyrAgentCustomlogSampling: sampling('customlog'),
+      scalyrAgentAuthlogSampling: sampling('authlog'),
+      scalyrAgentSyslogSampling: sampling('syslog'),
+    },
+  });
+}
+
+const LOG_FILE_PATH = absolutePathNode('log file path');
+
+/** Group C: logging. */
+export const LOGGING_FIELDS = {
+  logging: optional(
+    'logging',
+    loggingNode(),
+    planned(
+      'Log shipping (fluentd, Scalyr agent). When absent, the original shipped every log to S3.',
+      'absent',
+    ),
+  ),
+  scalyrAccountKey: optional(
+    'scalyr_account_key',
+    secretTextNode(),
+    planned(
+      'Scalyr write key (legacy top-level spelling of `logging.scalyr_account_key`); may be `aws:kms:`.',
+    ),
+  ),
+  scalyrRegion: optional(
+    'scalyr_region',
+    enumNode(['eu', 'us'] as const),
+    planned('Scalyr region (legacy top-level spelling).', '`eu`'),
+  ),
+  scalyrApplicationLogParser: optional(
+    'scalyr_application_log_parser',
+    text('Scalyr parser name'),
+    planned('Scalyr parser of application.log (legacy top-level spelling).', '`slf4j`'),
+  ),
+  scalyrCustomLogParser: optional(
+    'scalyr_custom_log_parser',
+    text('Scalyr parser name'),
+    planned('Scalyr parser of custom logs (legacy top-level spelling).', '`slf4j`'),
+  ),
+  rsyslogApplicationLogFormat: optional(
+    'rsyslog_application_log_format',
+    text('rsyslog template or `legacy`'),
+    planned('Line format of /var/log/application.log; `legacy` is rsyslog’s default format.', '`%msg%\\n`'),
+  ),
+  rsyslogMaxMessageSize: optional(
+    'rsyslog_max_message_size',
+    sizeNode('size (`4K`, `64k`)'),
+    planned('rsyslog `$MaxMessageSize`.', 'rsyslog default (8k)'),
+  ),
+  rsyslogAwsMetadata: field(
+    'rsyslog_aws_metadata',
+    booleanNode(),
+    false,
+    planned('Prefix syslog lines with the AWS account and region.'),
+  ),
+  applicationLogrotateSize: field(
+    'application_logrotate_size',
+    sizeNode('size (`10M`, `1G`)'),
+    256 * 1024 ** 2,
+    planned('Rotate application.log at this size.', '`256M`'),
+  ),
+  applicationLogrotateInterval: field(
+    'application_logrotate_interval',
+    enumNode(INTERVALS),
+    'weekly',
+    planned('Rotate application.log at least this often.'),
+  ),
+  applicationLogrotateRotate: field(
+    'application_logrotate_rotate',
+    integerNode({ min: 0, max: 10_000 }),
+    4,
+    planned('Rotated application.log files to keep.'),
+  ),
+  applicationLogrotateDisableCopytruncate: field(
+    'application_logrotate_disable_copytruncate',
+    booleanNode(),
+    false,
+    planned('Leave out logrotate’s `copytruncate`.'),
+  ),
+  applicationLogrotateDisableDelaycompress: field(
+    'application_logrotate_disable_delaycompress',
+    booleanNode(),
+    false,
+    planned('Leave out logrotate’s `delaycompress`.'),
+  ),
+  applicationLogrotateDisableCompress: field(
+    'application_logrotate_disable_compress',
+    booleanNode(),
+    false,
+    planned('Do not compress rotated application.log files.'),
+  ),
+  customlogLogrotateSize: field(
+    'customlog_logrotate_size',
+    sizeNode('size (`10M`, `1G`)'),
+    256 * 1024 ** 2,
+    planned('Rotate custom logs at this size.', '`256M`'),
+  ),
+  customlogLogrotateInterval: field(
+    'customlog_logrotate_interval',
+    enumNode(INTERVALS),
+    'daily',
+    planned('Rotate custom logs at least this often.'),
+  ),
+  customlogLogrotateRotate: field(
+    'customlog_logrotate_rotate',
+    integerNode({ min: 0, max: 10_000 }),
+    5,
+    planned('Rotated custom log files to keep.'),
+  ),
+  cloudwatchLogs: field(
+    'cloudwatch_logs',
+    mapNode(text('log group name'), {
+      docType: 'map `log file path: log group`',
+      key: (key, path, context) => LOG_FILE_PATH.read(key, path, context),
+    }),
+    new Map(),
+    planned('Ship these files to CloudWatch Logs (one stream per instance).', '—'),
+  ),
+  instanceLogsUrl: optional(
+    'instance_logs_url',
+    urlNode(),
+    planned('log-sink endpoint for the taupage.yaml and audit-log upload (baked into the AMI).', 'baked'),
+  ),
+  logsinkUsername: optional(
+    'logsink_username',
+    secretTextNode(),
+    planned('log-sink basic-auth user (baked).', 'baked'),
+  ),
+  logsinkPassword: optional(
+    'logsink_password',
+    secretTextNode(),
+    planned('log-sink basic-auth password (baked); may be `aws:kms:`.', 'baked'),
+  ),
+} satisfies Partial<FieldSpecs<TaupageKeys>>;
