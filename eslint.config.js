@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', '.test-env/', '.taupage/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', '.test-env/', '.taupage/', '.tmp-prof/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -35,6 +35,7 @@ export default tseslint.config(
     // real SDK clients to talk to the wire-level emulators.
     files: [
       'src/docker/dockerode-*.ts',
+      'src/logs/dockerode-*.ts',
       'src/**/kms-*.ts',
       'src/**/aws-*.ts',
       'test/**/*.ts',

@@ -1,0 +1,217 @@
+import {
+  CloudWatchLogsClient,
+  CreateLogGroupCommand,
+  CreateLogStreamCommand,
+  PutLogEventsCommand,
+} from '@aws-sdk/client-cloudwatch-logs';
+import { systemClock, type Clock } from '../core/clock.js';
+import { firstLine, TaupageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { retry, type RetryPolicy } from '../core/retry.js';
+import { cloudWatchBatches, type CloudWatchEvent } from './cloudwatch-batches.js';
+import type { DeliveryResult, LogDestination } from './log-destination.js';
+import type { LogRecord } from './log-record.js';
+
+/** Where one source's records go: the group from the config, the stream = the instance id. */
+export interface CloudWatchLogsRoute {
+  readonly logGroup: string;
+  readonly logStream: string;
+}
+
+export interface AwsCloudWatchLogsDestinationOptions {
+  /** Cursor name in the spool; default "cloudwatch-logs". */
+  readonly name?: string;
+  readonly region: string;
+  /** Override for tests and emulators; the SDK's regional endpoint otherwise. */
+  readonly endpoint?: string | undefined;
+  /** Source name → group/stream. Records of other sources are acknowledged without sending. */
+  readonly routes: Readonly<Record<string, CloudWatchLogsRoute>>;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Per-request deadline. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Throttling and 5xx are retried here, per request, before the delivery as a whole fails and
+ * the destination worker backs off (DELIVERY_RETRY). Throttling is per account and Region since
+ * sequence tokens went away: full jitter from 200 ms doubling to 10 s spreads a fleet, and 8
+ * attempts (about 30 s) ride out a burst without hiding an outage.
+ */
+export const PUT_LOG_EVENTS_RETRY: RetryPolicy = {
+  name: 'cloudwatch-logs',
+  maxAttempts: 8,
+  initialDelayMs: 200,
+  maxDelayMs: 10_000,
+  multiplier: 2,
+  jitter: true,
+};
+
+// Errors that a retry of the same request cannot fix.
+const PERMANENT = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidParameterException',
+  'InvalidSequenceTokenException',
+  'DataAlreadyAcceptedException',
+  'UnsupportedOperationException',
+  'ValidationException',
+  'SerializationException',
+]);
+
+/** Adapter: a LogDestination over PutLogEvents (@aws-sdk/client-cloudwatch-logs). */
+export class AwsCloudWatchLogsDestination implements LogDestination {
+  readonly name: string;
+  readonly #client: CloudWatchLogsClient;
+  readonly #routes: Readonly<Record<string, CloudWatchLogsRoute>>;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
+
+  constructor(options: AwsCloudWatchLogsDestinationOptions) {
+    this.name = options.name ?? 'cloudwatch-logs';
+    this.#client = new CloudWatchLogsClient({
+      region: options.region,
+      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+      // One attempt per call: our retry helper owns the policy, so the two never multiply.
+      maxAttempts: 1,
+    });
+    this.#routes = options.routes;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+  }
+
+  async deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
+    const streams = new Map<string, { route: CloudWatchLogsRoute; events: CloudWatchEvent[] }>();
+    let rejected = 0;
+    for (const record of records) {
+      const route = this.#routes[record.source];
+      if (!route) continue;
+      // CloudWatch has no empty events (message length ≥ 1): an empty line is counted, not sent.
+      if (record.message.length === 0) {
+        rejected++;
+        continue;
+      }
+      const key = `${route.logGroup}\u0000${route.logStream}`;
+      let stream = streams.get(key);
+      if (!stream) streams.set(key, (stream = { route, events: [] }));
+      stream.events.push({ timestamp: record.timestamp, message: record.message });
+    }
+    for (const { route, events } of streams.values()) {
+      for (const batch of cloudWatchBatches(events)) rejected += await this.#putBatch(route, batch, signal);
+    }
+    return { rejected };
+  }
+
+  async close(): Promise<void> {
+    this.#client.destroy();
+    return Promise.resolve();
+  }
+
+  /** Sends one batch (creating group and stream when missing); returns how many were rejected. */
+  async #putBatch(
+    route: CloudWatchLogsRoute,
+    events: CloudWatchEvent[],
+    signal: AbortSignal,
+  ): Promise<number> {
+    const send = async (): Promise<number> => {
+      try {
+        return await this.#put(route, events, signal);
+      } catch (error) {
+        if (errorName(error) !== 'ResourceNotFoundException') throw error;
+        await this.#createStream(route, signal);
+        return await this.#put(route, events, signal);
+      }
+    };
+    try {
+      return await retry(
+        async () => {
+          try {
+            return await send();
+          } catch (error) {
+            throw toShipError(error, route, signal);
+          }
+        },
+        PUT_LOG_EVENTS_RETRY,
+        {
+          clock: this.#clock,
+          signal,
+          isRetriable: (error) => error instanceof TaupageError && error.retriable,
+        },
+      );
+    } catch (error) {
+      // The request itself is malformed for CloudWatch: retrying it would wedge the stream for
+      // ever. Count its events as rejected (reported) and go on with the next batch.
+      if (errorName((error as { cause?: unknown }).cause) === 'InvalidParameterException') {
+        this.#log.error(
+          { err: error, logGroup: route.logGroup, events: events.length },
+          'CloudWatch Logs refused a batch; its events are counted as rejected',
+        );
+        return events.length;
+      }
+      throw error;
+    }
+  }
+
+  async #put(route: CloudWatchLogsRoute, events: CloudWatchEvent[], signal: AbortSignal): Promise<number> {
+    const response = await this.#client.send(
+      new PutLogEventsCommand({
+        logGroupName: route.logGroup,
+        logStreamName: route.logStream,
+        logEvents: events,
+      }),
+      { abortSignal: this.#deadline(signal) },
+    );
+    const info = response.rejectedLogEventsInfo;
+    if (!info) return 0;
+    // Indexes per the API: too old and expired are prefixes (end exclusive), too new a suffix.
+    const old = Math.max(info.tooOldLogEventEndIndex ?? 0, info.expiredLogEventEndIndex ?? 0);
+    const tooNew =
+      info.tooNewLogEventStartIndex === undefined ? 0 : events.length - info.tooNewLogEventStartIndex;
+    const count = Math.min(events.length, old + tooNew);
+    if (count > 0) {
+      this.#log.warn(
+        { logGroup: route.logGroup, rejected: count, rejectedLogEventsInfo: info },
+        'CloudWatch Logs rejected events outside its time window',
+      );
+    }
+    return count;
+  }
+
+  async #createStream(route: CloudWatchLogsRoute, signal: AbortSignal): Promise<void> {
+    const ignoreExisting = (error: unknown): void => {
+      if (errorName(error) !== 'ResourceAlreadyExistsException') throw error;
+    };
+    this.#log.info({ logGroup: route.logGroup, logStream: route.logStream }, 'Creating log group and stream');
+    await this.#client
+      .send(new CreateLogGroupCommand({ logGroupName: route.logGroup }), {
+        abortSignal: this.#deadline(signal),
+      })
+      .catch(ignoreExisting);
+    await this.#client
+      .send(new CreateLogStreamCommand({ logGroupName: route.logGroup, logStreamName: route.logStream }), {
+        abortSignal: this.#deadline(signal),
+      })
+      .catch(ignoreExisting);
+  }
+
+  #deadline(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]);
+  }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : '';
+}
+
+function toShipError(error: unknown, route: CloudWatchLogsRoute, signal: AbortSignal): unknown {
+  // Our own abort (shutdown) passes through; a per-request timeout is a retriable failure.
+  if (error instanceof TaupageError || signal.aborted) return error;
+  const name = errorName(error) || 'Error';
+  const message = error instanceof Error ? firstLine(error.message) : String(error);
+  return new TaupageError('LOG_SHIP_FAILED', `CloudWatch Logs ${route.logGroup}: ${name}: ${message}`, {
+    cause: error,
+    retriable: !PERMANENT.has(name),
+  });
+}

@@ -1,0 +1,120 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import type { Logger } from '../core/logger.js';
+import { DockerTimestampParser, type ContainerLogReader } from './container-log-reader.js';
+import type { CheckpointValue, LineSink, LogSource } from './log-record.js';
+import { LineAssembler } from './line-assembler.js';
+
+export interface ContainerLogSourceOptions {
+  /** Source name in records and routes; default "application". */
+  readonly name?: string;
+  /** Container name or id (the app container is "taupageapp"). */
+  readonly container: string;
+  readonly reader: ContainerLogReader;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Wait between follows when the container is gone, stopped or Docker failed. */
+  readonly reconnectDelayMs?: number;
+}
+
+/**
+ * Where the container's log was taken up to: the Docker timestamp of the last entry shipped, and
+ * how many entries carry exactly that timestamp (Docker's `since` is inclusive, so on resume we
+ * skip that many instead of sending them twice).
+ */
+interface Position {
+  readonly since: string;
+  readonly count: number;
+}
+
+/**
+ * The app container's stdout and stderr as a log source. Follows the container by name (so a
+ * restarted or replaced container is picked up), resumes from its checkpoint after a restart of
+ * the agent, and joins Docker's 16 KiB partial entries back into lines (up to the event size).
+ */
+export class ContainerLogSource implements LogSource {
+  readonly name: string;
+  readonly maskJwt = true;
+  readonly #options: ContainerLogSourceOptions;
+  readonly #key: string;
+
+  constructor(options: ContainerLogSourceOptions) {
+    this.name = options.name ?? 'application';
+    this.#options = options;
+    this.#key = `container:${options.container}`;
+  }
+
+  async run(sink: LineSink, signal: AbortSignal): Promise<void> {
+    const { reader, container, log } = this.#options;
+    const clock = this.#options.clock ?? systemClock;
+    let position = parsePosition(sink.checkpoint(this.#key));
+    let lastProblem = '';
+    while (!signal.aborted) {
+      try {
+        position = await this.#follow(reader, container, position, sink, signal);
+        lastProblem = '';
+      } catch (error) {
+        if (isAborted(signal)) return;
+        const problem = error instanceof Error ? error.message : String(error);
+        // Log a failure once, not every reconnect: Docker may be down for a while.
+        if (problem !== lastProblem)
+          log.warn({ err: error, container }, 'Failed to follow the container log');
+        lastProblem = problem;
+      }
+      try {
+        await clock.sleep(this.#options.reconnectDelayMs ?? 1_000, signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async #follow(
+    reader: ContainerLogReader,
+    container: string,
+    start: Position | undefined,
+    sink: LineSink,
+    signal: AbortSignal,
+  ): Promise<Position | undefined> {
+    let position = start;
+    // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).
+    let complete = start;
+    let skip = start?.count ?? 0;
+    const partial = { stdout: new LineAssembler(), stderr: new LineAssembler() };
+    const timestamps = new DockerTimestampParser();
+    for await (const entry of reader.follow(container, start?.since, signal)) {
+      const { since, millis } = timestamps.parse(entry.timestamp);
+      if (skip > 0 && start?.since === since) {
+        skip--;
+        continue;
+      }
+      skip = 0;
+      position = position?.since === since ? { since, count: position.count + 1 } : { since, count: 1 };
+      const assembler = partial[entry.stream];
+      if (entry.partial) {
+        // Pieces of a line longer than an event go out as soon as they are complete.
+        for (const piece of assembler.push(entry.line)) {
+          if (!sink.writeLine(piece, millis)) await sink.drained();
+        }
+        continue;
+      }
+      const line = assembler.finish(entry.line);
+      // A checkpoint only at whole lines: a restart re-reads an unfinished partial line.
+      const checkpoint = { key: this.#key, value: { since: position.since, count: position.count } };
+      complete = position;
+      if (!sink.writeLine(line, millis, checkpoint)) await sink.drained();
+    }
+    return complete;
+  }
+}
+
+function parsePosition(value: CheckpointValue | undefined): Position | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { since, count } = value;
+  if (typeof since !== 'string' || typeof count !== 'number' || !/^\d+\.\d{9}$/.test(since)) return undefined;
+  return { since, count };
+}
+
+/** A function, so that TypeScript does not narrow `aborted` across awaits. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}

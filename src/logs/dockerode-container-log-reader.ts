@@ -1,0 +1,116 @@
+import Docker from 'dockerode';
+import { abortReason } from '../core/clock.js';
+import { firstLine, TaupageError } from '../core/errors.js';
+import type { ContainerLogEntry, ContainerLogReader } from './container-log-reader.js';
+
+/** Inspecting the container before following must answer quickly; the follow itself has no deadline. */
+const INSPECT_TIMEOUT_MS = 10_000;
+const HEADER_BYTES = 8;
+
+/** Adapter: the Docker logs API (`follow`, `timestamps`, `since`) through dockerode. */
+export class DockerodeContainerLogReader implements ContainerLogReader {
+  readonly #docker: Docker;
+
+  constructor(docker: Docker = new Docker()) {
+    this.#docker = docker;
+  }
+
+  async *follow(
+    container: string,
+    since: string | undefined,
+    signal: AbortSignal,
+  ): AsyncIterable<ContainerLogEntry> {
+    const handle = this.#docker.getContainer(container);
+    let tty: boolean;
+    let stream: NodeJS.ReadableStream;
+    try {
+      const inspect = await handle.inspect({
+        abortSignal: AbortSignal.any([signal, AbortSignal.timeout(INSPECT_TIMEOUT_MS)]),
+      } as object);
+      tty = inspect.Config.Tty;
+      // dockerode's types omit abortSignal on logs; it passes it to the request.
+      const options = {
+        follow: true as const,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        ...(since === undefined ? {} : { since }),
+        abortSignal: signal,
+      };
+      stream = await handle.logs(options);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return; // not there (yet)
+      if (signal.aborted) throw abortReason(signal);
+      const message = error instanceof Error ? firstLine(error.message) : String(error);
+      throw new TaupageError(
+        'DOCKER_UNAVAILABLE',
+        `Docker: cannot follow the log of ${container}: ${message}`,
+        {
+          cause: error,
+        },
+      );
+    }
+    const onAbort = (): void => {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      yield* tty ? parseRaw(stream) : parseMultiplexed(stream);
+    } catch (error) {
+      if (signal.aborted) throw abortReason(signal);
+      throw error;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      onAbort();
+    }
+  }
+}
+
+/**
+ * The multiplexed stream of a container without a TTY: frames of an 8-byte header (stream type,
+ * 3 zero bytes, big-endian payload length) and a payload; Docker writes one log entry per frame,
+ * "<timestamp> <line>" with a newline unless the entry is a partial piece of a long line.
+ */
+async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry> {
+  let buffer: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    let at = 0;
+    while (buffer.length - at >= HEADER_BYTES) {
+      const size = buffer.readUInt32BE(at + 4);
+      if (buffer.length - at - HEADER_BYTES < size) break;
+      const type = buffer[at];
+      const payload = buffer.subarray(at + HEADER_BYTES, at + HEADER_BYTES + size);
+      at += HEADER_BYTES + size;
+      const entry = parseEntry(payload, type === 2 ? 'stderr' : 'stdout');
+      if (entry) yield entry;
+    }
+    buffer = buffer.subarray(at);
+  }
+}
+
+/** With a TTY there are no frames and no partial markers: one entry per newline-ended line. */
+async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry> {
+  let buffer: Buffer = Buffer.alloc(0);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    let start = 0;
+    for (let end = buffer.indexOf(0x0a, start); end >= 0; end = buffer.indexOf(0x0a, start)) {
+      const entry = parseEntry(buffer.subarray(start, end + 1), 'stdout');
+      if (entry) yield entry;
+      start = end + 1;
+    }
+    buffer = buffer.subarray(start);
+  }
+}
+
+function parseEntry(payload: Buffer, stream: 'stdout' | 'stderr'): ContainerLogEntry | undefined {
+  const space = payload.indexOf(0x20);
+  if (space < 0) return undefined;
+  const timestamp = payload.toString('latin1', 0, space);
+  let end = payload.length;
+  const partial = payload[end - 1] !== 0x0a;
+  if (!partial) end--;
+  if (!partial && payload[end - 1] === 0x0d) end--; // a TTY's CRLF
+  return { stream, timestamp, line: payload.subarray(space + 1, end), partial };
+}

@@ -1,0 +1,181 @@
+import { systemClock, type Clock } from '../core/clock.js';
+import { firstLine } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Redactor } from '../core/redactor.js';
+import { DestinationWorker, type DestinationStatus } from './destination-worker.js';
+import type { LogDestination } from './log-destination.js';
+import { prepareMessages } from './log-message.js';
+import type { LineSink, LogSource, SourceCheckpoint } from './log-record.js';
+import { LogSpool, type LogSpoolOptions } from './log-spool.js';
+
+export interface LogPipelineOptions {
+  /** Directory for the spool segments and the state file (checkpoints, cursors). */
+  readonly stateDir: string;
+  readonly sources: readonly LogSource[];
+  readonly destinations: readonly LogDestination[];
+  readonly redactor: Redactor;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  readonly spool?: Pick<LogSpoolOptions, 'maxDiskBytes' | 'segmentBytes' | 'memoryBytes' | 'flushIntervalMs'>;
+  /** Spool bytes read per delivery; the destination cuts them into requests. */
+  readonly maxDeliveryBytes?: number;
+  readonly lingerMs?: number;
+}
+
+export interface SourceStatus {
+  readonly name: string;
+  readonly running: boolean;
+  readonly lines: number;
+  readonly lastError: string | undefined;
+}
+
+export interface LogPipelineStatus {
+  readonly sources: readonly SourceStatus[];
+  readonly destinations: readonly DestinationStatus[];
+  readonly spool: { readonly diskBytes: number; readonly pendingBytes: number };
+  /** Records lost, over all destinations: dropped (spool full) plus rejected by a destination. */
+  readonly lostRecords: number;
+}
+
+// 2 MiB per delivery is two full PutLogEvents requests (or 20,000 short lines): a few deliveries
+// a second keep up with 50,000 lines/s, and the memory a destination holds stays small.
+const DEFAULT_DELIVERY_BYTES = 2 * 1024 * 1024;
+// CloudWatch agent and Fluent Bit flush every 5 s; one second keeps logs near-live at one
+// request per second per destination when the app is quiet.
+const DEFAULT_LINGER_MS = 1_000;
+
+/**
+ * Sources → bounded disk spool → destinations, with at-least-once delivery. Built from plain
+ * options; `start` opens the spool and runs everything, `stop` flushes within a deadline.
+ */
+export class LogPipeline {
+  readonly #options: LogPipelineOptions;
+  readonly #spool: LogSpool;
+  readonly #workers: DestinationWorker[];
+  readonly #sourceState = new Map<
+    string,
+    { running: boolean; lines: number; lastError: string | undefined }
+  >();
+  readonly #abort = new AbortController();
+  readonly #sourcesAbort = new AbortController();
+  readonly #tasks: Promise<void>[] = [];
+  #stopped = false;
+
+  private constructor(options: LogPipelineOptions, spool: LogSpool) {
+    this.#options = options;
+    this.#spool = spool;
+    const clock = options.clock ?? systemClock;
+    this.#workers = options.destinations.map(
+      (destination) =>
+        new DestinationWorker({
+          destination,
+          spool,
+          clock,
+          log: options.log.child({ destination: destination.name }),
+          maxDeliveryBytes: options.maxDeliveryBytes ?? DEFAULT_DELIVERY_BYTES,
+          lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
+        }),
+    );
+  }
+
+  static async start(options: LogPipelineOptions): Promise<LogPipeline> {
+    const spool = await LogSpool.open({
+      ...options.spool,
+      dir: options.stateDir,
+      consumers: options.destinations.map((d) => d.name),
+      log: options.log,
+    });
+    const pipeline = new LogPipeline(options, spool);
+    pipeline.#run();
+    return pipeline;
+  }
+
+  status(): LogPipelineStatus {
+    const destinations = this.#workers.map((w) => w.status());
+    const stats = this.#spool.stats();
+    return {
+      sources: [...this.#sourceState].map(([name, state]) => ({ name, ...state })),
+      destinations,
+      spool: { diskBytes: stats.diskBytes, pendingBytes: stats.pendingBytes },
+      lostRecords: destinations.reduce((sum, d) => sum + d.dropped + d.rejected, 0),
+    };
+  }
+
+  /**
+   * Stops the sources, writes what they produced, then lets the destinations deliver until
+   * they caught up or `deadlineMs` passed; what is left stays in the spool for the next start.
+   */
+  async stop(deadlineMs: number): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const { log } = this.#options;
+    const deadline = Date.now() + deadlineMs;
+    this.#sourcesAbort.abort();
+    await this.#spool.flush().catch((error: unknown) => {
+      log.error({ err: error }, 'Failed to write the log spool on shutdown');
+    });
+    for (const worker of this.#workers) worker.drain();
+    while (Date.now() < deadline && !this.#workers.every((w) => this.#spool.caughtUp(w.name))) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const behind = this.#workers.filter((w) => !this.#spool.caughtUp(w.name)).map((w) => w.name);
+    if (behind.length > 0)
+      log.warn({ destinations: behind }, 'Stopped log shipping with records left in the spool');
+    this.#abort.abort();
+    await Promise.allSettled(this.#tasks);
+    await Promise.allSettled(this.#options.destinations.map((d) => d.close()));
+    await this.#spool.close();
+    log.info(this.status(), 'Stopped log shipping');
+  }
+
+  #run(): void {
+    const { log } = this.#options;
+    for (const worker of this.#workers) {
+      this.#tasks.push(
+        worker.run(this.#abort.signal).catch((error: unknown) => {
+          log.error(
+            { err: error, destination: worker.name },
+            'Log destination stopped on an unexpected error',
+          );
+        }),
+      );
+    }
+    for (const source of this.#options.sources) {
+      const state = { running: true, lines: 0, lastError: undefined as string | undefined };
+      this.#sourceState.set(source.name, state);
+      this.#tasks.push(
+        source
+          .run(this.#sinkFor(source, state), this.#sourcesAbort.signal)
+          .catch((error: unknown) => {
+            state.lastError = error instanceof Error ? firstLine(error.message) : String(error);
+            log.error({ err: error, source: source.name }, 'Log source stopped on an unexpected error');
+          })
+          .finally(() => {
+            state.running = false;
+          }),
+      );
+    }
+  }
+
+  #sinkFor(source: LogSource, state: { lines: number }): LineSink {
+    const spool = this.#spool;
+    const options = { redactor: this.#options.redactor, maskJwt: source.maskJwt };
+    return {
+      writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint): boolean {
+        state.lines++;
+        const pieces = prepareMessages(line, options);
+        let room = true;
+        pieces.forEach((message, index) => {
+          const last = index === pieces.length - 1;
+          room = spool.write({ source: source.name, timestamp, message }, last ? checkpoint : undefined);
+        });
+        return room;
+      },
+      drained: () => spool.drained(),
+      setCheckpoint: (checkpoint) => {
+        spool.setCheckpoint(checkpoint);
+      },
+      checkpoint: (key) => spool.checkpoint(key),
+    };
+  }
+}

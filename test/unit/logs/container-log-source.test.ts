@@ -1,0 +1,126 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { Clock } from '../../../src/core/clock.js';
+import {
+  DockerTimestampParser,
+  dockerTimestampToSince,
+  type ContainerLogEntry,
+  type ContainerLogReader,
+} from '../../../src/logs/container-log-reader.js';
+import { ContainerLogSource } from '../../../src/logs/container-log-source.js';
+import type { CheckpointValue, LineSink, SourceCheckpoint } from '../../../src/logs/log-record.js';
+
+const log = pino({ level: 'silent' });
+
+/** A LineSink fake: collects lines and checkpoints; `saved` plays the persisted state. */
+class CollectingSink implements LineSink {
+  readonly lines: string[] = [];
+  readonly checkpoints: SourceCheckpoint[] = [];
+  constructor(private readonly saved: Record<string, CheckpointValue> = {}) {}
+  writeLine(line: Buffer | string, _timestamp: number, checkpoint?: SourceCheckpoint): boolean {
+    this.lines.push(String(line));
+    if (checkpoint) this.checkpoints.push(checkpoint);
+    return true;
+  }
+  drained(): Promise<void> {
+    return Promise.resolve();
+  }
+  setCheckpoint(checkpoint: SourceCheckpoint): void {
+    this.checkpoints.push(checkpoint);
+  }
+  checkpoint(key: string): CheckpointValue | undefined {
+    return this.saved[key];
+  }
+}
+
+/** A ContainerLogReader fake that serves each follow from a script and records its `since`. */
+class ScriptedReader implements ContainerLogReader {
+  readonly sinces: Array<string | undefined> = [];
+  constructor(private readonly follows: ContainerLogEntry[][]) {}
+  async *follow(_container: string, since: string | undefined): AsyncIterable<ContainerLogEntry> {
+    this.sinces.push(since);
+    const entries = this.follows.shift() ?? [];
+    for (const entry of entries) yield await Promise.resolve(entry);
+  }
+}
+
+const entry = (second: number, nanos: number, line: string, partial = false): ContainerLogEntry => ({
+  stream: 'stdout',
+  timestamp: `2026-11-21T23:00:${String(second).padStart(2, '0')}.${String(nanos).padStart(9, '0')}Z`,
+  line: Buffer.from(line),
+  partial,
+});
+
+/** Runs the source until the reader has served `follows` follows, then aborts it. */
+async function run(reader: ScriptedReader, sink: CollectingSink, follows: number): Promise<void> {
+  const controller = new AbortController();
+  const clock: Clock = {
+    now: () => 0,
+    sleep: async () => {
+      if (reader.sinces.length >= follows) controller.abort();
+      await Promise.resolve();
+      if (controller.signal.aborted) throw new Error('aborted');
+    },
+  };
+  const source = new ContainerLogSource({ container: 'taupageapp', reader, log, clock });
+  await source.run(sink, controller.signal);
+}
+
+const BASE = Date.parse('2026-11-21T23:00:00Z') / 1000;
+
+describe('ContainerLogSource', () => {
+  it('checkpoints the Docker timestamp and how many entries share it', async () => {
+    const sink = new CollectingSink();
+    await run(new ScriptedReader([[entry(1, 5, 'a'), entry(1, 5, 'b'), entry(2, 0, 'c')]]), sink, 1);
+    expect(sink.lines).toEqual(['a', 'b', 'c']);
+    expect(sink.checkpoints.map((c) => c.value)).toEqual([
+      { since: `${BASE + 1}.000000005`, count: 1 },
+      { since: `${BASE + 1}.000000005`, count: 2 },
+      { since: `${BASE + 2}.000000000`, count: 1 },
+    ]);
+  });
+
+  it('resumes with since = checkpoint and skips exactly the entries already shipped at that instant', async () => {
+    const sink = new CollectingSink({ 'container:taupageapp': { since: `${BASE + 1}.000000005`, count: 2 } });
+    const reader = new ScriptedReader([
+      [entry(1, 5, 'a'), entry(1, 5, 'b'), entry(1, 5, 'b2'), entry(2, 0, 'c')],
+    ]);
+    await run(reader, sink, 1);
+    expect(reader.sinces).toEqual([`${BASE + 1}.000000005`]);
+    expect(sink.lines).toEqual(['b2', 'c']);
+  });
+
+  it('reconnects from where it was (not from the persisted checkpoint) after the stream ends', async () => {
+    const sink = new CollectingSink();
+    const reader = new ScriptedReader([
+      [entry(1, 0, 'a'), entry(3, 0, 'b')],
+      [entry(3, 0, 'b'), entry(4, 0, 'c')],
+    ]);
+    await run(reader, sink, 2);
+    expect(reader.sinces).toEqual([undefined, `${BASE + 3}.000000000`]);
+    expect(sink.lines).toEqual(['a', 'b', 'c']);
+  });
+
+  it('joins partial entries into one line and checkpoints only whole lines', async () => {
+    const sink = new CollectingSink();
+    await run(
+      new ScriptedReader([[entry(1, 1, 'par', true), entry(1, 2, 'tial', true), entry(1, 3, ' line')]]),
+      sink,
+      1,
+    );
+    expect(sink.lines).toEqual(['partial line']);
+    expect(sink.checkpoints.map((c) => c.value)).toEqual([{ since: `${BASE + 1}.000000003`, count: 1 }]);
+  });
+});
+
+describe('Docker timestamps', () => {
+  it('converts RFC 3339 with nanoseconds to Docker’s since form and to milliseconds', () => {
+    expect(dockerTimestampToSince('2026-11-21T23:00:01.5Z')).toBe(`${BASE + 1}.500000000`);
+    const parser = new DockerTimestampParser();
+    expect(parser.parse('2026-11-21T23:00:01.123456789Z')).toEqual({
+      since: `${BASE + 1}.123456789`,
+      millis: (BASE + 1) * 1000 + 123,
+    });
+    expect(parser.parse('2026-11-21T23:00:02.000000001Z').millis).toBe((BASE + 2) * 1000);
+  });
+});
