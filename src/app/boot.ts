@@ -5,6 +5,11 @@ import type { Redactor } from '../core/redactor.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
 import { Secret } from '../core/secret.js';
 import { signalTargetOf } from '../cloudformation/signal-target.js';
+import type { EcrTokenSource } from '../docker/ecr-token-source.js';
+import { RegistryAuthProvider } from '../docker/registry-auth-provider.js';
+import { verifyImageTrusted, type TrustPolicy } from '../docker/registry-trust.js';
+import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
+import { waitForLoadBalancer } from '../loadbalancer/wait-for-load-balancer.js';
 import { formatImageReference } from '../config/image-reference.js';
 import { decodeRegistryAuth } from '../config/keys/container-nodes.js';
 import { formatIssue } from '../config/issues.js';
@@ -28,6 +33,7 @@ export const BOOT_STEPS = [
   { name: 'pull', description: 'Make the Docker image available' },
   { name: 'container', description: 'Create or start the application container' },
   { name: 'health', description: 'Wait for the application health check' },
+  { name: 'loadbalancer', description: 'Wait until the load balancer routes to the instance' },
 ] as const;
 
 /**
@@ -64,6 +70,15 @@ export interface BootSettings {
   readonly healthCheckHost: string;
 }
 
+/** How images are fetched, beyond the TaupageConfig's own `dockercfg` (AMI-level settings). */
+export interface RegistryAccess {
+  readonly ecr: EcrTokenSource | undefined;
+  /** Registries that take the signed instance identity as a login (Pier One). */
+  readonly identityDocumentRegistries: ReadonlySet<string>;
+  /** Require this trust header on the manifest before pulling; undefined: no check. */
+  readonly trustPolicy: TrustPolicy | undefined;
+}
+
 export interface BootDependencies {
   readonly metadata: InstanceMetadata;
   /** KMS needs the region, known only after the imds step. */
@@ -74,6 +89,9 @@ export interface BootDependencies {
   readonly redactor: Redactor;
   readonly state: AgentState;
   readonly settings: BootSettings;
+  readonly registries?: RegistryAccess;
+  /** The load balancer API for `healthcheck: {type: elb|alb}`; needs the region. */
+  readonly loadBalancerHealth?: (identity: InstanceIdentity) => LoadBalancerHealth;
 }
 
 export interface BootResult {
@@ -149,6 +167,26 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
         throw error;
       });
   }
+  const target = config.loadBalancerHealthCheck;
+  const createHealth = deps.loadBalancerHealth;
+  if (target === undefined || createHealth === undefined) {
+    timeline.skip(
+      'loadbalancer',
+      target === undefined ? 'no healthcheck: elb/alb configured' : 'no load balancer here (local mode)',
+    );
+  } else {
+    await timeline.run('loadbalancer', async (step) => {
+      const result = await waitForLoadBalancer({
+        health: createHealth(identity),
+        target,
+        instanceId: identity.instanceId,
+        clock: deps.clock,
+        log: log.child({ component: 'loadbalancer' }),
+        signal,
+      });
+      step.detail = `in service after ${result.polls} poll${result.polls === 1 ? '' : 's'}: ${result.detail}`;
+    });
+  }
   return { config, container, secrets };
 }
 
@@ -198,12 +236,25 @@ async function ensureImage(
   const log = deps.log.child({ component: 'docker', image: reference });
   // Tags are immutable under the tag policy, so an image already present (baked into the AMI,
   // or from the previous boot) is the right one: no registry round trip.
-  if (await deps.runtime.imageExists(config.source, signal)) {
+  const policy = config.imagePullPolicy;
+  if (policy !== 'always' && (await deps.runtime.imageExists(config.source, signal))) {
     step.detail = 'image already present, not pulled';
     log.info('Image already present, not pulling');
     return;
   }
-  const auth = registryAuth(config, secrets, deps.redactor);
+  if (policy === 'never') {
+    throw new TaupageError(
+      'IMAGE_NOT_FOUND',
+      `Image ${reference} is not present and image_pull_policy is never`,
+    );
+  }
+  const auth =
+    registryAuth(config, secrets, deps.redactor) ?? (await otherRegistryAuth(deps, config, signal));
+  const trustPolicy = deps.registries?.trustPolicy;
+  if (trustPolicy !== undefined) {
+    await verifyImageTrusted(config.source, auth, trustPolicy, signal);
+    log.info('Image is trusted for production');
+  }
   let lastLog = deps.clock.now();
   log.info({ authenticated: auth !== undefined }, 'Pulling image');
   await retry(
@@ -234,6 +285,20 @@ async function ensureImage(
   );
   step.detail = 'pulled';
   log.info('Pulled image');
+}
+
+/** ECR and instance-identity logins, as the AMI configures them (dockercfg always wins). */
+async function otherRegistryAuth(deps: BootDependencies, config: TaupageConfig, signal: AbortSignal) {
+  const access = deps.registries;
+  if (access === undefined) return undefined;
+  const provider = new RegistryAuthProvider({
+    basic: new Map(),
+    ecr: access.ecr,
+    identityDocumentRegistries: access.identityDocumentRegistries,
+    identityDocument: (abort) => deps.metadata.identitySignature(abort),
+    clock: deps.clock,
+  });
+  return provider.authFor(config.source, signal);
 }
 
 function registryAuth(

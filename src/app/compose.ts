@@ -5,12 +5,18 @@ import { readDefaults } from '../config/load-config.js';
 import { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import { LocalInstanceMetadata } from '../metadata/local-instance-metadata.js';
 import { DevKeySecretDecrypter, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
+import type { EcrTokenSource } from '../docker/ecr-token-source.js';
+import { PIERONE_TRUST_POLICY } from '../docker/registry-trust.js';
+import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import { AgentState } from '../status/agent-state.js';
 import { BootTimeline } from '../status/boot-timeline.js';
 import { VERSION } from '../version.js';
+import { instrumentDecrypter, instrumentRuntime } from '../metrics/instrumented-ports.js';
+import type { OperatorSurface } from '../metrics/operator-surface.js';
 import { Agent, type HeavyAdapters } from './agent.js';
 import { BOOT_STEPS } from './boot.js';
+import { composeAgentAudit } from './compose-audit.js';
 import type { AgentSettings } from './settings.js';
 
 /**
@@ -40,6 +46,7 @@ export async function composeAgent(
   // up, so operators see the agent at once (dynamic imports stay inside the one-file bundle).
   const loadAdapters = async (): Promise<HeavyAdapters> => {
     const { DockerodeContainerRuntime } = await import('../docker/dockerode-container-runtime.js');
+    const { DockerodeContainerStats } = await import('../docker/dockerode-container-stats.js');
     let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
     if (local === undefined) {
       const { KmsSecretDecrypter } = await import('../secrets/kms-secret-decrypter.js');
@@ -49,7 +56,49 @@ export async function composeAgent(
       const key = await loadOrCreateDevKey(local.devKeyFile);
       secretDecrypter = () => new DevKeySecretDecrypter(key);
     }
-    return { runtime: new DockerodeContainerRuntime(), secretDecrypter };
+    const runtime = new DockerodeContainerRuntime();
+    const metrics = operator?.agentMetrics;
+    // ECR logins and the load balancer gate exist only on EC2 (they need the instance role).
+    // Their SDK clients load on first use: most boots need neither.
+    let ecr: Promise<EcrTokenSource> | undefined;
+    const aws =
+      local === undefined
+        ? {
+            registries: {
+              ecr: {
+                token: async (region: string, abort: AbortSignal) => {
+                  ecr ??= import('../docker/aws-ecr-token-source.js').then(
+                    ({ AwsEcrTokenSource }) => new AwsEcrTokenSource(settings.ecrEndpoint),
+                  );
+                  return (await ecr).token(region, abort);
+                },
+              },
+              identityDocumentRegistries: new Set(settings.identityDocumentRegistries),
+              trustPolicy: settings.requireTrustedImages ? PIERONE_TRUST_POLICY : undefined,
+            },
+            loadBalancerHealth: (identity: { region: string }): LoadBalancerHealth => {
+              let health: Promise<LoadBalancerHealth> | undefined;
+              return {
+                targetHealth: async (target, instanceId, abort) => {
+                  health ??= import('../loadbalancer/aws-load-balancer-health.js').then(
+                    ({ AwsLoadBalancerHealth }) =>
+                      new AwsLoadBalancerHealth({ region: identity.region, endpoint: settings.elbEndpoint }),
+                  );
+                  return (await health).targetHealth(target, instanceId, abort);
+                },
+              };
+            },
+          }
+        : {};
+    return {
+      runtime: metrics === undefined ? runtime : instrumentRuntime(runtime, metrics),
+      secretDecrypter: (identity) =>
+        metrics === undefined
+          ? secretDecrypter(identity)
+          : instrumentDecrypter(secretDecrypter(identity), metrics),
+      containerStats: new DockerodeContainerStats(),
+      ...aws,
+    };
   };
 
   const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
@@ -58,10 +107,38 @@ export async function composeAgent(
     mode: settings.mode,
     startedAt: new Date(processStartedAt).toISOString(),
   });
+  // prom-client and node-cron load after the status endpoint is up, like dockerode and the SDK.
+  let operator: OperatorSurface | undefined;
+  const loadOperator = async (): Promise<OperatorSurface> => {
+    const { createOperatorSurface } = await import('../metrics/operator-surface.js');
+    operator = createOperatorSurface({
+      mode: settings.mode,
+      metrics: settings.metrics,
+      cloudwatch: settings.cloudwatch,
+      state,
+      log,
+    });
+    return operator;
+  };
+
+  const audit =
+    settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
 
   const agent = new Agent({
+    ...(audit === undefined ? {} : { audit }),
     metadata,
     loadAdapters,
+    createStackSignaller:
+      local === undefined
+        ? async (identity) => {
+            const { AwsCloudFormationSignaller } =
+              await import('../cloudformation/aws-cloudformation-signaller.js');
+            return new AwsCloudFormationSignaller(
+              { region: identity.region, endpoint: settings.cloudFormationEndpoint },
+              clock,
+            );
+          }
+        : undefined,
     clock,
     log,
     redactor,
@@ -77,6 +154,7 @@ export async function composeAgent(
     statusListen: { host: settings.statusHost, port: settings.statusPort },
     removeContainerOnExit: local !== undefined && !local.keepContainer,
     processStartedAt,
+    loadOperator,
   });
   return { agent, log };
 }

@@ -8,15 +8,37 @@ export interface AgentSettings {
   /** How long the boot waits for IMDS to answer at all. */
   readonly imdsBudgetMs: number;
   readonly kmsEndpoint: string | undefined;
+  /** CloudFormation endpoint override (tests); the region's endpoint otherwise. */
+  readonly cloudFormationEndpoint: string | undefined;
+  /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */
+  readonly ecrEndpoint: string | undefined;
+  readonly elbEndpoint: string | undefined;
+  /** Registries that accept the signed instance identity as login (the original's Pier One). */
+  readonly identityDocumentRegistries: readonly string[];
+  /** Refuse images whose manifest lacks X-Production-Ready-Taupage/X-Trusted: true (Pier One policy). */
+  readonly requireTrustedImages: boolean;
   /** The AMI's defaults file; user data keys replace its keys. */
   readonly defaultsFile: string | undefined;
   readonly metaDir: string;
   readonly statusHost: string;
   readonly statusPort: number;
+  /** Prometheus GET /metrics (node_exporter's :9100); undefined: off. */
+  readonly metrics?: {
+    readonly host: string;
+    readonly port: number;
+    /** node_exporter's textfile collector directory (`*.prom`). */
+    readonly textfileDir: string | undefined;
+    /** Where /proc is (node_exporter's --path.procfs). */
+    readonly procRoot: string;
+  };
+  /** `enhanced_cloudwatch_metrics`: how often, and the endpoint override (tests, emulators). */
+  readonly cloudwatch?: { readonly intervalSeconds: number; readonly endpoint: string | undefined };
   readonly containerName: string;
   readonly applicationUser: string;
   readonly pullInactivityTimeoutMs: number;
   readonly logLevel: string;
+  /** The audit trail and SSH access expiry (EC2 mode); undefined: off. See docs/ssh-access.md. */
+  readonly audit?: AuditSettings;
   /** Local mode only. */
   readonly local?: {
     readonly configFile: string;
@@ -27,6 +49,32 @@ export interface AgentSettings {
   };
 }
 
+/** AMI-level settings of the audit trail and the SSH access watchers (flags: `taupage agent --help`). */
+export interface AuditSettings {
+  /** The local hash-chained trail (JSON lines). */
+  readonly file: string;
+  /** The shipper's per-sink offsets. */
+  readonly shipperStateFile: string;
+  /** S3 shipping; region: the instance's unless given. */
+  readonly s3:
+    | {
+        readonly bucket: string;
+        readonly prefix: string;
+        readonly region?: string;
+        readonly endpoint: string | undefined;
+      }
+    | undefined;
+  readonly ssh: {
+    readonly configFile: string;
+    readonly grantsFile: string;
+    readonly rootKeysFile: string;
+    readonly homeBase: string | undefined;
+    readonly killGraceMs: number;
+    /** sshd's log to watch for logins; undefined: not watched. */
+    readonly authLog: string | undefined;
+  };
+}
+
 export const DEFAULTS = {
   imdsUrl: 'http://169.254.169.254',
   imdsBudgetSeconds: 60,
@@ -34,6 +82,11 @@ export const DEFAULTS = {
   metaDir: '/meta',
   localMetaDir: '.taupage/meta',
   statusListen: '127.0.0.1:9101',
+  // Where the original's node_exporter listened: Prometheus scrapes the instance from off-host.
+  metricsListen: '0.0.0.0:9100',
+  // The original's textfile collector directory (cron jobs drop *.prom files there).
+  textfileDir: '/var/local/textfile_collector',
+  cloudwatchIntervalSeconds: 60,
   containerName: 'taupageapp',
   // uid:gid of the `application` user, fixed in the AMI (the original used uid 999).
   applicationUser: '999:999',
@@ -49,4 +102,9 @@ export function parseListen(value: string): { host: string; port: number } {
     throw new Error(`expected HOST:PORT (e.g. 127.0.0.1:9101), found "${value}"`);
   }
   return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
+}
+
+/** Loopback addresses: the status endpoint binds only to these unless off-host access is opted into. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -2,24 +2,36 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
 import { composeAgent } from '../app/compose.js';
-import { DEFAULTS, parseListen, type AgentSettings } from '../app/settings.js';
+import { DEFAULTS, isLoopback, parseListen, type AgentSettings } from '../app/settings.js';
+import { everySeconds } from '../metrics/scheduler.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
+import { addAuditAgentOptions, auditSettings, type AuditAgentOptions } from './audit-command.js';
 import { type CliIo, UsageError } from './output.js';
 
 interface CommonOptions {
   defaults?: string;
   metaDir: string;
   statusListen: string;
+  statusAllowOffhost: boolean;
+  metricsListen: string;
+  metricsTextfileDir: string;
+  cloudwatchInterval: string;
+  cloudwatchEndpoint?: string;
   containerName: string;
   applicationUser: string;
   pullInactivityTimeout: string;
   logLevel: string;
 }
 
-interface AgentOptions extends CommonOptions {
+interface AgentOptions extends CommonOptions, AuditAgentOptions {
   imdsUrl: string;
   imdsBudget: string;
   kmsEndpoint?: string;
+  cloudformationEndpoint?: string;
+  ecrEndpoint?: string;
+  elbEndpoint?: string;
+  identityLoginRegistries?: string;
+  requireTrustedImages?: boolean;
 }
 
 interface LocalOptions extends CommonOptions {
@@ -47,6 +59,34 @@ function addCommonOptions(command: Command, metaDir: string, defaultsFile: strin
       new Option('--status-listen <host:port>', 'status endpoint address (port 0 picks a free one)')
         .env('TAUPAGE_STATUS_LISTEN')
         .default(DEFAULTS.statusListen),
+    )
+    .addOption(
+      new Option(
+        '--status-allow-offhost',
+        'allow --status-listen on a non-loopback address (the status shows instance details)',
+      )
+        .env('TAUPAGE_STATUS_ALLOW_OFFHOST')
+        .default(false),
+    )
+    .addOption(
+      new Option('--metrics-listen <host:port|off>', 'Prometheus /metrics address (node_exporter names)')
+        .env('TAUPAGE_METRICS_LISTEN')
+        .default(DEFAULTS.metricsListen),
+    )
+    .addOption(
+      new Option('--metrics-textfile-dir <dir>', 'merge *.prom files from here into /metrics')
+        .env('TAUPAGE_METRICS_TEXTFILE_DIR')
+        .default(DEFAULTS.textfileDir),
+    )
+    .addOption(
+      new Option('--cloudwatch-interval <seconds>', 'enhanced_cloudwatch_metrics: publish every N seconds')
+        .env('TAUPAGE_CLOUDWATCH_INTERVAL')
+        .default(String(DEFAULTS.cloudwatchIntervalSeconds)),
+    )
+    .addOption(
+      new Option('--cloudwatch-endpoint <url>', "CloudWatch endpoint (default: the region's)").env(
+        'TAUPAGE_CLOUDWATCH_ENDPOINT',
+      ),
     )
     .addOption(
       new Option('--container-name <name>', 'name of the application container')
@@ -88,6 +128,32 @@ function commonSettings(options: CommonOptions) {
   } catch (error) {
     throw new UsageError(`--status-listen: ${(error as Error).message}`);
   }
+  // Off-host exposure is an explicit decision (the ECS agent's introspection lesson, ecs-agent#1846).
+  if (!isLoopback(listen.host) && !options.statusAllowOffhost)
+    throw new UsageError(
+      `--status-listen ${options.statusListen} is not a loopback address: add --status-allow-offhost to expose the status endpoint off-host`,
+    );
+  let metrics: AgentSettings['metrics'];
+  if (options.metricsListen !== 'off') {
+    try {
+      metrics = {
+        ...parseListen(options.metricsListen),
+        textfileDir: options.metricsTextfileDir === '' ? undefined : resolve(options.metricsTextfileDir),
+        procRoot: '/proc',
+      };
+    } catch (error) {
+      throw new UsageError(`--metrics-listen: ${(error as Error).message}`);
+    }
+  }
+  const cloudwatch = {
+    intervalSeconds: seconds(options.cloudwatchInterval, '--cloudwatch-interval') / 1000,
+    endpoint: options.cloudwatchEndpoint,
+  };
+  try {
+    everySeconds(cloudwatch.intervalSeconds);
+  } catch (error) {
+    throw new UsageError(`--cloudwatch-interval: ${(error as Error).message}`);
+  }
   if (!/^\d+:\d+$/.test(options.applicationUser))
     throw new UsageError(`--application-user expects UID:GID, not "${options.applicationUser}"`);
   return {
@@ -96,6 +162,8 @@ function commonSettings(options: CommonOptions) {
     metaDir: resolve(options.metaDir),
     statusHost: listen.host,
     statusPort: listen.port,
+    ...(metrics === undefined ? {} : { metrics }),
+    cloudwatch,
     containerName: options.containerName,
     applicationUser: options.applicationUser,
     pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout'),
@@ -109,8 +177,7 @@ export function registerAgentCommands(
   setExitCode: (code: number) => void,
 ): void {
   addCommonOptions(
-    program
-      .command('agent')
+    addAuditAgentOptions(program.command('agent'))
       .description(
         'Run the node agent (what systemd starts): boot from EC2 user data, then supervise until SIGTERM',
       )
@@ -128,15 +195,53 @@ export function registerAgentCommands(
         new Option('--kms-endpoint <url>', "KMS endpoint (default: the region's)").env(
           'TAUPAGE_KMS_ENDPOINT',
         ),
+      )
+      .addOption(
+        new Option(
+          '--cloudformation-endpoint <url>',
+          "CloudFormation endpoint for notify_cfn signals (default: the region's)",
+        ).env('TAUPAGE_CLOUDFORMATION_ENDPOINT'),
+      )
+      .addOption(
+        new Option('--ecr-endpoint <url>', "ECR endpoint (default: the region's)").env(
+          'TAUPAGE_ECR_ENDPOINT',
+        ),
+      )
+      .addOption(
+        new Option('--elb-endpoint <url>', "Elastic Load Balancing endpoint (default: the region's)").env(
+          'TAUPAGE_ELB_ENDPOINT',
+        ),
+      )
+      .addOption(
+        new Option(
+          '--identity-login-registries <hosts>',
+          'comma-separated registries that accept the signed instance identity as login (Pier One)',
+        ).env('TAUPAGE_IDENTITY_LOGIN_REGISTRIES'),
+      )
+      .addOption(
+        new Option(
+          '--require-trusted-images',
+          'pull only images whose manifest says X-Production-Ready-Taupage (or X-Trusted): true',
+        ).env('TAUPAGE_REQUIRE_TRUSTED_IMAGES'),
       ),
     DEFAULTS.metaDir,
     DEFAULTS.defaultsFile,
   ).action(async (options: AgentOptions) => {
+    const audit = auditSettings(options);
     const settings: AgentSettings = {
       mode: 'ec2',
       imdsUrl: options.imdsUrl,
       imdsBudgetMs: seconds(options.imdsBudget, '--imds-budget'),
       kmsEndpoint: options.kmsEndpoint,
+      cloudFormationEndpoint: options.cloudformationEndpoint,
+      ecrEndpoint: options.ecrEndpoint,
+      elbEndpoint: options.elbEndpoint,
+      identityDocumentRegistries: (options.identityLoginRegistries ?? '')
+        .split(',')
+        .map((host) => host.trim())
+        .filter(Boolean),
+      requireTrustedImages: options.requireTrustedImages === true,
+      ...(audit === undefined ? {} : { audit }),
       ...commonSettings(options),
     };
     setExitCode(await runAgent(settings, io));
@@ -169,6 +274,11 @@ export function registerAgentCommands(
       imdsUrl: DEFAULTS.imdsUrl,
       imdsBudgetMs: 0,
       kmsEndpoint: undefined,
+      cloudFormationEndpoint: undefined,
+      ecrEndpoint: undefined,
+      elbEndpoint: undefined,
+      identityDocumentRegistries: [],
+      requireTrustedImages: false,
       ...commonSettings(options),
       local: {
         configFile: options.config,

@@ -2,9 +2,12 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
 import { VERSION } from '../version.js';
 import { registerAgentCommands } from './agent-command.js';
+import { registerAuditCommand } from './audit-command.js';
 import { type CliIo, reportError } from './output.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerSchemaCommand } from './schema-command.js';
+import { registerSshAccessCommand } from './ssh-access-command.js';
+import { registerStatusCommand } from './status-command.js';
 import { registerValidateCommand } from './validate-command.js';
 
 /** Builds the `taupage` command line. Returns the exit code; never throws, never exits. */
@@ -24,6 +27,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerPlanCommand(program, io, setExitCode);
   registerValidateCommand(program, io, setExitCode);
   registerSchemaCommand(program, io, setExitCode);
+  registerStatusCommand(program, io, setExitCode);
+  registerSshAccessCommand(program, io, setExitCode);
+  registerAuditCommand(program, io, setExitCode);
   program
     .command('version')
     .description('Print the taupage version and build commit')

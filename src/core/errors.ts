@@ -96,7 +96,8 @@ export const ERROR_CODES = {
   IMAGE_UNTRUSTED: {
     exitCode: ExitCode.BootFailed,
     retriable: false,
-    meaning: 'The registry does not mark the image as trusted for production (the AMI trust policy); the reason is shown.',
+    meaning:
+      'The registry does not mark the image as trusted for production (the AMI trust policy); the reason is shown.',
   },
   LOAD_BALANCER_TIMEOUT: {
     exitCode: ExitCode.BootFailed,
@@ -116,7 +117,8 @@ export const ERROR_CODES = {
   SSH_REQUEST_INVALID: {
     exitCode: ExitCode.Usage,
     retriable: false,
-    meaning: 'An ssh-access request (SSH_ORIGINAL_COMMAND) is malformed: unknown action, bad user or host name.',
+    meaning:
+      'An ssh-access request (SSH_ORIGINAL_COMMAND) is malformed: unknown action, bad user or host name.',
   },
   SSH_KEY_UNAVAILABLE: {
     exitCode: ExitCode.Unavailable,

@@ -95,6 +95,10 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
     return this.#identity;
   }
 
+  async identitySignature(signal: AbortSignal): Promise<string> {
+    return (await this.#get('/latest/dynamic/instance-identity/pkcs7', signal)).toString('utf8').trim();
+  }
+
   async userData(signal: AbortSignal): Promise<Buffer> {
     try {
       return await this.#get('/latest/user-data', signal);

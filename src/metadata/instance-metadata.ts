@@ -12,6 +12,8 @@ export interface InstanceIdentity {
 /** Port: the instance's identity and user data (IMDSv2 on EC2, a file in local mode). */
 export interface InstanceMetadata {
   identity(signal: AbortSignal): Promise<InstanceIdentity>;
+  /** The PKCS7 signature of the identity document: a registry login for Pier One-style registries. */
+  identitySignature(signal: AbortSignal): Promise<string>;
   /** Raw user data bytes; throws USER_DATA_NOT_FOUND when there is none. */
   userData(signal: AbortSignal): Promise<Buffer>;
 }

@@ -1,3 +1,4 @@
+import { TaupageError } from '../core/errors.js';
 import { readConfigFile } from '../config/load-config.js';
 import type { InstanceIdentity, InstanceMetadata } from './instance-metadata.js';
 
@@ -18,6 +19,15 @@ export class LocalInstanceMetadata implements InstanceMetadata {
       imageId: undefined,
       instanceType: undefined,
     });
+  }
+
+  identitySignature(): Promise<string> {
+    return Promise.reject(
+      new TaupageError(
+        'REGISTRY_AUTH_FAILED',
+        'Local mode has no signed instance identity to log in to a registry with',
+      ),
+    );
   }
 
   userData(): Promise<Buffer> {

@@ -1,3 +1,4 @@
+import type { SignalStatus, SignalTarget } from '../cloudformation/stack-signaller.js';
 import type { BootTimeline } from './boot-timeline.js';
 import type { ContainerInfo } from '../docker/container-runtime.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
@@ -18,61 +19,78 @@ export interface HealthSummary {
   lastCheckedAt: string | undefined;
 }
 
+export interface RecordedError {
+  readonly at: string;
+  readonly component: string;
+  readonly code: string;
+  /** One line, scrubbed of secrets before it is stored. */
+  readonly message: string;
+}
+
+/** One log destination's shipping state (filled in by the log shipping issue). */
+export interface LogShippingState {
+  readonly destination: string;
+  readonly lagSeconds: number | undefined;
+  readonly spoolBytes: number;
+  readonly droppedLines: number;
+  readonly lastError: string | undefined;
+}
+
+/** One active SSH access grant (filled in by the SSH access issue); never the key itself. */
+export interface SshGrantState {
+  readonly user: string;
+  readonly expiresAt: string;
+  readonly reason: string | undefined;
+}
+
+export interface CloudWatchState {
+  readonly namespace: string;
+  readonly intervalSeconds: number;
+  lastPublishedAt: string | undefined;
+  lastDatums: number;
+  lastError: { readonly at: string; readonly code: string } | undefined;
+}
+
+/** How many errors GET /status keeps: enough for "what went wrong lately", bounded memory. */
+export const MAX_RECORDED_ERRORS = 20;
+
 /** The agent's mutable view of the world; the status endpoint serialises a snapshot of it. */
 export class AgentState {
   bootState: BootState = 'booting';
   bootError: { code: string; message: string } | undefined;
   identity: InstanceIdentity | undefined;
   application: ApplicationSummary | undefined;
+  /** `repo@sha256:…` of the image the container runs, once the supervisor has looked it up. */
+  imageDigest: string | undefined;
+  /** Keys of the TaupageConfig with every secret replaced (see summarizeConfig). */
+  configSummary: Readonly<Record<string, unknown>> | undefined;
   container: ContainerInfo | undefined;
+  /** When the supervisor last inspected the container successfully (ms since the epoch). */
+  containerCheckedAt: number | undefined;
   health: HealthSummary = { status: 'unknown', url: undefined, lastCheckedAt: undefined };
   warnings: string[] = [];
+  logShipping: LogShippingState[] = [];
+  sshGrants: SshGrantState[] = [];
+  cloudwatch: CloudWatchState | undefined;
+  /** `notify_cfn`, known as soon as the user data parses (even when the config is invalid). */
+  signalTarget: SignalTarget | undefined;
+  /** The CloudFormation signal sent for this boot, if any. */
+  cloudFormationSignal: { status: SignalStatus; at: string; error: string | undefined } | undefined;
+  endpoints: { status?: string; metrics?: string } = {};
+  readonly #errors: RecordedError[] = [];
 
   constructor(
     readonly timeline: BootTimeline,
     readonly agent: { version: string; commit: string; mode: 'ec2' | 'local'; startedAt: string },
   ) {}
-}
 
-/** The JSON the status endpoint returns. Built from non-secret fields only. */
-export function statusDocument(state: AgentState, now: number): Record<string, unknown> {
-  const container = state.container;
-  return {
-    agent: {
-      ...state.agent,
-      pid: process.pid,
-      uptimeSeconds: Math.round((now - Date.parse(state.agent.startedAt)) / 1000),
-    },
-    instance:
-      state.identity === undefined
-        ? null
-        : {
-            instanceId: state.identity.instanceId,
-            region: state.identity.region,
-            availabilityZone: state.identity.availabilityZone,
-            accountId: state.identity.accountId,
-          },
-    application: state.application ?? null,
-    boot: {
-      state: state.bootState,
-      totalMs: state.timeline.totalMs ?? null,
-      error: state.bootError ?? null,
-      steps: state.timeline.steps,
-    },
-    container:
-      container === undefined
-        ? null
-        : {
-            id: container.id.slice(0, 12),
-            name: container.name,
-            state: container.state,
-            restartCount: container.restartCount,
-            exitCode: container.exitCode ?? null,
-            oomKilled: container.oomKilled,
-            startedAt: container.startedAt ?? null,
-            dockerHealth: container.health ?? null,
-          },
-    health: state.health,
-    warnings: state.warnings,
-  };
+  /** Remembers an error for GET /status (newest last, the oldest dropped past the cap). */
+  recordError(error: RecordedError): void {
+    this.#errors.push(error);
+    if (this.#errors.length > MAX_RECORDED_ERRORS) this.#errors.shift();
+  }
+
+  get errors(): readonly RecordedError[] {
+    return this.#errors;
+  }
 }

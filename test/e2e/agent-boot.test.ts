@@ -132,6 +132,7 @@ describe('taupage agent: user data to a healthy container', () => {
       ['pull', 'succeeded'],
       ['container', 'succeeded'],
       ['health', 'succeeded'],
+      ['loadbalancer', 'skipped'],
     ]);
     expect(status).toMatchObject({
       instance: { instanceId: 'i-0e2e0000000000001', region: 'eu-central-1' },

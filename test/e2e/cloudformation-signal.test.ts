@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloudFormationEmulator } from '../emulators/cloudformation-emulator.js';
+import { ElbEmulator } from '../emulators/elb-emulator.js';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { AgentProcess } from '../support/agent-process.js';
 import { env, eventually, freePort } from '../support/test-env.js';
@@ -12,11 +13,13 @@ import { env, eventually, freePort } from '../support/test-env.js';
 const docker = new Docker();
 const INSTANCE_ID = 'i-0cfn000000000001';
 let cfn: CloudFormationEmulator;
+let elb: ElbEmulator;
 let workDir: string;
 const containers: string[] = [];
 
 beforeAll(async () => {
   cfn = await CloudFormationEmulator.start({ region: 'eu-central-1' });
+  elb = await ElbEmulator.start({ region: 'eu-central-1' });
   workDir = await mkdtemp(join(tmpdir(), 'taupage-cfn-'));
 });
 afterAll(async () => {
@@ -27,6 +30,7 @@ afterAll(async () => {
       .catch(() => undefined);
   }
   await cfn.close();
+  await elb.close();
   await rm(workDir, { recursive: true, force: true });
 });
 
@@ -42,7 +46,16 @@ async function boot(body: string): Promise<{ agent: AgentProcess; imds: ImdsEmul
   const agent = new AgentProcess(
     [
       'agent',
-      ...['--imds-url', imds.url, '--cloudformation-endpoint', cfn.url, '--status-listen', '127.0.0.1:0'],
+      ...[
+        '--imds-url',
+        imds.url,
+        '--cloudformation-endpoint',
+        cfn.url,
+        '--elb-endpoint',
+        elb.url,
+        '--status-listen',
+        '127.0.0.1:0',
+      ],
       ...[
         '--meta-dir',
         await mkdtemp(join(workDir, 'meta-')),
@@ -83,6 +96,28 @@ describe('notify_cfn: CloudFormation hears how the boot went', () => {
     });
     const status = await agent.status();
     expect(status.boot).toMatchObject({ state: 'succeeded' });
+    expect(await agent.stop()).toBe(0);
+    await imds.close();
+  });
+
+  it('signals SUCCESS only once the target group reports the instance healthy (healthcheck: alb)', async () => {
+    const stack = `kio-${randomBytes(3).toString('hex')}`;
+    const arn = `arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/${stack}/0123456789abcdef`;
+    cfn.expectSignal(stack, 'AppServer');
+    elb.targetGroupInstance(arn, INSTANCE_ID, [[{ state: 'initial' }], [{ state: 'healthy' }]]);
+    const port = await freePort();
+    const { agent, imds } = await boot(
+      `source: ${env.image}\nports:\n  ${port}: 8080\nhealth_check_path: /health\nhealthcheck:\n  type: alb\n  target_group_arn: ${arn}\nnotify_cfn:\n  stack: ${stack}\n  resource: AppServer\n`,
+    );
+    const signal = await eventually(
+      () => Promise.resolve(cfn.signals.find((recorded) => recorded.stackName === stack)),
+      'the SUCCESS signal after the load balancer gate',
+      60_000,
+    );
+    expect(signal.status).toBe('SUCCESS');
+    expect(elb.calls.filter((call) => call === 'DescribeTargetHealth')).toHaveLength(2);
+    const steps = ((await agent.status()).boot as { steps: { name: string; outcome: string }[] }).steps;
+    expect(steps.find((step) => step.name === 'loadbalancer')?.outcome).toBe('succeeded');
     expect(await agent.stop()).toBe(0);
     await imds.close();
   });

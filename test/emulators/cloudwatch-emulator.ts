@@ -286,8 +286,8 @@ export class CloudWatchEmulator {
         metricName: name,
         dimensions,
         value,
-        unit: unit as string | undefined,
-        timestamp: timestamp as number | undefined,
+        unit,
+        timestamp,
       };
     });
   }

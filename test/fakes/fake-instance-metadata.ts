@@ -18,6 +18,10 @@ export class FakeInstanceMetadata implements InstanceMetadata {
     return Promise.resolve(FAKE_IDENTITY);
   }
 
+  identitySignature(): Promise<string> {
+    return Promise.resolve('MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwGggCSABIIB');
+  }
+
   userData(): Promise<Buffer> {
     if (this.data === undefined)
       return Promise.reject(new TaupageError('USER_DATA_NOT_FOUND', 'no user data'));

@@ -81,12 +81,11 @@ export const CREDENTIAL_FIELDS = {
 
 /** Group D: metrics. */
 export const METRICS_FIELDS = {
-  enhancedCloudwatchMetrics: field(
-    'enhanced_cloudwatch_metrics',
-    booleanNode(),
-    false,
-    planned('Send memory and disk utilisation to CloudWatch every 5 minutes.'),
-  ),
+  enhancedCloudwatchMetrics: field('enhanced_cloudwatch_metrics', booleanNode(), false, {
+    meaning:
+      'Publish memory, swap and disk utilisation to CloudWatch (`System/Linux`, InstanceId dimension) every minute (`--cloudwatch-interval`).',
+    since: SINCE,
+  }),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;
 
 /** Group E: SSH. */

@@ -137,7 +137,6 @@ export const LIFECYCLE_FIELDS = {
     meaning:
       'After the local check, wait until the load balancer sees the instance healthy (ELB `InService`, or ALB target healthy).',
     since: SINCE,
-    status: 'planned',
     defaultText: '— (no gate)',
   }),
   notifyCfn: optional('notify_cfn', notifyCfnNode(), {

@@ -76,6 +76,7 @@ describe('boot', () => {
       ['pull', 'succeeded'],
       ['container', 'succeeded'],
       ['health', 'skipped'],
+      ['loadbalancer', 'skipped'],
     ]);
     expect(runtime.calls).toEqual([
       `imageExists ${IMAGE}`,
@@ -177,6 +178,50 @@ describe('boot', () => {
     const { deps } = setup(undefined);
     await expect(boot(deps, new AbortController().signal)).rejects.toMatchObject({
       code: 'USER_DATA_NOT_FOUND',
+    });
+  });
+});
+
+describe('boot: pull policy, trust and the load balancer gate', () => {
+  it('pulls even a present image with image_pull_policy: always', async () => {
+    const { deps, runtime } = setup(`${userData}image_pull_policy: always\n`);
+    runtime.images.add(IMAGE);
+    await boot(deps, new AbortController().signal);
+    expect(runtime.calls).toContain(`pull ${IMAGE}`);
+  });
+
+  it('never pulls with image_pull_policy: never, failing when the image is absent', async () => {
+    const { deps, runtime } = setup(`${userData}image_pull_policy: never\n`);
+    await expect(boot(deps, new AbortController().signal)).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
+    expect(runtime.calls.filter((call) => call.startsWith('pull'))).toEqual([]);
+  });
+
+  it('waits for the load balancer after the health check and records the step', async () => {
+    const { deps, state } = setup(`${userData}healthcheck:\n  type: elb\n  loadbalancer_name: kio-lb\n`);
+    const answers = ['pending', 'pending', 'in-service'] as const;
+    const polls: string[] = [];
+    // A clock whose waits end at once: the poll interval is not what this test is about.
+    const instantClock = { now: () => Date.now(), sleep: () => Promise.resolve() };
+    await boot(
+      {
+        ...deps,
+        clock: instantClock,
+        loadBalancerHealth: () => ({
+          targetHealth: (target, instanceId) => {
+            polls.push(
+              `${target.type}:${target.type === 'elb' ? target.loadBalancerName : ''}:${instanceId}`,
+            );
+            const state = answers[Math.min(polls.length - 1, answers.length - 1)] ?? 'pending';
+            return Promise.resolve({ state, detail: state });
+          },
+        }),
+      },
+      new AbortController().signal,
+    );
+    expect(polls).toEqual(['elb:kio-lb:i-0fake', 'elb:kio-lb:i-0fake', 'elb:kio-lb:i-0fake']);
+    expect(state.timeline.steps.find((step) => step.name === 'loadbalancer')).toMatchObject({
+      outcome: 'succeeded',
+      detail: 'in service after 3 polls: in-service',
     });
   });
 });

@@ -1,0 +1,130 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AgentState } from '../status/agent-state.js';
+
+/**
+ * The agent's own metrics (`taupage_*`), kept in a prom-client registry that belongs to this
+ * object (never the library's global one: one agent per process, but tests build several).
+ * Gauges that mirror AgentState are filled in at scrape time (`collect`), so they never lag.
+ */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly imagePulls: Counter<'outcome'>;
+  readonly imagePullDuration: Histogram;
+  readonly kmsDecryptCalls: Counter<'outcome'>;
+  readonly kmsDecryptDuration: Histogram;
+  readonly statusRequests: Counter<'path' | 'code'>;
+  readonly cloudwatchRequests: Counter<'outcome'>;
+  readonly cloudwatchDatums: Counter;
+  readonly errors: Counter<'code'>;
+
+  constructor(state: AgentState) {
+    const registers = [this.registry];
+    // process_* (RSS, CPU, fds) and nodejs_* (event loop lag, heap): the agent's own footprint.
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'taupage_build_info',
+      help: 'Always 1; the labels say which taupage build runs.',
+      labelNames: ['version', 'commit', 'mode'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ version: state.agent.version, commit: state.agent.commit, mode: state.agent.mode }, 1);
+      },
+    });
+    new Gauge({
+      name: 'taupage_boot_state',
+      help: 'The boot state: 1 for the current one of booting, succeeded, failed.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        for (const bootState of ['booting', 'succeeded', 'failed'] as const)
+          this.set({ state: bootState }, state.bootState === bootState ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'taupage_boot_duration_seconds',
+      help: 'Time from the first boot step to the end of the last one.',
+      registers,
+      collect() {
+        const total = state.timeline.totalMs;
+        if (total === undefined) this.reset();
+        else this.set(total / 1000);
+      },
+    });
+    new Gauge({
+      name: 'taupage_boot_step_duration_seconds',
+      help: 'How long each boot step took (steps that ran).',
+      labelNames: ['step', 'outcome'],
+      registers,
+      collect() {
+        this.reset();
+        for (const step of state.timeline.steps) {
+          if (step.durationMs !== undefined)
+            this.set({ step: step.name, outcome: step.outcome }, step.durationMs / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: 'taupage_health_check_passing',
+      help: '1 when the application health check last passed, 0 when it failed; absent without a check.',
+      registers,
+      collect() {
+        this.reset();
+        if (state.health.status === 'passing' || state.health.status === 'failing')
+          this.set(state.health.status === 'passing' ? 1 : 0);
+      },
+    });
+    this.imagePulls = new Counter({
+      name: 'taupage_image_pulls_total',
+      help: 'Image pull attempts, by outcome (success or the error code).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.imagePullDuration = new Histogram({
+      name: 'taupage_image_pull_duration_seconds',
+      help: 'Duration of image pull attempts.',
+      buckets: [1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    });
+    this.kmsDecryptCalls = new Counter({
+      name: 'taupage_kms_decrypt_calls_total',
+      help: 'KMS Decrypt calls, by outcome (success or the error code).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.kmsDecryptDuration = new Histogram({
+      name: 'taupage_kms_decrypt_duration_seconds',
+      help: 'Duration of KMS Decrypt calls, SDK retries included.',
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.statusRequests = new Counter({
+      name: 'taupage_status_requests_total',
+      help: 'Requests to the status endpoint, by path and HTTP status.',
+      labelNames: ['path', 'code'],
+      registers,
+    });
+    this.cloudwatchRequests = new Counter({
+      name: 'taupage_cloudwatch_put_metric_data_total',
+      help: 'PutMetricData requests, by outcome (success or the error code).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.cloudwatchDatums = new Counter({
+      name: 'taupage_cloudwatch_datums_total',
+      help: 'Metric datums CloudWatch accepted.',
+      registers,
+    });
+    this.errors = new Counter({
+      name: 'taupage_errors_total',
+      help: 'Errors the agent recorded (also in GET /status under lastErrors), by code.',
+      labelNames: ['code'],
+      registers,
+    });
+  }
+
+  /** Names of every family in the registry (the textfile collector must not shadow them). */
+  names(): string[] {
+    return this.registry.getMetricsAsArray().map((metric) => metric.name);
+  }
+}

@@ -1,0 +1,70 @@
+import type { HealthCheckResult } from './health-checks.js';
+
+/** GET /status as a few lines for a terminal (`taupage status`), most important first. */
+export function formatStatusText(status: Record<string, unknown>): string {
+  const get = (value: unknown, key: string): unknown =>
+    typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  const s = (value: unknown): string =>
+    value === undefined || value === null
+      ? '-'
+      : typeof value === 'string'
+        ? value
+        : typeof value === 'number' || typeof value === 'boolean'
+          ? String(value)
+          : JSON.stringify(value);
+  const checks = (status.checks ?? []) as HealthCheckResult[];
+  const failed = checks.filter((check) => !check.ok);
+  const lines: string[] = [];
+  const row = (label: string, value: string): void => {
+    lines.push(`${label.padEnd(13)} ${value}`);
+  };
+  row(
+    'state',
+    failed.length === 0 ? 'OK' : `IMPAIRED (${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')})`,
+  );
+  const agent = status.agent;
+  row(
+    'agent',
+    `taupage ${s(get(agent, 'version'))} (${s(get(agent, 'commit'))}), ${s(get(agent, 'mode'))} mode, up ${s(get(agent, 'uptimeSeconds'))} s`,
+  );
+  const instance = status.instance;
+  if (instance !== null && instance !== undefined)
+    row('instance', `${s(get(instance, 'instanceId'))} in ${s(get(instance, 'availabilityZone'))}`);
+  const application = status.application;
+  if (application !== null && application !== undefined) {
+    row('application', `${s(get(application, 'id'))} ${s(get(application, 'version'))}`);
+    row(
+      'image',
+      `${s(get(application, 'image'))}${get(application, 'imageDigest') ? ` (${s(get(application, 'imageDigest'))})` : ''}`,
+    );
+  }
+  const boot = status.boot;
+  const steps = (get(boot, 'steps') ?? []) as Record<string, unknown>[];
+  row(
+    'boot',
+    `${s(get(boot, 'state'))}${get(boot, 'totalMs') === null ? '' : ` in ${s(get(boot, 'totalMs'))} ms`}: ${steps
+      .map(
+        (step) =>
+          `${s(step.name)} ${s(step.outcome)}${step.durationMs === null || step.durationMs === undefined ? '' : ` ${s(step.durationMs)} ms`}`,
+      )
+      .join(', ')}`,
+  );
+  const error = get(boot, 'error');
+  if (error !== null && error !== undefined)
+    row('boot error', `${s(get(error, 'code'))}: ${s(get(error, 'message'))}`);
+  const container = status.container;
+  if (container !== null && container !== undefined)
+    row(
+      'container',
+      `${s(get(container, 'name'))} ${s(get(container, 'state'))}, ${s(get(container, 'restartCount'))} restart(s), exit code ${s(get(container, 'exitCode'))}${get(container, 'oomKilled') === true ? ', OOM-killed' : ''}`,
+    );
+  const health = status.health;
+  row('health check', `${s(get(health, 'status'))}${get(health, 'url') ? ` ${s(get(health, 'url'))}` : ''}`);
+  const endpoints = get(agent, 'endpoints');
+  if (get(endpoints, 'metrics') !== undefined) row('metrics', s(get(endpoints, 'metrics')));
+  const errors = (status.lastErrors ?? []) as Record<string, unknown>[];
+  for (const recent of errors.slice(-5))
+    row('error', `${s(recent.at)} ${s(recent.code)} (${s(recent.component)}): ${s(recent.message)}`);
+  for (const warning of (status.warnings ?? []) as string[]) row('warning', warning);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,137 @@
+import type { Server } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Redactor } from '../../../src/core/redactor.js';
+import { AgentState } from '../../../src/status/agent-state.js';
+import { BootTimeline } from '../../../src/status/boot-timeline.js';
+import { CONTAINER_CHECK_STALE_MS, healthChecks } from '../../../src/status/health-checks.js';
+import { RateLimiter } from '../../../src/status/rate-limiter.js';
+import { statusDocument } from '../../../src/status/status-document.js';
+import { renderStatusPage } from '../../../src/status/status-page.js';
+import { baseUrl, close, createStatusServer, listen } from '../../../src/status/status-server.js';
+import { formatStatusText } from '../../../src/status/status-text.js';
+
+const clock = { now: () => 1_000_000, sleep: () => Promise.resolve() };
+const running = {
+  id: 'c0ffee000000000',
+  name: 'taupageapp',
+  state: 'running' as const,
+  exitCode: undefined,
+  restartCount: 0,
+  oomKilled: false,
+  startedAt: undefined,
+  finishedAt: undefined,
+  health: undefined,
+  labels: {},
+  imageId: 'sha256:1',
+};
+
+function newState(): AgentState {
+  return new AgentState(new BootTimeline(clock, [{ name: 'imds', description: 'imds' }]), {
+    version: '1.0.0',
+    commit: 'abc',
+    mode: 'ec2',
+    startedAt: new Date(0).toISOString(),
+  });
+}
+
+describe('RateLimiter', () => {
+  it('lets a burst through, then the steady rate', () => {
+    let now = 0;
+    const limiter = new RateLimiter(40, 60, () => now);
+    const burst = Array.from({ length: 70 }, () => limiter.tryTake()).filter(Boolean).length;
+    expect(burst).toBe(60);
+    now += 100; // 100 ms at 40/s = 4 tokens
+    expect(Array.from({ length: 10 }, () => limiter.tryTake()).filter(Boolean).length).toBe(4);
+  });
+});
+
+describe('healthChecks', () => {
+  it('boot failure, a stopped container, a stale supervisor and a failing health check each name themselves', () => {
+    const state = newState();
+    expect(healthChecks(state, 0)).toEqual([{ name: 'boot', ok: true, detail: 'booting' }]);
+    state.bootState = 'failed';
+    state.bootError = { code: 'IMAGE_NOT_FOUND', message: 'x' };
+    expect(healthChecks(state, 0)).toEqual([
+      { name: 'boot', ok: false, detail: 'boot failed: IMAGE_NOT_FOUND' },
+    ]);
+    state.bootState = 'succeeded';
+    state.container = { ...running, state: 'exited', exitCode: 137, oomKilled: true };
+    state.containerCheckedAt = 0;
+    state.health.status = 'failing';
+    const failed = healthChecks(state, CONTAINER_CHECK_STALE_MS + 1).filter((check) => !check.ok);
+    expect(failed.map((check) => [check.name, check.detail])).toEqual([
+      ['container', 'container exited, exit code 137, OOM-killed'],
+      ['supervisor', 'container not inspected for 20 s (Docker not answering?)'],
+      ['health', 'health check failing: '],
+    ]);
+  });
+});
+
+describe('status server', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    if (server !== undefined) await close(server);
+  });
+
+  it('serves /status, / and /healthz, scrubs registered secrets, refuses writes, rate-limits', async () => {
+    const state = newState();
+    const redactor = new Redactor();
+    redactor.register('leaked-plaintext');
+    state.recordError({ at: 'now', component: 'x', code: 'INTERNAL', message: 'oops leaked-plaintext' });
+    state.application = { id: '<script>alert(1)</script>', version: '1', image: 'img', configDigest: 'd' };
+    state.bootState = 'succeeded';
+    state.container = { ...running, state: 'exited', exitCode: 1 };
+    const requests: string[] = [];
+    server = createStatusServer({
+      status: () => statusDocument(state, clock.now()),
+      checks: () => healthChecks(state, clock.now()),
+      redactor,
+      now: () => 0,
+      rate: { perSecond: 1, burst: 6 },
+      onRequest: (path, code) => requests.push(`${path} ${code}`),
+    });
+    const base = baseUrl(await listen(server, '127.0.0.1', 0));
+    const json = await (await fetch(`${base}/status`)).text();
+    expect(json).not.toContain('leaked-plaintext');
+    expect(JSON.parse(json)).toMatchObject({
+      lastErrors: [{ message: 'oops [redacted]' }],
+      logShipping: { destinations: [] },
+    });
+    const page = await (await fetch(`${base}/`)).text();
+    expect(page).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(page).not.toContain('<script>');
+    const healthz = await fetch(`${base}/healthz`);
+    expect(healthz.status).toBe(503);
+    expect(await healthz.text()).toBe('impaired: container: container exited, exit code 1\n');
+    expect((await fetch(`${base}/status`, { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(`${base}/x`)).status).toBe(404);
+    expect((await fetch(`${base}/status`)).status).toBe(200);
+    expect((await fetch(`${base}/status`)).status).toBe(429);
+    expect(requests).toEqual([
+      '/status 200',
+      '/ 200',
+      '/healthz 503',
+      '/status 405',
+      'other 404',
+      '/status 200',
+      '/status 429',
+    ]);
+  });
+});
+
+describe('status for humans', () => {
+  it('renders the page and the terminal text from the same document', () => {
+    const state = newState();
+    state.bootState = 'succeeded';
+    state.container = running;
+    state.containerCheckedAt = clock.now();
+    state.application = { id: 'app', version: '7', image: 'reg/app:7', configDigest: 'sha256:x' };
+    state.imageDigest = 'reg/app@sha256:abc';
+    const document = statusDocument(state, clock.now());
+    expect(renderStatusPage(document)).toContain('reg/app@sha256:abc');
+    const text = formatStatusText(document);
+    expect(text).toMatch(/^state +OK$/m);
+    expect(text).toMatch(/^image +reg\/app:7 \(reg\/app@sha256:abc\)$/m);
+    expect(text).toMatch(/^container +taupageapp running, 0 restart\(s\), exit code -$/m);
+  });
+});
