@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DOCS_BEGIN, DOCS_END, withKeyTables } from '../../../src/config/config-docs.js';
 import { taupageJsonSchema } from '../../../src/config/json-schema.js';
 import { TAUPAGE_SCHEMA } from '../../../src/config/taupage-schema.js';
+import { corpusDir } from '../../support/corpus.js';
 
 /**
  * docs/configuration.md (its key tables) and docs/taupage-config.schema.json are generated from
@@ -67,10 +68,10 @@ describe('the JSON Schema accepts what taupage accepts', () => {
     const { default: Ajv } = await import('ajv');
     const ajv = new Ajv({ allErrors: true });
     const validate = ajv.compile(taupageJsonSchema());
-    const { existsSync, readdirSync } = await import('node:fs');
+    const { readdirSync } = await import('node:fs');
     const { parseYamlDocument } = await import('../../../src/config/yaml-document.js');
-    const corpus = join(ROOT, '../shared/corpus');
-    const files = existsSync(corpus) ? readdirSync(corpus).filter((file) => file.endsWith('.yaml')) : [];
+    const corpus = corpusDir();
+    const files = readdirSync(corpus).filter((file) => file.endsWith('.yaml'));
     const samples = [
       {
         runtime: 'Docker',

@@ -1,11 +1,12 @@
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { dump } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { checkConfigInput } from '../../../src/config/config-input.js';
 import { validateConfig } from '../../../src/config/validate-config.js';
 import { TAUPAGE_SCHEMA } from '../../../src/config/taupage-schema.js';
+import { corpusDir } from '../../support/corpus.js';
 
 /**
  * Generated and mutated configs: the validator never throws, stays fast, and never repeats a
@@ -200,16 +201,9 @@ describe('validator properties', () => {
     );
   }, 60_000);
 
-  const corpusDir = resolve(
-    process.env.TAUPAGE_CORPUS_DIR ?? join(import.meta.dirname, '../../../../shared/corpus'),
-  );
-  const corpus = existsSync(corpusDir)
-    ? readdirSync(corpusDir)
-        .filter((file) => file.endsWith('.yaml'))
-        .map((file) => readFileSync(join(corpusDir, file), 'utf8'))
-    : [
-        'runtime: Docker\nsource: registry.example.org/team/app:1.0\nports:\n  8080: 8080\nenvironment:\n  A: b\n',
-      ];
+  const corpus = readdirSync(corpusDir())
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => readFileSync(join(corpusDir(), file), 'utf8'));
 
   it('never throws on mutated real-world configs', () => {
     const mutation = fc.record({

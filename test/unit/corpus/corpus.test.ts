@@ -1,28 +1,18 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkConfigInput } from '../../../src/config/config-input.js';
+import { corpusDir } from '../../support/corpus.js';
 import { CORPUS_EXPECTATIONS, POLICY_ERROR } from './corpus-expectations.js';
 
-// The corpus lives next to the repository (../shared/corpus); TAUPAGE_CORPUS_DIR points elsewhere.
-const CORPUS_DIR = resolve(
-  process.env.TAUPAGE_CORPUS_DIR ?? join(import.meta.dirname, '../../../../shared/corpus'),
-);
-const present = existsSync(CORPUS_DIR);
-const files = present
-  ? readdirSync(CORPUS_DIR)
-      .filter((file) => /\.ya?ml$/.test(file))
-      .sort()
-  : [];
+const CORPUS_DIR = corpusDir();
+const files = readdirSync(CORPUS_DIR)
+  .filter((file) => /\.ya?ml$/.test(file))
+  .sort();
 const check = (file: string, template = true) =>
   checkConfigInput(readFileSync(join(CORPUS_DIR, file)), { defaults: {}, template });
 
 describe(`real-world corpus (${CORPUS_DIR})`, () => {
-  if (!present) {
-    it.skip(`skipped: no corpus at ${CORPUS_DIR} (set TAUPAGE_CORPUS_DIR)`, () => undefined);
-    return;
-  }
-
   it('has an expectation for every file the table names', () => {
     const missing = Object.keys(CORPUS_EXPECTATIONS).filter((file) => !files.includes(file));
     expect(missing).toEqual([]);
