@@ -35,6 +35,8 @@ chmod 0644 "$KEYS_DIR/$USER_NAME"
 cat >/etc/sudoers.d/granting-service <<SUDOERS
 # taupage AMI (ami/40-granting-service.sh): the forced command of the granting service.
 Defaults:$USER_NAME !requiretty
+# sudo's env_reset would drop the one input the forced command reads: even's request.
+Defaults:$USER_NAME env_keep += "SSH_ORIGINAL_COMMAND"
 $USER_NAME ALL=(root) NOPASSWD: /usr/local/bin/taupage ssh-access, /usr/local/bin/taupage ssh-access *
 SUDOERS
 chmod 0440 /etc/sudoers.d/granting-service
