@@ -64,7 +64,10 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
 
   async identity(signal: AbortSignal): Promise<InstanceIdentity> {
     if (this.#identity !== undefined) return this.#identity;
-    const body = await this.#get('/latest/dynamic/instance-identity/document', signal);
+    const [body, autoScalingGroupName] = await Promise.all([
+      this.#get('/latest/dynamic/instance-identity/document', signal),
+      this.#autoScalingGroupName(signal),
+    ]);
     let document: Record<string, unknown>;
     try {
       document = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
@@ -91,8 +94,24 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
       privateIp: text('privateIp'),
       imageId: text('imageId'),
       instanceType: text('instanceType'),
+      autoScalingGroupName,
     };
     return this.#identity;
+  }
+
+  /**
+   * Best effort, one try: IMDS serves instance tags only when the instance allows it
+   * (InstanceMetadataTags), and only ASG members have this one. Absent → undefined.
+   */
+  async #autoScalingGroupName(signal: AbortSignal): Promise<string | undefined> {
+    try {
+      const name = (await this.#getOnce('/latest/meta-data/tags/instance/aws:autoscaling:groupName', signal))
+        .toString('utf8')
+        .trim();
+      return name === '' ? undefined : name;
+    } catch {
+      return undefined;
+    }
   }
 
   async identitySignature(signal: AbortSignal): Promise<string> {

@@ -7,6 +7,8 @@ export interface InstanceIdentity {
   readonly privateIp: string | undefined;
   readonly imageId: string | undefined;
   readonly instanceType: string | undefined;
+  /** From the instance tag aws:autoscaling:groupName (IMDS shows tags only when enabled). */
+  readonly autoScalingGroupName: string | undefined;
 }
 
 /** Port: the instance's identity and user data (IMDSv2 on EC2, a file in local mode). */

@@ -18,6 +18,7 @@ export class LocalInstanceMetadata implements InstanceMetadata {
       privateIp: '127.0.0.1',
       imageId: undefined,
       instanceType: undefined,
+      autoScalingGroupName: undefined,
     });
   }
 

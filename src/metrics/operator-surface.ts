@@ -76,9 +76,11 @@ export function createOperatorSurface(options: OperatorSurfaceOptions): Operator
         : new EnhancedCloudWatchMetrics({
             enabled,
             intervalSeconds: cloudwatch.intervalSeconds,
-            // TODO(lead): the Auto Scaling group name (IMDS tag aws:autoscaling:groupName) once
-            // InstanceMetadata exposes it; until then only the InstanceId series is sent.
-            identity: { instanceId: identity.instanceId, autoScalingGroupName: undefined },
+            // Without the ASG tag in IMDS only the InstanceId series is sent.
+            identity: {
+              instanceId: identity.instanceId,
+              autoScalingGroupName: identity.autoScalingGroupName,
+            },
             sample: async (signal) => ({
               meminfo: await readMeminfo(procRoot, signal),
               filesystems: await readFilesystems(procRoot, signal),

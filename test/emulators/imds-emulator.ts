@@ -38,6 +38,11 @@ export interface ImdsEmulatorOptions {
   identity?: Partial<IdentityDocument>;
   /** Without a role, the iam/ paths are 404 — like an instance without an instance profile. */
   instanceRole?: InstanceRole | undefined;
+  /**
+   * Instance tags, served under meta-data/tags/instance/ as when the instance has
+   * InstanceMetadataTags enabled; without them those paths are 404, like the default.
+   */
+  tags?: Readonly<Record<string, string>>;
 }
 
 export interface RecordedImdsRequest {
@@ -63,6 +68,7 @@ export class ImdsEmulator {
   private forbidden = false;
   private userData: Buffer | undefined;
   private readonly identity: IdentityDocument;
+  private readonly tags: Readonly<Record<string, string>> | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -71,6 +77,7 @@ export class ImdsEmulator {
     private readonly role: InstanceRole | undefined,
   ) {
     this.setUserData(options.userData);
+    this.tags = options.tags;
     const region = options.identity?.region ?? 'eu-central-1';
     this.identity = {
       accountId: '123456789012',
@@ -197,6 +204,13 @@ export class ImdsEmulator {
         return text(200, doc.region);
       case '/latest/meta-data/local-ipv4':
         return text(200, doc.privateIp);
+    }
+    const tagPrefix = '/latest/meta-data/tags/instance/';
+    if (this.tags !== undefined && path.startsWith(tagPrefix)) {
+      const key = decodeURIComponent(path.slice(tagPrefix.length));
+      if (key === '') return text(200, Object.keys(this.tags).join('\n'));
+      const value = this.tags[key];
+      return value === undefined ? text(404, 'Not Found') : text(200, value);
     }
     const role = this.role;
     if (role && path === '/latest/meta-data/iam/security-credentials/') return text(200, role.name);

@@ -9,6 +9,7 @@ export const FAKE_IDENTITY: InstanceIdentity = {
   privateIp: '10.0.0.1',
   imageId: 'ami-0fake',
   instanceType: 't3.micro',
+  autoScalingGroupName: 'kio-42',
 };
 
 export class FakeInstanceMetadata implements InstanceMetadata {

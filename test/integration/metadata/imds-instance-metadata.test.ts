@@ -41,6 +41,17 @@ describe('ImdsInstanceMetadata (IMDSv2 only)', () => {
     ).toBe(true);
   });
 
+  it('reads the Auto Scaling group from the instance tags when IMDS shows tags, else leaves it out', async () => {
+    imds = await ImdsEmulator.start({
+      userData: 'x: 1\n',
+      tags: { 'aws:autoscaling:groupName': 'kio-AppServer-1' },
+    });
+    expect((await client(imds.url).identity(signal)).autoScalingGroupName).toBe('kio-AppServer-1');
+    await imds.close();
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    expect((await client(imds.url).identity(signal)).autoScalingGroupName).toBeUndefined();
+  });
+
   it('shares one token between concurrent requests', async () => {
     imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
     const metadata = client(imds.url);
