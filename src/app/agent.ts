@@ -1,3 +1,6 @@
+import type { TaupageConfig } from '../config/taupage-config.js';
+import type { LogPipeline } from '../logs/log-pipeline.js';
+import { logShippingState } from './compose-logs.js';
 import { signalBootResult } from '../cloudformation/signal-boot-result.js';
 import type { SignalStatus, StackSignaller } from '../cloudformation/stack-signaller.js';
 import type { Server } from 'node:http';
@@ -25,6 +28,8 @@ import { boot, bootSummary, type BootDependencies } from './boot.js';
 const SUPERVISE_INTERVAL_MS = 5_000;
 /** Each shutdown stage gets at most this long; the whole shutdown stays well inside systemd's 90 s. */
 const SHUTDOWN_STAGE_TIMEOUT_MS = 10_000;
+/** Flushing logs may take longer than the other stages, but stays inside systemd's stop timeout. */
+const LOG_FLUSH_DEADLINE_MS = 20_000;
 
 /** The adapters that pull in big libraries (dockerode, the AWS SDK), loaded after the status endpoint is up. */
 export type HeavyAdapters = Pick<
@@ -47,6 +52,9 @@ export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAda
   readonly audit?: AgentAudit;
   /** CloudFormation for notify_cfn; undefined in local mode. Loaded on first use (AWS SDK). */
   readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
+  /** Ships `cloudwatch_logs` after the boot; undefined in local mode (no AWS there). */
+  readonly startLogShipping:
+    ((config: TaupageConfig, identity: InstanceIdentity) => Promise<LogPipeline | undefined>) | undefined;
 }
 
 /** The daemon: status endpoint up first, then the boot, then supervision until the signal. */
@@ -56,6 +64,7 @@ export class Agent {
   readonly #state: AgentState;
   readonly #clock: Clock;
   #server: Server | undefined;
+  #logShipping: LogPipeline | undefined;
   #metricsServer: Server | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
   #runtime: ContainerRuntime | undefined;
@@ -111,6 +120,7 @@ export class Agent {
       this.#state.bootState = 'succeeded';
       this.#auditBoot(result.container.id);
       await this.#signalCloudFormation('SUCCESS');
+      await this.#startLogShipping(result.config);
       this.#state.configSummary = summarizeConfig(result.config);
       this.#state.containerCheckedAt = this.#clock.now();
       void this.#lookUpImageDigest(result.container.imageId, signal);
@@ -151,6 +161,21 @@ export class Agent {
     return exitCode;
   }
 
+  /** Log shipping never fails a healthy boot: a problem is logged and shown in /status. */
+  async #startLogShipping(config: TaupageConfig): Promise<void> {
+    const identity = this.#state.identity;
+    if (this.#deps.startLogShipping === undefined || identity === undefined) return;
+    try {
+      this.#logShipping = await this.#deps.startLogShipping(config, identity);
+      // Refreshed by the supervisor every few seconds from here on.
+      if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
+    } catch (error) {
+      const failure = toTaupageError(error);
+      this.#recordError('logs', failure.code, failure.message);
+      this.#log.error({ err: error }, `Could not start log shipping: ${failure.message}`);
+    }
+  }
+
   #signalCloudFormation(status: SignalStatus): Promise<void> {
     return signalBootResult(status, {
       state: this.#state,
@@ -170,6 +195,7 @@ export class Agent {
         return; // aborted: shutting down
       }
       try {
+        if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
         const info = await this.#runtime?.inspectContainer(containerId, signal);
         const previous = this.#state.container;
         this.#state.container = info;
@@ -286,6 +312,8 @@ export class Agent {
         this.#log.warn({ err: error }, 'Could not remove the container');
       }
     }
+    // After the container (its last lines are in the spool), before the endpoints.
+    await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
     if (this.#metricsServer !== undefined) {
       await Promise.race([close(this.#metricsServer), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);
     }

@@ -1,3 +1,4 @@
+import { startLogShipping } from './compose-logs.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
@@ -128,6 +129,19 @@ export async function composeAgent(
     ...(audit === undefined ? {} : { audit }),
     metadata,
     loadAdapters,
+    startLogShipping:
+      local === undefined
+        ? (config, identity) =>
+            startLogShipping({
+              config,
+              identity,
+              containerName: settings.containerName,
+              stateDir: settings.logStateDir,
+              cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,
+              redactor,
+              log: log.child({ component: 'logs' }),
+            })
+        : undefined,
     createStackSignaller:
       local === undefined
         ? async (identity) => {

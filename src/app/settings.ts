@@ -10,6 +10,10 @@ export interface AgentSettings {
   readonly kmsEndpoint: string | undefined;
   /** CloudFormation endpoint override (tests); the region's endpoint otherwise. */
   readonly cloudFormationEndpoint: string | undefined;
+  /** CloudWatch Logs endpoint override (tests). */
+  readonly cloudWatchLogsEndpoint: string | undefined;
+  /** The log pipeline's spool and checkpoints. */
+  readonly logStateDir: string;
   /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */
   readonly ecrEndpoint: string | undefined;
   readonly elbEndpoint: string | undefined;

@@ -28,6 +28,8 @@ interface AgentOptions extends CommonOptions, AuditAgentOptions {
   imdsBudget: string;
   kmsEndpoint?: string;
   cloudformationEndpoint?: string;
+  cloudwatchLogsEndpoint?: string;
+  logStateDir: string;
   ecrEndpoint?: string;
   elbEndpoint?: string;
   identityLoginRegistries?: string;
@@ -203,6 +205,17 @@ export function registerAgentCommands(
         ).env('TAUPAGE_CLOUDFORMATION_ENDPOINT'),
       )
       .addOption(
+        new Option(
+          '--cloudwatch-logs-endpoint <url>',
+          "CloudWatch Logs endpoint (default: the region's)",
+        ).env('TAUPAGE_CLOUDWATCH_LOGS_ENDPOINT'),
+      )
+      .addOption(
+        new Option('--log-state-dir <dir>', 'spool and checkpoints of log shipping (cloudwatch_logs)')
+          .env('TAUPAGE_LOG_STATE_DIR')
+          .default('/var/lib/taupage/logs'),
+      )
+      .addOption(
         new Option('--ecr-endpoint <url>', "ECR endpoint (default: the region's)").env(
           'TAUPAGE_ECR_ENDPOINT',
         ),
@@ -234,6 +247,8 @@ export function registerAgentCommands(
       imdsBudgetMs: seconds(options.imdsBudget, '--imds-budget'),
       kmsEndpoint: options.kmsEndpoint,
       cloudFormationEndpoint: options.cloudformationEndpoint,
+      cloudWatchLogsEndpoint: options.cloudwatchLogsEndpoint,
+      logStateDir: resolve(options.logStateDir),
       ecrEndpoint: options.ecrEndpoint,
       elbEndpoint: options.elbEndpoint,
       identityDocumentRegistries: (options.identityLoginRegistries ?? '')
@@ -275,6 +290,8 @@ export function registerAgentCommands(
       imdsBudgetMs: 0,
       kmsEndpoint: undefined,
       cloudFormationEndpoint: undefined,
+      cloudWatchLogsEndpoint: undefined,
+      logStateDir: resolve('.taupage/logs'),
       ecrEndpoint: undefined,
       elbEndpoint: undefined,
       identityDocumentRegistries: [],

@@ -20,6 +20,7 @@ function isolatedHostPaths(): Record<string, string> {
     TAUPAGE_SSH_ROOT_KEYS_FILE: join(dir, 'root-authorized_keys'),
     TAUPAGE_SSH_AUTH_LOG: 'off',
     TAUPAGE_METRICS_LISTEN: '127.0.0.1:0',
+    TAUPAGE_LOG_STATE_DIR: join(dir, 'logs'),
   };
 }
 

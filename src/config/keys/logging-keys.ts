@@ -389,7 +389,12 @@ export const LOGGING_FIELDS = {
       key: (key, path, context) => LOG_FILE_PATH.read(key, path, context),
     }),
     new Map(),
-    planned('Ship these files to CloudWatch Logs (one stream per instance).', '—'),
+    {
+      meaning:
+        'Ship these files to CloudWatch Logs, one stream per instance; `/var/log/application.log` means the app container’s output.',
+      since: SINCE,
+      defaultText: '—',
+    },
   ),
   instanceLogsUrl: optional(
     'instance_logs_url',
