@@ -17,6 +17,8 @@ export interface ContainerSpec {
   /** `uid:gid`, or undefined for the image's own user (root: true). */
   readonly user: string | undefined;
   readonly restartPolicy: { readonly name: 'on-failure'; readonly maximumRetryCount: number };
+  /** Docker's log driver for the container's own output (what `docker logs` and the shipper read). */
+  readonly logConfig: { readonly driver: string; readonly options: Readonly<Record<string, string>> };
   readonly labels: Readonly<Record<string, string>>;
 }
 

@@ -11,6 +11,16 @@ export const CONTAINER_LABELS = {
   configDigest: 'io.taupage.config-digest',
 } as const;
 
+/**
+ * The container's output stays on the host in bounded files (250 MB at most): `docker logs` and
+ * the log shipper read them, and a chatty app cannot fill the disk, which in the original took
+ * SSH down with it (Taupage #176). `docker.log_driver`/`log_opt` will override this.
+ */
+export const BOUNDED_JSON_FILE_LOGS = {
+  driver: 'json-file',
+  options: { 'max-size': '50m', 'max-file': '5' },
+} as const;
+
 export interface ContainerSpecSettings {
   readonly containerName: string;
   /** Host directory mounted read-only at /meta (holds taupage.yaml, later credentials). */
@@ -57,6 +67,7 @@ export function buildContainerSpec(
     user: config.root ? undefined : settings.applicationUser,
     // Docker's own restart policy supervises the app, as in the original (on-failure:10).
     restartPolicy: { name: 'on-failure', maximumRetryCount: 10 },
+    logConfig: BOUNDED_JSON_FILE_LOGS,
     labels,
   };
 }
@@ -75,6 +86,7 @@ export function describeContainerSpec(spec: ContainerSpec): Record<string, unkno
     mounts: spec.mounts,
     user: spec.user ?? 'image default (root: true)',
     restartPolicy: `${spec.restartPolicy.name}:${spec.restartPolicy.maximumRetryCount}`,
+    logConfig: spec.logConfig,
     labels: spec.labels,
   };
 }

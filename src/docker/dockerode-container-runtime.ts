@@ -155,6 +155,7 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
         HostConfig: {
           PortBindings: bindings,
           Binds: spec.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`),
+          LogConfig: { Type: spec.logConfig.driver, Config: { ...spec.logConfig.options } },
           RestartPolicy: {
             Name: spec.restartPolicy.name,
             MaximumRetryCount: spec.restartPolicy.maximumRetryCount,

@@ -158,6 +158,10 @@ describe('taupage agent: user data to a healthy container', () => {
     expect(inspect.Config.User).toBe('999:999');
     expect(inspect.HostConfig.Binds).toEqual([`${boot.metaDir}:/meta:ro`]);
     expect(inspect.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 10 });
+    expect(inspect.HostConfig.LogConfig).toEqual({
+      Type: 'json-file',
+      Config: { 'max-size': '50m', 'max-file': '5' },
+    });
     expect(inspect.Config.Labels['io.taupage.config-digest']).toMatch(/^sha256:[0-9a-f]{64}$/);
     const response = await fetch(`http://127.0.0.1:${hostPort}/health`);
     expect(response.status).toBe(200);

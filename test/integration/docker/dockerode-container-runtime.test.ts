@@ -171,6 +171,7 @@ describe('DockerodeContainerRuntime containers', () => {
       mounts: [{ source: '/tmp', target: '/meta', readOnly: true }],
       user: '999:999',
       restartPolicy: { name: 'on-failure', maximumRetryCount: 10 },
+      logConfig: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '2' } },
       labels: { 'io.taupage.managed': 'true', 'io.taupage.config-digest': 'sha256:abc' },
     };
     const created = await runtime.createContainer(spec, signal);
@@ -185,6 +186,10 @@ describe('DockerodeContainerRuntime containers', () => {
     expect(inspect.Config.User).toBe('999:999');
     expect(inspect.Config.Labels).toMatchObject(spec.labels);
     expect(inspect.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 10 });
+    expect(inspect.HostConfig.LogConfig).toEqual({
+      Type: 'json-file',
+      Config: { 'max-size': '10m', 'max-file': '2' },
+    });
     expect(inspect.HostConfig.Binds).toEqual(['/tmp:/meta:ro']);
     expect(inspect.HostConfig.PortBindings).toEqual({
       '8080/tcp': [{ HostIp: '', HostPort: String(hostPort) }],
@@ -223,6 +228,7 @@ describe('DockerodeContainerRuntime containers', () => {
       mounts: [],
       user: undefined,
       restartPolicy: { name: 'on-failure', maximumRetryCount: 10 },
+      logConfig: { driver: 'json-file', options: { 'max-size': '10m', 'max-file': '2' } },
       labels: {},
     };
     await runtime.createContainer(spec, signal);
