@@ -151,6 +151,15 @@ missing_packages() {
   # The SSH access tests run their own sshd (loopback, high port) and the real ssh client.
   [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
   command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+  # Host preparation (issue 9) formats and mounts loop devices; RAID needs mdadm (and the md
+  # kernel module, which some kernels lack: those tests say so and skip).
+  command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+  command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
+  command -v mdadm >/dev/null 2>&1 || missing+=(mdadm)
+  # The remote syslog destination is tested against Debian's rsyslog (TCP and TLS).
+  command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' rsyslog-gnutls 2>/dev/null || true)" == installed ]] ||
+    missing+=(rsyslog-gnutls)
   if ((${#missing[@]} > 0)); then printf '%s\n' "${missing[@]}"; fi
 }
 
