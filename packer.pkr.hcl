@@ -12,7 +12,7 @@
 #   packer build -only=amazon-ebs.debian -var version=1.2.3 -var commit=... -var subnet_id=... packer.pkr.hcl
 #
 # The agent is never built on the instance: the pipeline runs `npm run build` and the `file`
-# provisioner uploads dist/taupage.mjs (one self-contained file). See docs/ami.md.
+# provisioner uploads dist/ (taupage.mjs and its chunks/, self-contained). See docs/ami.md.
 
 # --- what is being built -------------------------------------------------------------------------
 
@@ -30,8 +30,8 @@ variable "commit" {
 
 variable "taupage_bundle" {
   type        = string
-  default     = "dist/taupage.mjs"
-  description = "The bundled agent (npm run build). Uploaded as is."
+  default     = "dist/"
+  description = "The bundled agent directory (npm run build: taupage.mjs and chunks/). Uploaded as is."
 }
 
 variable "node_binary" {
@@ -201,11 +201,11 @@ build {
   # Uploads go to a staging dir the SSH user can write (on EC2 that is `admin`, not root); the
   # scripts install from there with root and the cleanup step removes it.
   provisioner "shell" {
-    inline = ["mkdir -p /tmp/taupage-build/files"]
+    inline = ["mkdir -p /tmp/taupage-build/files /tmp/taupage-build/dist"]
   }
   provisioner "file" {
     source      = var.taupage_bundle
-    destination = "/tmp/taupage-build/taupage.mjs"
+    destination = "/tmp/taupage-build/dist"
   }
   provisioner "file" {
     source      = var.node_binary

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The agent itself: the bundle built by the pipeline (`npm run build` -> dist/taupage.mjs, one
-# self-contained file uploaded by a `file` provisioner; nothing is compiled or npm-installed on
-# the instance), its systemd units, the AMI-level defaults and the release file.
+# The agent itself: the bundle built by the pipeline (`npm run build` -> dist/: taupage.mjs and
+# the chunks/ it loads on demand, self-contained, uploaded by a `file` provisioner; nothing is
+# compiled or npm-installed on the instance), its systemd units, the AMI-level defaults and the
+# release file.
 set -euo pipefail
 
 readonly BUILD=/tmp/taupage-build
@@ -9,7 +10,10 @@ readonly BUILD=/tmp/taupage-build
 
 # Root-owned and read-only: the agent runs as root, so nobody else may change its code.
 install -d -o root -g root -m 0755 /opt/taupage
-install -o root -g root -m 0644 "$BUILD/taupage.mjs" /opt/taupage/taupage.mjs
+install -d -o root -g root -m 0755 /opt/taupage/chunks
+install -o root -g root -m 0644 "$BUILD/dist/taupage.mjs" /opt/taupage/taupage.mjs
+# Source maps stay in the pipeline's artifacts: the instance only needs the code.
+install -o root -g root -m 0644 "$BUILD"/dist/chunks/*.mjs /opt/taupage/chunks/
 
 # `taupage` on the PATH: operators (taupage validate/plan) and the granting-service forced
 # command (taupage ssh-access) use the same bundle and the same Node as the agent.

@@ -10,7 +10,7 @@
 #    imported into Docker as taupage-ami-base:<key>. The rootfs tarball is cached in CACHE_DIR
 #    (TAUPAGE_AMI_CACHE, default /var/tmp/taupage-ami-cache), keyed by everything it is made
 #    from, so only the first run on a machine pays for debootstrap (~2 min).
-# 3. `packer build -only=docker.local` with dist/taupage.mjs (run `npm run build` first) and this
+# 3. `packer build -only=docker.local` with dist/ (run `npm run build` first) and this
 #    machine's Node.js binary (>= 20, checksummed here, verified in the image). .debs the
 #    provisioners download are kept in CACHE_DIR/apt-archives between builds.
 # 4. Prints the new image's id on stdout (progress on stderr) and removes the image it replaced.
