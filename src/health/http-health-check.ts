@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { TaupageError } from '../core/errors.js';
+import { httpRequest } from '../core/http-request.js';
 
 /**
  * Readiness is detected fast: the first probe goes out at once, then every 25 ms growing to
@@ -15,14 +16,17 @@ export const HEALTH_POLL = {
 
 export type HealthProbe = (url: string, signal: AbortSignal) => Promise<number>;
 
-/** GET the URL and return the status code; rejects on connection errors. */
-export const fetchProbe: HealthProbe = async (url, signal) => {
-  const response = await fetch(url, {
-    signal: AbortSignal.any([signal, AbortSignal.timeout(HEALTH_POLL.requestTimeoutMs)]),
-    redirect: 'manual',
+/**
+ * GET the URL and return the status code (redirects are not followed); rejects on connection
+ * errors. node:http, not fetch: the first fetch loads undici, 130–200 ms on the boot's path.
+ */
+export const httpProbe: HealthProbe = async (url, signal) => {
+  const response = await httpRequest(url, {
+    signal,
+    timeoutMs: HEALTH_POLL.requestTimeoutMs,
     headers: { 'user-agent': 'taupage-health-check' },
+    discardBody: true,
   });
-  await response.body?.cancel();
   return response.status;
 };
 
@@ -43,7 +47,7 @@ export interface HealthResult {
 
 /** Polls until HTTP 200 or the timeout (HEALTH_CHECK_TIMEOUT, naming the last answer). */
 export async function waitForHealthy(options: WaitForHealthyOptions): Promise<HealthResult> {
-  const probe = options.probe ?? fetchProbe;
+  const probe = options.probe ?? httpProbe;
   const startedAt = options.clock.now();
   let interval: number = HEALTH_POLL.initialIntervalMs;
   let lastAnswer: string;
