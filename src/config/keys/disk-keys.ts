@@ -100,7 +100,7 @@ function volumesNode(): SchemaNode<VolumeOptions> {
         new Map(),
         {
           meaning:
-            'Attach the available EBS volume with this Name tag (same AZ) at the device; `${local_ipv4}` is substituted.',
+            'Attach the available EBS volume with this Name tag (same AZ) at the device; `${local_ipv4}` and `${public_ipv4}` are substituted.',
           since: SINCE,
           defaultText: '—',
         },
@@ -157,7 +157,7 @@ function mountEntryNode(): SchemaNode<MountEntry> {
       ),
       eraseOnBoot: optional('erase_on_boot', booleanNode(), {
         meaning:
-          '`true` formats on **every** boot, `false` never; absent formats once, when the volume is tagged `Taupage:erase-on-boot`.',
+          '`true` formats on **every** boot, `false` never; absent formats once, when the volume is tagged `Taupage:erase-on-boot=True`. A device without any filesystem is always formatted.',
         since: SINCE,
         defaultText: 'absent',
       }),
@@ -195,7 +195,6 @@ export const DISK_FIELDS = {
   volumes: field('volumes', volumesNode(), Object.freeze({ ebs: new Map(), raid: new Map() }), {
     meaning: 'EBS volumes to attach and RAID arrays to build before mounting.',
     since: SINCE,
-    status: 'planned',
     defaultText: '—',
   }),
   mounts: field(
@@ -217,7 +216,6 @@ export const DISK_FIELDS = {
       meaning:
         'Filesystems mounted at /mounts<path> on the host and bind-mounted at <path> in the container.',
       since: SINCE,
-      status: 'planned',
       defaultText: '—',
     },
   ),
