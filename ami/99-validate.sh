@@ -48,7 +48,8 @@ check "Node.js >= 20" /usr/local/bin/node -e 'process.exit(Number(process.versio
 check "taupage runs" /usr/local/bin/taupage version
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
-check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service
+check "SSH grant expiry timer enabled" test -L /etc/systemd/system/timers.target.wants/taupage-ssh-expiry.timer
+check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service /etc/systemd/system/taupage-ssh-expiry.service /etc/systemd/system/taupage-ssh-expiry.timer
 check "defaults file parses" /usr/local/bin/node -e 'require("node:fs").readFileSync("/etc/taupage/defaults.yaml", "utf8")'
 for key in TAUPAGE_VERSION TAUPAGE_COMMIT TAUPAGE_BUILD_TIME; do
   check "/etc/taupage-release has $key" grep -q "^$key=." /etc/taupage-release

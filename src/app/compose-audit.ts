@@ -1,12 +1,21 @@
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { AgentAuditService, type AgentAudit } from '../audit/agent-audit.js';
+import { join, dirname } from 'node:path';
+import { toTaupageError } from '../core/errors.js';
+import type { TaupageConfig } from '../config/taupage-config.js';
+import type { InstanceIdentity } from '../metadata/instance-metadata.js';
+import { Secret } from '../core/secret.js';
+import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
+import { configureHostSsh, type HostSshSettings } from '../ssh/configure-host-ssh.js';
+import { readInstanceBootTime, uploadUserDataOnce } from '../audit/user-data-upload.js';
+import { AgentAuditService } from '../audit/agent-audit.js';
 import type { AuditSink } from '../audit/audit-sink.js';
 import { AuditTrail, readBootId } from '../audit/audit-trail.js';
 import { watchAuthLog } from '../ssh/auth-log-watcher.js';
 import { createSshAccess } from '../ssh/create-ssh-access.js';
 import { EXPIRY_CHECK_INTERVAL_MS, runGrantExpiry } from '../ssh/grant-expiry.js';
 import type { AgentState } from '../status/agent-state.js';
+import type { BootHooks } from './boot.js';
 import type { AuditSettings } from './settings.js';
 
 /**
@@ -16,7 +25,7 @@ import type { AuditSettings } from './settings.js';
 export async function composeAgentAudit(
   settings: AuditSettings,
   deps: { clock: Clock; log: Logger; state: AgentState },
-): Promise<AgentAudit> {
+): Promise<AgentAuditService> {
   const { clock, log, state } = deps;
   const trail = new AuditTrail({ file: settings.file, clock, bootId: await readBootId(), log });
   const tasks: Array<(signal: AbortSignal) => Promise<void>> = [];
@@ -52,12 +61,101 @@ export async function composeAgentAudit(
         const { AwsS3AuditSink } = await import('../audit/aws-s3-audit-sink.js');
         sinks.push(new AwsS3AuditSink({ ...s3, region: s3.region ?? identity.region }));
       }
-      // TODO(lead, issue 3): a LogSinkAuditSink from instance_logs_url / logsink_username /
-      // logsink_password once TaupageConfig has them (see docs/ssh-access.md, "Wiring").
+      // log-sink comes from the TaupageConfig, after the boot's kms step (composeBootHooks).
       return sinks;
     },
     tasks,
     clock,
     log,
+  });
+}
+
+export interface BootHookDependencies {
+  readonly sshd: HostSshSettings | undefined;
+  readonly audit: AgentAuditService | undefined;
+  readonly auditSettings: AuditSettings | undefined;
+  /** Where the boot writes taupage.yaml (the USER_DATA upload reads it back). */
+  readonly metaDir: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly state: AgentState;
+}
+
+/**
+ * What runs inside the boot for SSH and the audit trail: right after the config step the trail
+ * learns the instance (S3 shipping starts, also for a boot that fails later) and sshd is
+ * configured; after the kms step the log-sink (whose password may be aws:kms:) is attached and
+ * the masked taupage.yaml uploaded once per boot. Errors are logged, audited and shown in
+ * /status; they never fail the app's boot.
+ */
+export function composeBootHooks(deps: BootHookDependencies): BootHooks {
+  const { audit, sshd, log, state, clock } = deps;
+  const report = (component: string, error: unknown): void => {
+    const failure = toTaupageError(error);
+    log.error({ err: error, component }, `${component}: ${failure.message}`);
+    state.recordError({
+      at: new Date(clock.now()).toISOString(),
+      component,
+      code: failure.code,
+      message: failure.message,
+    });
+    audit?.record('agent.error', { component, code: failure.code, message: failure.message });
+  };
+  return {
+    afterConfig: async (config, identity) => {
+      audit?.identify(identity);
+      if (sshd === undefined) return;
+      try {
+        await configureHostSsh(config, sshd, log);
+      } catch (error) {
+        report('sshd', error);
+      }
+    },
+    afterSecrets: async (config, identity, secrets) => {
+      if (audit === undefined || deps.auditSettings === undefined) return;
+      try {
+        await attachLogSink(config, identity, secrets, { ...deps, audit, auditSettings: deps.auditSettings });
+      } catch (error) {
+        report('log-sink', error);
+      }
+    },
+  };
+}
+
+async function attachLogSink(
+  config: TaupageConfig,
+  identity: InstanceIdentity,
+  secrets: ConfigSecrets,
+  deps: BootHookDependencies & { audit: AgentAuditService; auditSettings: AuditSettings },
+): Promise<void> {
+  const url = config.instanceLogsUrl;
+  if (url === undefined) return;
+  const username = config.logsinkUsername === undefined ? undefined : secrets.resolve(config.logsinkUsername);
+  const password = config.logsinkPassword === undefined ? undefined : secrets.resolve(config.logsinkPassword);
+  if (username === undefined || password === undefined)
+    throw new Error('instance_logs_url is set, but logsink_username or logsink_password is missing');
+  const { LogSinkAuditSink } = await import('../audit/log-sink-audit-sink.js');
+  const sink = new LogSinkAuditSink({
+    url,
+    username: typeof username === 'string' ? username : username.reveal(),
+    password: typeof password === 'string' ? new Secret(password) : password,
+    accountId: identity.accountId,
+    region: identity.region,
+    instanceId: identity.instanceId,
+    instanceBootTime: await readInstanceBootTime(undefined, deps.clock),
+  });
+  const bootId = await readBootId();
+  deps.audit.addSink(sink, async (signal) => {
+    await uploadUserDataOnce(
+      {
+        metaFile: join(deps.metaDir, 'taupage.yaml'),
+        markerFile: join(dirname(deps.auditSettings.shipperStateFile), 'log-sink-user-data.json'),
+        bootId,
+        put: (masked, abort) => sink.putUserData(masked, abort),
+        clock: deps.clock,
+        log: deps.log.child({ component: 'log-sink' }),
+      },
+      signal,
+    );
   });
 }

@@ -37,9 +37,10 @@ export class AgentAuditService implements AgentAudit {
   readonly #log: Logger;
   readonly #running: Promise<unknown>[] = [];
   readonly #pendingRecords = new Set<Promise<unknown>>();
-  #tasksStop: AbortController | undefined;
+  readonly #tasksStop = new AbortController();
+  readonly #shipperStop = new AbortController();
+  #identified = false;
   #shipper: AuditShipper | undefined;
-  #shipperStop: AbortController | undefined;
 
   constructor(options: AgentAuditOptions) {
     this.#o = options;
@@ -48,53 +49,54 @@ export class AgentAuditService implements AgentAudit {
 
   start(signal: AbortSignal): void {
     // Their own controller: after a failed boot the agent stops without a signal.
-    const tasksStop = new AbortController();
-    this.#tasksStop = tasksStop;
     signal.addEventListener(
       'abort',
       () => {
-        tasksStop.abort();
+        this.#tasksStop.abort();
       },
       { once: true },
     );
-    for (const task of this.#o.tasks)
-      this.#running.push(
-        task(tasksStop.signal).catch((error: unknown) => {
-          this.#log.error({ err: error }, 'An audit watcher stopped');
-        }),
-      );
+    for (const task of this.#o.tasks) this.#runTask(task);
   }
 
   identify(identity: InstanceIdentity): void {
     this.#o.trail.instanceId = identity.instanceId;
-    if (this.#shipperStop !== undefined) return;
-    const stop = new AbortController();
-    this.#shipperStop = stop;
+    if (this.#identified) return;
+    this.#identified = true;
     this.#running.push(
       this.#o.sinks(identity).then(
-        async (sinks) => {
-          if (sinks.length === 0) {
-            this.#log.warn('No audit sink configured: the audit trail stays on this host');
-            return;
-          }
-          const shipper = new AuditShipper({
-            file: this.#o.trail.file,
-            stateFile: this.#o.shipperStateFile,
-            sinks,
-            clock: this.#o.clock,
-            log: this.#o.log,
-          });
-          this.#shipper = shipper;
-          this.#o.trail.onRecord(() => {
-            shipper.poke();
-          });
-          await shipper.run(stop.signal);
+        (sinks) => {
+          for (const sink of sinks) this.addSink(sink);
         },
         (error: unknown) => {
           this.#log.error({ err: error }, 'Cannot set up audit shipping');
         },
       ),
     );
+  }
+
+  /**
+   * Ships to one more sink from now on (the log-sink, known after the boot's kms step), and runs
+   * its `task` (the USER_DATA upload) alongside, stopped with the watchers.
+   */
+  addSink(sink: AuditSink, task?: (signal: AbortSignal) => Promise<void>): void {
+    if (task !== undefined) this.#runTask(task);
+    if (this.#shipper !== undefined) {
+      this.#shipper.addSink(sink);
+      return;
+    }
+    const shipper = new AuditShipper({
+      file: this.#o.trail.file,
+      stateFile: this.#o.shipperStateFile,
+      sinks: [sink],
+      clock: this.#o.clock,
+      log: this.#o.log,
+    });
+    this.#shipper = shipper;
+    this.#o.trail.onRecord(() => {
+      shipper.poke();
+    });
+    this.#running.push(shipper.run(this.#shipperStop.signal));
   }
 
   record(type: AuditEventType, data: Readonly<Record<string, unknown>>): void {
@@ -107,11 +109,22 @@ export class AgentAuditService implements AgentAudit {
 
   async stop(): Promise<void> {
     await Promise.all(this.#pendingRecords);
-    this.#shipperStop?.abort();
-    this.#tasksStop?.abort();
+    this.#shipperStop.abort();
+    this.#tasksStop.abort();
     await Promise.all(this.#running);
-    const flushed = await this.#shipper?.flush(AbortSignal.timeout(AUDIT_FLUSH_TIMEOUT_MS));
-    if (flushed === false)
-      this.#log.warn('Audit events left unshipped at shutdown; they ship at the next start');
+    if (this.#shipper === undefined) {
+      this.#log.warn('No audit sink configured: the audit trail stayed on this host');
+      return;
+    }
+    const flushed = await this.#shipper.flush(AbortSignal.timeout(AUDIT_FLUSH_TIMEOUT_MS));
+    if (!flushed) this.#log.warn('Audit events left unshipped at shutdown; they ship at the next start');
+  }
+
+  #runTask(task: (signal: AbortSignal) => Promise<void>): void {
+    this.#running.push(
+      task(this.#tasksStop.signal).catch((error: unknown) => {
+        this.#log.error({ err: error }, 'An audit watcher stopped');
+      }),
+    );
   }
 }

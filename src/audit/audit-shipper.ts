@@ -55,12 +55,22 @@ export interface AuditShipperOptions {
 export class AuditShipper {
   readonly #o: AuditShipperOptions;
   readonly #log: Logger;
+  readonly #sinks: AuditSink[];
   #wake: (() => void) | undefined;
   #pending = false;
 
   constructor(options: AuditShipperOptions) {
     this.#o = options;
+    this.#sinks = [...options.sinks];
     this.#log = options.log.child({ component: 'audit-shipper' });
+  }
+
+  /** A sink known only later (log-sink needs the boot's config): it starts at its own offset. */
+  addSink(sink: AuditSink): void {
+    if (this.#sinks.some((known) => known.name === sink.name)) return;
+    this.#sinks.push(sink);
+    this.#log.info({ sink: sink.name }, 'Shipping the audit trail to another sink');
+    this.poke();
   }
 
   /** Ship soon: an event was just recorded by this process. */
@@ -70,7 +80,7 @@ export class AuditShipper {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    this.#log.info({ sinks: this.#o.sinks.map((s) => s.name) }, 'Shipping the audit trail');
+    this.#log.info({ sinks: this.#sinks.map((s) => s.name) }, 'Shipping the audit trail');
     while (!signal.aborted) {
       await this.shipOnce(signal);
       if (this.#pending) {
@@ -121,7 +131,7 @@ export class AuditShipper {
     let state = await this.#readState();
     if (state.ino !== current.ino) state = { ino: current.ino, offsets: {} }; // a new (rotated) file
     let allCaughtUp = true;
-    for (const sink of this.#o.sinks) {
+    for (const sink of this.#sinks) {
       let offset = state.offsets[sink.name] ?? 0;
       if (offset > current.size) offset = 0; // truncated: start over
       while (offset < current.size && !signal.aborted) {

@@ -9,6 +9,12 @@ import { DEFAULT_AUDIT_FILE } from '../audit/audit-trail.js';
 import { verifyAuditChain } from '../audit/verify-audit-chain.js';
 import { SSH_ACCESS_DEFAULTS } from '../ssh/create-ssh-access.js';
 import { DEFAULT_KILL_GRACE_MS } from '../ssh/ssh-access.js';
+import {
+  DEFAULT_INSTANCE_USER_HOMES,
+  DEFAULT_ROOT_KEYS_TMPFS_FILE,
+  type HostSshSettings,
+} from '../ssh/configure-host-ssh.js';
+import { sshdPidFileOption, sshdRuntimeDirOption } from './ssh-access-command.js';
 import { type CliIo, UsageError } from './output.js';
 
 export function registerAuditCommand(program: Command, io: CliIo, setExitCode: (code: number) => void): void {
@@ -57,6 +63,12 @@ export interface AuditAgentOptions {
   sshGrantsFile: string;
   sshRootKeysFile: string;
   sshAuthLog: string;
+  sshdConfigDir: string;
+  sshdMainConfig?: string;
+  sshdRuntimeDir: string;
+  sshdPidFile?: string;
+  instanceUserHomes: string;
+  sshRootKeysTmpfs: string;
 }
 
 /** `taupage agent` flags for the audit trail and the SSH grant expiry (AMI-level, not user data). */
@@ -106,7 +118,55 @@ export function addAuditAgentOptions(command: Command): Command {
       new Option('--ssh-auth-log <file|off>', "sshd's log, watched for logins and logouts")
         .env('TAUPAGE_SSH_AUTH_LOG')
         .default('/var/log/auth.log'),
+    )
+    .addOption(
+      new Option(
+        '--sshd-config-dir <dir|off>',
+        'sshd_config.d for the drop-in from ssh_ports/ssh_gateway_ports; off: sshd is not managed',
+      )
+        .env('TAUPAGE_SSHD_CONFIG_DIR')
+        .default('/etc/ssh/sshd_config.d'),
+    )
+    .addOption(
+      new Option('--sshd-main-config <file>', 'sshd_config to check with `sshd -t -f` (tests)').env(
+        'TAUPAGE_SSHD_MAIN_CONFIG',
+      ),
+    )
+    .addOption(sshdRuntimeDirOption())
+    .addOption(sshdPidFileOption())
+    .addOption(
+      new Option(
+        '--instance-user-homes <dirs>',
+        'comma-separated homes of the default cloud users (keep_instance_users: false empties their keys)',
+      )
+        .env('TAUPAGE_INSTANCE_USER_HOMES')
+        .default(DEFAULT_INSTANCE_USER_HOMES.join(',')),
+    )
+    .addOption(
+      new Option(
+        '--ssh-root-keys-tmpfs <file|off>',
+        "tmpfs file root's authorized_keys links to (the disk-full fallback)",
+      )
+        .env('TAUPAGE_SSH_ROOT_KEYS_TMPFS')
+        .default(DEFAULT_ROOT_KEYS_TMPFS_FILE),
     );
+}
+
+/** The host sshd flags as HostSshSettings; undefined with --sshd-config-dir off. */
+export function hostSshSettings(options: AuditAgentOptions): HostSshSettings | undefined {
+  if (options.sshdConfigDir === 'off') return undefined;
+  return {
+    configDir: resolve(options.sshdConfigDir),
+    mainConfig: options.sshdMainConfig,
+    pidFile: options.sshdPidFile,
+    runtimeDir: options.sshdRuntimeDir === 'off' ? undefined : resolve(options.sshdRuntimeDir),
+    instanceUserHomes: options.instanceUserHomes
+      .split(',')
+      .map((home) => home.trim())
+      .filter(Boolean),
+    rootKeysFile: options.sshRootKeysFile,
+    rootKeysTmpfsFile: options.sshRootKeysTmpfs === 'off' ? undefined : resolve(options.sshRootKeysTmpfs),
+  };
 }
 
 /** The flags as AuditSettings; undefined with --audit-file off. */
@@ -135,6 +195,8 @@ export function auditSettings(options: AuditAgentOptions): AuditSettings | undef
       homeBase: undefined,
       killGraceMs: DEFAULT_KILL_GRACE_MS,
       authLog: options.sshAuthLog === 'off' ? undefined : options.sshAuthLog,
+      sshdRuntimeDir: options.sshdRuntimeDir === 'off' ? undefined : resolve(options.sshdRuntimeDir),
+      sshdPidFile: options.sshdPidFile,
     },
   };
 }

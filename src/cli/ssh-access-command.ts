@@ -10,6 +10,7 @@ import { AuditTrail, DEFAULT_AUDIT_FILE, readBootId } from '../audit/audit-trail
 import { createSshAccess, SSH_ACCESS_DEFAULTS, type SshAccessPaths } from '../ssh/create-ssh-access.js';
 import { GrantStore } from '../ssh/grant-store.js';
 import { DEFAULT_KILL_GRACE_MS } from '../ssh/ssh-access.js';
+import { DEFAULT_SSHD_RUNTIME_DIR } from '../ssh/root-login-switch.js';
 import { parseSshAccessRequest } from '../ssh/ssh-access-request.js';
 import { type CliIo, reportError } from './output.js';
 
@@ -21,6 +22,8 @@ interface SshAccessOptions {
   homeBase?: string;
   killGrace: string;
   logLevel: string;
+  sshdRuntimeDir: string;
+  sshdPidFile?: string;
 }
 
 /** The paths every ssh-access subcommand shares (and `taupage agent` for its expiry loop). */
@@ -60,7 +63,27 @@ export function addSshAccessOptions(command: Command): Command {
       new Option('--log-level <level>', 'log level (logs go to stderr)')
         .env('TAUPAGE_LOG_LEVEL')
         .default('info'),
-    );
+    )
+    .addOption(sshdRuntimeDirOption())
+    .addOption(sshdPidFileOption());
+}
+
+/** Shared with `taupage agent`: where root logins are switched on for the disk-full fallback. */
+export function sshdRuntimeDirOption(): Option {
+  return new Option(
+    '--sshd-runtime-dir <dir|off>',
+    'tmpfs dir the sshd drop-in includes: root logins are allowed there only during a disk-full grant',
+  )
+    .env('TAUPAGE_SSHD_RUNTIME_DIR')
+    .default(DEFAULT_SSHD_RUNTIME_DIR);
+}
+
+/** Shared with `taupage agent`: reload sshd by SIGHUP to this pid instead of systemctl. */
+export function sshdPidFileOption(): Option {
+  return new Option(
+    '--sshd-pid-file <file>',
+    'reload sshd by SIGHUP to the pid in this file (default: systemctl reload ssh.service)',
+  ).env('TAUPAGE_SSHD_PID_FILE');
 }
 
 export function sshAccessPaths(options: SshAccessOptions): SshAccessPaths {
@@ -71,6 +94,8 @@ export function sshAccessPaths(options: SshAccessOptions): SshAccessPaths {
     rootKeysFile: options.rootKeysFile,
     homeBase: options.homeBase,
     killGraceMs: Number.isFinite(grace) && grace >= 0 ? grace : DEFAULT_KILL_GRACE_MS,
+    sshdRuntimeDir: options.sshdRuntimeDir === 'off' ? undefined : options.sshdRuntimeDir,
+    sshdPidFile: options.sshdPidFile,
   };
 }
 
@@ -141,6 +166,32 @@ async function runForcedCommand(
   return ExitCode.Ok;
 }
 
+/** One expiry round, as the agent's loop does it: the systemd timer's safety net. */
+async function runExpire(options: SshAccessOptions, io: CliIo, env: NodeJS.ProcessEnv): Promise<number> {
+  const log = createLogger({
+    level: options.logLevel,
+    redactor: new Redactor(),
+    destination: pino.destination({ dest: 2, sync: true }),
+  });
+  const clock = systemClock;
+  const audit = new AuditTrail({
+    file: options.auditFile,
+    clock,
+    bootId: await readBootId(),
+    log,
+    instanceId: env.TAUPAGE_INSTANCE_ID,
+  });
+  const access = await createSshAccess(sshAccessPaths(options), { clock, log, audit }, true);
+  const expired = await access.expireDue();
+  const due = (await access.list()).filter((grant) => grant.expiresAt <= clock.now());
+  for (const user of expired) io.stdout(`Expired SSH access of ${user}\n`);
+  if (due.length > 0) {
+    io.stderr(`taupage: error SSH_GRANT_FAILED: could not expire ${due.map((g) => g.user).join(', ')}\n`);
+    return ExitCode.Failure;
+  }
+  return ExitCode.Ok;
+}
+
 export function registerSshAccessCommand(
   program: Command,
   io: CliIo,
@@ -156,6 +207,15 @@ export function registerSshAccessCommand(
       .description('Apply the request in SSH_ORIGINAL_COMMAND (what authorized_keys command= runs)'),
   ).action(async (options: SshAccessOptions) => {
     setExitCode(await runForcedCommand(options, io, env));
+  });
+  addSshAccessOptions(
+    sshAccess
+      .command('expire')
+      .description(
+        'Revoke every grant whose time is up, then exit (run by taupage-ssh-expiry.timer, so grants end even when the agent is down)',
+      ),
+  ).action(async (options: SshAccessOptions) => {
+    setExitCode(await runExpire(options, io, env));
   });
   addSshAccessOptions(sshAccess.command('list').description('List active grants and when they expire'))
     .option('--format <format>', 'text or json', 'text')

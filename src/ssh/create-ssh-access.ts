@@ -7,6 +7,8 @@ import { readGrantingServiceConfig, type GrantingServiceConfig } from './grantin
 import { GrantStore } from './grant-store.js';
 import { fetchPublicKey } from './key-server.js';
 import { LinuxUserAccounts } from './linux-user-accounts.js';
+import { RootLoginSwitch } from './root-login-switch.js';
+import { PidFileSshdReloader, SystemctlSshdReloader } from './sshd-reloader.js';
 import { SshAccess } from './ssh-access.js';
 
 /** Where the SSH access pieces live; each has a flag and a TAUPAGE_* variable (tests move them). */
@@ -17,6 +19,13 @@ export interface SshAccessPaths {
   /** `useradd -b`; undefined = the system default (/home). */
   readonly homeBase: string | undefined;
   readonly killGraceMs: number;
+  /**
+   * Where the disk-full fallback allows root logins (tmpfs, included by the sshd drop-in);
+   * undefined: root logins are left to the static sshd config.
+   */
+  readonly sshdRuntimeDir?: string | undefined;
+  /** Reload sshd by SIGHUP to the pid in this file instead of `systemctl`. */
+  readonly sshdPidFile?: string | undefined;
 }
 
 export const SSH_ACCESS_DEFAULTS = {
@@ -71,5 +80,14 @@ function common(paths: SshAccessPaths, deps: { clock: Clock; log: Logger; audit:
     log: deps.log,
     rootKeysFile: paths.rootKeysFile,
     killGraceMs: paths.killGraceMs,
+    rootLogin:
+      paths.sshdRuntimeDir === undefined
+        ? undefined
+        : new RootLoginSwitch(
+            paths.sshdRuntimeDir,
+            paths.sshdPidFile === undefined
+              ? new SystemctlSshdReloader()
+              : new PidFileSshdReloader(paths.sshdPidFile),
+          ),
   };
 }

@@ -52,7 +52,9 @@ export class GrantStore {
     return withFileLock(this.#file, this.#clock, async () => {
       const { grants, result } = await change((await this.#read()).grants);
       const file: GrantFile = { version: 1, grants };
-      await writeFileAtomically(this.#file, `${JSON.stringify(file, null, 2)}\n`);
+      // Empty when no grant is active: taupage-ssh-expiry.service's ConditionFileNotEmpty= then
+      // skips starting Node.js at all.
+      await writeFileAtomically(this.#file, grants.length === 0 ? '' : `${JSON.stringify(file, null, 2)}\n`);
       return result;
     });
   }

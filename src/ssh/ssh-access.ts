@@ -35,6 +35,8 @@ export interface SshAccessDependencies {
   /** root's authorized_keys (a symlink into tmpfs on the AMI): the disk-full fallback. */
   readonly rootKeysFile: string;
   readonly killGraceMs?: number;
+  /** Allows root logins by key only while a disk-full grant through root is active. */
+  readonly rootLogin?: { allow(): Promise<void>; forbid(): Promise<void> } | undefined;
 }
 
 export interface GrantResult {
@@ -107,6 +109,12 @@ export class SshAccess {
         await addRootKey(deps.rootKeysFile, user, line).catch((rootError: unknown) => {
           throw failed(`Cannot write the fallback key for ${user}`, rootError);
         });
+        try {
+          await deps.rootLogin?.allow();
+        } catch (switchError) {
+          await removeRootKey(deps.rootKeysFile, user).catch(() => undefined);
+          throw failed('Cannot allow root logins for the disk-full fallback', switchError);
+        }
         where = 'root';
       }
       const grant: SshGrant = { user, grantedAt, expiresAt, remoteHost, target: where, key };
@@ -153,7 +161,13 @@ export class SshAccess {
       await removeRootKey(deps.rootKeysFile, user).catch((error: unknown) => {
         throw failed(`Cannot remove the fallback key of ${user}`, error);
       });
-      return { grants: grants.filter((g) => g.user !== user), result: { grant, account } };
+      const remaining = grants.filter((g) => g.user !== user);
+      if (deps.rootLogin !== undefined && !remaining.some((g) => g.target === 'root'))
+        await deps.rootLogin.forbid().catch((error: unknown) => {
+          // The key itself is gone; root logins stay allowed (by key) until the next revoke or reboot.
+          this.#log.error({ err: error }, 'Cannot forbid root logins again');
+        });
+      return { grants: remaining, result: { grant, account } };
     });
     if (outcome === undefined) return undefined;
     const processesEnded =

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { firstLine, TaupageError } from '../core/errors.js';
 import { readOrEmpty, writeFileAtomically } from '../audit/atomic-file.js';
+import type { SshdReloader } from './sshd-reloader.js';
 
 const run = promisify(execFile);
 const SSHD_TEST_TIMEOUT_MS = 10_000;
@@ -23,8 +24,13 @@ export interface SshdDropInTarget {
   readonly sshd?: string;
   /** Main config for `sshd -t -f` (default: sshd's own default). */
   readonly mainConfig?: string | undefined;
-  /** argv that makes the running sshd re-read its config, e.g. ["systemctl", "reload", "ssh"]. */
-  readonly reload: readonly string[];
+  /** Makes the running sshd re-read its config; undefined: written and checked only. */
+  readonly reload: SshdReloader | undefined;
+  /**
+   * Included before `PermitRootLogin no`: the disk-full fallback drops `PermitRootLogin
+   * prohibit-password` there (tmpfs) while a grant through root is active (see RootLoginSwitch).
+   */
+  readonly runtimeDir?: string | undefined;
 }
 
 export const DROP_IN_NAME = '10-taupage.conf';
@@ -38,7 +44,7 @@ function invalid(message: string): TaupageError {
  * hardened defaults: keys only, root only by key (the disk-full fallback), and VERBOSE logging
  * so each login names the key fingerprint the audit trail joins with its grant.
  */
-export function renderSshdDropIn(options: SshdOptions): string {
+export function renderSshdDropIn(options: SshdOptions, runtimeDir?: string): string {
   const ports = options.ports.length === 0 ? [22] : options.ports;
   for (const port of ports)
     if (!Number.isInteger(port) || port < 1 || port > 65535)
@@ -48,6 +54,8 @@ export function renderSshdDropIn(options: SshdOptions): string {
   const gatewayValue = gateway === true ? 'yes' : gateway === false ? 'no' : gateway;
   if (gatewayValue !== undefined && !['yes', 'no', 'clientspecified'].includes(gatewayValue))
     throw invalid('ssh_gateway_ports must be yes, no or clientspecified');
+  if (runtimeDir !== undefined && !/^\/[A-Za-z0-9._/-]+$/.test(runtimeDir))
+    throw invalid(`sshd runtime dir must be an absolute path without spaces, not "${runtimeDir}"`);
   return [
     '# Written by taupage at boot from ssh_ports and ssh_gateway_ports; rewritten every boot.',
     ...ports.map((port) => `Port ${port}`),
@@ -55,8 +63,11 @@ export function renderSshdDropIn(options: SshdOptions): string {
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
     'PermitEmptyPasswords no',
-    // Root logs in only with a key, and root's keys exist only as the disk-full fallback in tmpfs.
-    'PermitRootLogin prohibit-password',
+    // No root logins, like the AMI's 50-taupage.conf (the first value wins, so this file must
+    // never be weaker). Only while a disk-full grant through root is active does a file in the
+    // runtime dir (tmpfs, included first) say `prohibit-password`.
+    ...(runtimeDir === undefined ? [] : [`Include ${runtimeDir}/*.conf`]),
+    'PermitRootLogin no',
     'X11Forwarding no',
     'MaxAuthTries 3',
     'LoginGraceTime 30',
@@ -75,7 +86,7 @@ export function renderSshdDropIn(options: SshdOptions): string {
  * anything changed (an unchanged file is not reloaded).
  */
 export async function applySshdDropIn(options: SshdOptions, target: SshdDropInTarget): Promise<boolean> {
-  const content = renderSshdDropIn(options);
+  const content = renderSshdDropIn(options, target.runtimeDir);
   await mkdir(target.dir, { recursive: true, mode: 0o755 });
   const file = join(target.dir, DROP_IN_NAME);
   const previous = await readOrEmpty(file);
@@ -100,8 +111,14 @@ export async function applySshdDropIn(options: SshdOptions, target: SshdDropInTa
       },
     );
   }
-  const [command, ...args] = target.reload;
-  if (command !== undefined) await run(command, args, { timeout: SSHD_TEST_TIMEOUT_MS });
+  try {
+    await target.reload?.reload();
+  } catch (error) {
+    // Not applied until sshd has it: the previous file goes back, so the next attempt (the next
+    // agent start) sees a change and reloads again instead of trusting a file sshd never read.
+    await restore(file, previous);
+    throw error;
+  }
   return true;
 }
 

@@ -19,8 +19,19 @@ function isolatedHostPaths(): Record<string, string> {
     TAUPAGE_SSH_GRANTS_FILE: join(dir, 'ssh-grants.json'),
     TAUPAGE_SSH_ROOT_KEYS_FILE: join(dir, 'root-authorized_keys'),
     TAUPAGE_SSH_AUTH_LOG: 'off',
+    // The host's sshd (/etc/ssh, systemctl reload) and root's keys stay untouched; the sshd
+    // drop-in is tested against a private sshd in test/integration/ssh/.
+    TAUPAGE_SSHD_CONFIG_DIR: 'off',
+    TAUPAGE_SSHD_RUNTIME_DIR: 'off',
+    TAUPAGE_SSH_ROOT_KEYS_TMPFS: join(dir, 'root-keys-tmpfs', 'authorized_keys'),
+    TAUPAGE_INSTANCE_USER_HOMES: join(dir, 'home-admin'),
     TAUPAGE_METRICS_LISTEN: '127.0.0.1:0',
     TAUPAGE_LOG_STATE_DIR: join(dir, 'logs'),
+    TAUPAGE_SUPERVISOR_STATE: join(dir, 'container.json'),
+    // Every agent process is a fresh host boot unless a test shares the marker on purpose.
+    TAUPAGE_BOOT_MARKER: join(dir, 'boot'),
+    // Never ask the CI host's systemd (nor power it off): a file records instead.
+    TAUPAGE_HOST_POWER: `record:${join(dir, 'host-power')}`,
   };
 }
 

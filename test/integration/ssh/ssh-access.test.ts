@@ -41,14 +41,24 @@ function paths(extra: { homeBase?: string } = {}) {
 }
 
 /** The forced command, as sshd runs it for even: SSH_ORIGINAL_COMMAND in the environment. */
-async function forced(command: string, extra: string[] = []) {
+function forced(command: string, extra: string[] = []) {
+  return sshAccessCli([], command, extra);
+}
+
+/** `taupage ssh-access expire`, as taupage-ssh-expiry.service runs it. */
+function expireCli() {
+  return sshAccessCli(['expire'], undefined, []);
+}
+
+async function sshAccessCli(subcommand: string[], command: string | undefined, extra: string[]) {
   let stdout = '';
   let stderr = '';
-  process.env.SSH_ORIGINAL_COMMAND = command;
+  if (command !== undefined) process.env.SSH_ORIGINAL_COMMAND = command;
   try {
     const code = await runCli(
       [
         'ssh-access',
+        ...subcommand,
         '--config',
         fx.configFile,
         '--grants-file',
@@ -59,6 +69,10 @@ async function forced(command: string, extra: string[] = []) {
         fx.rootKeysFile,
         '--log-level',
         'silent',
+        '--sshd-runtime-dir',
+        fx.runtimeDir,
+        '--sshd-pid-file',
+        fx.pidFile,
         ...extra,
       ],
       { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) },
@@ -228,6 +242,31 @@ describe('taupage ssh-access with a real sshd', () => {
     expect(login.stdout).not.toContain('should-not-run');
   }, 90_000);
 
+  it('`taupage ssh-access expire` (the systemd timer) revokes what is due when no agent runs', async () => {
+    const { user } = await newUser();
+    const access = await accessExpiringIn(2_000);
+    const grant = await access.grant({ user, remoteHost: undefined, ttlMinutes: 1 });
+    const notYet = await expireCli();
+    expect(notYet).toMatchObject({ code: 0, stdout: '' });
+    await eventually(
+      () => Promise.resolve(Date.now() > grant.expiresAt ? true : undefined),
+      'the expiry time',
+      10_000,
+    );
+    const expired = await expireCli();
+    expect(expired).toMatchObject({ code: 0, stdout: `Expired SSH access of ${user}\n` });
+    const event = await expireEvent(user);
+    expect(Number(event?.data.lateMs)).toBeGreaterThanOrEqual(0);
+    const home = (await run('getent', ['passwd', user])).stdout.split(':')[5] ?? '';
+    expect(await readFile(join(home, '.ssh', 'authorized_keys'), 'utf8')).toContain(
+      'Your SSH access was revoked by even.',
+    );
+    const list = await runCliCapture(['ssh-access', 'list', '--grants-file', grantsFile, '--format', 'json']);
+    expect(JSON.parse(list.stdout)).not.toContainEqual(expect.objectContaining({ user }));
+    // Nothing left to do: a second run is a no-op.
+    expect(await expireCli()).toMatchObject({ code: 0, stdout: '' });
+  });
+
   it('sshd itself refuses an expired key even when no agent is running (expiry-time)', async () => {
     const { user, privateKey } = await newUser();
     const access = await accessExpiringIn(3_000);
@@ -257,10 +296,22 @@ describe('taupage ssh-access with a real sshd', () => {
       const result = await forced(`grant-ssh-access ${user}`, ['--home-base', full]);
       expect(result.stderr).toBe('');
       expect(result.stdout).toContain(`Disk full: granted SSH access to ${user} as root@`);
-      expect((await sshRun(fx, 'root', privateKey, 'id -u')).stdout.trim()).toBe('0');
+      // sshd says PermitRootLogin no, except while a grant through root is active.
+      expect(await readFile(join(fx.runtimeDir, 'root-fallback.conf'), 'utf8')).toContain(
+        'PermitRootLogin prohibit-password',
+      );
+      // The switch reloaded sshd (SIGHUP: it re-executes and listens again).
+      await eventually(
+        async () =>
+          (await sshRun(fx, 'root', privateKey, 'id -u')).stdout.trim() === '0' ? true : undefined,
+        'root login through the fallback',
+      );
       expect((await sshRun(fx, user, privateKey)).code).not.toBe(0);
 
       expect((await forced(`revoke-ssh-access ${user}`)).code).toBe(0);
+      await expect(readFile(join(fx.runtimeDir, 'root-fallback.conf'))).rejects.toMatchObject({
+        code: 'ENOENT',
+      });
       expect((await sshRun(fx, 'root', privateKey, 'id -u')).code).not.toBe(0);
       expect(await readFile(fx.rootKeysFile, 'utf8')).not.toContain(user);
     } finally {

@@ -29,6 +29,9 @@ export interface SshFixture {
   /** sshd's own log (-e): the "auth log" the watcher tails. */
   readonly authLog: string;
   readonly rootKeysFile: string;
+  /** Included by sshd's config first: the disk-full fallback's root-login switch writes here. */
+  readonly runtimeDir: string;
+  readonly pidFile: string;
   readonly configFile: string;
   readonly keyServerUrl: string;
   /** What the key server answers per user (a public key line, or anything hostile). */
@@ -92,8 +95,10 @@ export async function startSshFixture(): Promise<SshFixture> {
   const port = await freePort();
   const authLog = join(dir, 'sshd.log');
   const sshdConfig = join(dir, 'sshd_config');
-  // Hardened like the AMI's sshd (see src/ssh/sshd-drop-in.ts); root's keys come from a file
-  // in the temp dir only (the tmpfs fallback), so the test never touches the real /root/.ssh.
+  // Hardened like the AMI's sshd (see src/ssh/sshd-drop-in.ts): no root logins unless the
+  // runtime dir says so (the disk-full fallback); root's keys come from a file in the temp dir
+  // only (the tmpfs fallback), so the test never touches the real /root/.ssh.
+  const runtimeDir = join(dir, 'sshd-runtime');
   await writeFile(
     sshdConfig,
     [
@@ -101,7 +106,8 @@ export async function startSshFixture(): Promise<SshFixture> {
       `PidFile ${join(dir, 'sshd.pid')}`,
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
-      'PermitRootLogin prohibit-password',
+      `Include ${runtimeDir}/*.conf`,
+      'PermitRootLogin no',
       'UsePAM yes',
       'LogLevel VERBOSE',
       'Match User root',
@@ -130,6 +136,8 @@ export async function startSshFixture(): Promise<SshFixture> {
     port,
     authLog,
     rootKeysFile: join(rootKeysDir, 'root'),
+    runtimeDir,
+    pidFile: join(dir, 'sshd.pid'),
     configFile,
     keyServerUrl,
     keys,

@@ -48,7 +48,13 @@ describe('renderSshdDropIn', () => {
     const text = renderSshdDropIn({ ports: [22, 2222], gatewayPorts: true });
     expect(text).toContain('Port 22\nPort 2222\n');
     expect(text).toContain('PasswordAuthentication no');
-    expect(text).toContain('PermitRootLogin prohibit-password');
+    // Never weaker than the AMI: root only through the runtime dir's switch (disk-full fallback).
+    expect(text).toContain('PermitRootLogin no');
+    expect(text).not.toContain('prohibit-password');
+    expect(renderSshdDropIn({ ports: [22] }, '/run/taupage-ssh/sshd_config.d')).toContain(
+      'Include /run/taupage-ssh/sshd_config.d/*.conf\nPermitRootLogin no\n',
+    );
+    expect(() => renderSshdDropIn({ ports: [22] }, '/run/x y')).toThrow(/absolute path/);
     expect(text).toContain('GatewayPorts yes'); // YAML's unquoted yes, not the original's "True"
     expect(text).toContain('AllowTcpForwarding remote'); // reverse tunnels only
     expect(renderSshdDropIn({ ports: [22], gatewayPorts: false })).not.toContain('AllowTcpForwarding');
