@@ -4,6 +4,7 @@ import { ExitCode } from '../core/exit-codes.js';
 import { checkConfigInput, type InputKind } from '../config/config-input.js';
 import { formatIssue, type ConfigIssue } from '../config/issues.js';
 import { readConfigFile, readDefaults } from '../config/load-config.js';
+import { mutableTagPolicy, mutableTagsOption } from './mutable-tags-option.js';
 import { type CliIo, UsageError } from './output.js';
 
 interface FileResult {
@@ -19,6 +20,7 @@ interface ValidateOptions {
   readonly defaults?: string;
   readonly format: string;
   readonly rendered?: boolean;
+  readonly mutableTags: string;
 }
 
 export function registerValidateCommand(
@@ -38,6 +40,7 @@ export function registerValidateCommand(
       '--rendered',
       'the files are rendered user data, as the agent reads it at boot: {{…}} placeholders are plain text and aws:kms: values must be well-formed',
     )
+    .addOption(mutableTagsOption())
     .addHelpText(
       'after',
       '\nSenza placeholders ({{Arguments.X}}) and CloudFormation functions (Ref, Fn::*) are opaque unless --rendered:\n' +
@@ -48,6 +51,7 @@ export function registerValidateCommand(
     .action(async (files: string[], options: ValidateOptions) => {
       if (options.format !== 'text' && options.format !== 'json')
         throw new UsageError(`--format must be text or json, not "${options.format}"`);
+      const mutableTags = mutableTagPolicy(options.mutableTags);
       const defaults = await readDefaults(options.defaults);
       const results: FileResult[] = [];
       let unreadable = false;
@@ -68,7 +72,7 @@ export function registerValidateCommand(
           });
           continue;
         }
-        const check = checkConfigInput(bytes, { defaults, template: options.rendered !== true });
+        const check = checkConfigInput(bytes, { defaults, template: options.rendered !== true, mutableTags });
         results.push({ file, valid: check.errors.length === 0, ...check });
       }
       const valid = results.every((result) => result.valid);

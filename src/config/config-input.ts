@@ -1,5 +1,6 @@
 import { TaupageError } from '../core/errors.js';
 import { isMapping } from './config-values.js';
+import type { MutableTagPolicy } from './image-reference.js';
 import { byLine, type ConfigIssue } from './issues.js';
 import { userDataNotes } from './load-config.js';
 import { findTaupageConfigs, isTaupageConfigContainer, valueAt } from './senza-definition.js';
@@ -25,6 +26,8 @@ export interface InputOptions {
    * CloudFormation functions are opaque. false: rendered user data, exactly as at boot.
    */
   readonly template: boolean;
+  /** The AMI's policy for mutable image tags; `reject` unless set. */
+  readonly mutableTags?: MutableTagPolicy;
 }
 
 /**
@@ -56,6 +59,7 @@ export function checkConfigInput(bytes: Uint8Array, options: InputOptions): Inpu
       document,
       template: options.template,
       digest: false,
+      ...(options.mutableTags === undefined ? {} : { mutableTags: options.mutableTags }),
     });
     return {
       kind: 'taupage-config',
@@ -74,7 +78,13 @@ export function checkConfigInput(bytes: Uint8Array, options: InputOptions): Inpu
     });
   for (const prefix of blocks) {
     const block = merge(valueAt(document.value, prefix), options.defaults);
-    const validation = validateConfig(block, { document, prefix, template: options.template, digest: false });
+    const validation = validateConfig(block, {
+      document,
+      prefix,
+      template: options.template,
+      digest: false,
+      ...(options.mutableTags === undefined ? {} : { mutableTags: options.mutableTags }),
+    });
     errors.push(...validation.errors);
     warnings.push(...validation.warnings);
   }

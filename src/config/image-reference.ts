@@ -76,6 +76,20 @@ export function parseImageReference(source: string): ImageReferenceResult {
   return { ok: true, reference: { registry, repository: path, tag, digest }, implicitRegistry };
 }
 
+/**
+ * The AMI's policy for mutable tags (`latest`, `*SNAPSHOT*` in any case, no tag at all):
+ * `reject` (the default, as the original) fails validation, `warn` accepts them with a warning,
+ * `allow` accepts them silently. Digests (`@sha256:`) are always accepted. A mutable tag that is
+ * accepted is pulled again on every boot: it may have moved.
+ */
+export type MutableTagPolicy = 'reject' | 'warn' | 'allow';
+
+export const MUTABLE_TAG_POLICIES: readonly MutableTagPolicy[] = ['reject', 'warn', 'allow'];
+
+export function isMutableTagPolicy(value: string): value is MutableTagPolicy {
+  return (MUTABLE_TAG_POLICIES as readonly string[]).includes(value);
+}
+
 /** Why a reference breaks the immutable-tag policy, or undefined when it is fine. */
 export function mutableTagReason(reference: ImageReference): string | undefined {
   if (reference.digest !== undefined) return undefined;

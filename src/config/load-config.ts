@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { TaupageError } from '../core/errors.js';
 import { isMapping } from './config-values.js';
+import type { MutableTagPolicy } from './image-reference.js';
 import type { ConfigIssue } from './issues.js';
 import { decodeUserData, type DecodedUserData } from './user-data.js';
 import { validateConfig, type ValidationResult } from './validate-config.js';
@@ -18,12 +19,19 @@ export interface LoadedConfig {
  * entirely (a shallow merge, as the original's cloud-init handler did): nested maps such as
  * `logging` are not merged key by key.
  */
-export function loadConfig(userData: Uint8Array, defaults: Readonly<Record<string, unknown>>): LoadedConfig {
+export function loadConfig(
+  userData: Uint8Array,
+  defaults: Readonly<Record<string, unknown>>,
+  options: { readonly mutableTags?: MutableTagPolicy | undefined } = {},
+): LoadedConfig {
   const decoded = decodeUserData(userData);
   const document = parseYaml(decoded.yaml, 'user data', decoded.lineOffset);
   const user = document.value;
   const merged = isMapping(user) ? { ...defaults, ...user } : user;
-  const validation = validateConfig(merged, { document });
+  const validation = validateConfig(merged, {
+    document,
+    ...(options.mutableTags === undefined ? {} : { mutableTags: options.mutableTags }),
+  });
   const notes: ConfigIssue[] = userDataNotes(decoded);
   if (!decoded.hadHeader && validation.errors.length === 0) {
     notes.push({

@@ -17,7 +17,7 @@ import {
   type IgnoredKey,
   type ObjectNode,
 } from './schema/collection-nodes.js';
-import type { NamedField } from './schema/schema-node.js';
+import { INVALID, type NamedField } from './schema/schema-node.js';
 import type { TaupageKeys } from './taupage-config.js';
 
 /**
@@ -90,7 +90,44 @@ export const TAUPAGE_SCHEMA: ObjectNode<TaupageKeys> = objectNode<TaupageKeys>({
         [...path, 'ports'],
         'are not published with networking: host (the container uses the host’s ports); they only pick the health-check port',
       );
-    return value;
+    if (value.networking === 'none' && value.ports.length > 0)
+      context.warning(
+        [...path, 'ports'],
+        'are not published with networking: none (the container has no network); they only pick the health-check port',
+      );
+    // Docker refuses both ("conflicting options"): the container shares another one's network.
+    if (value.networking.startsWith('container:')) {
+      let conflict = false;
+      if (value.ports.length > 0) {
+        context.error(
+          [...path, 'ports'],
+          `cannot be published with networking: ${value.networking}; publish them on that container`,
+        );
+        conflict = true;
+      }
+      if (value.hostname !== undefined) {
+        context.error(
+          [...path, 'hostname'],
+          `cannot be set with networking: ${value.networking} (the container shares its network)`,
+        );
+        conflict = true;
+      }
+      if (conflict) return INVALID;
+    }
+    // Docker refuses two binds at one path ("Duplicate mount point").
+    const taken = new Map<string, string>([['/meta', 'taupage.yaml (/meta)']]);
+    if (value.mountVarLog) taken.set('/var/log-host', 'mount_var_log');
+    if (value.mountCustomLog) taken.set('/var/log', 'mount_custom_log');
+    if (value.mountCerts) taken.set('/etc/ssl/certs', 'mount_certs');
+    if (value.dockerDaemonAccess) taken.set('/var/run/docker.sock', 'docker_daemon_access');
+    const clashes = value.mounts.filter((mount) => taken.has(mount.path.replace(/(.)\/+$/, '$1')));
+    for (const mount of clashes)
+      context.error(
+        [...path, 'mounts', mount.path],
+        `is already mounted by ${taken.get(mount.path.replace(/(.)\/+$/, '$1')) ?? ''}; choose another path`,
+        'key',
+      );
+    return clashes.length > 0 ? INVALID : value;
   },
 });
 
@@ -98,4 +135,23 @@ export const TAUPAGE_SCHEMA: ObjectNode<TaupageKeys> = objectNode<TaupageKeys>({
 export function isSupportedKey(key: string): boolean {
   const spec = TAUPAGE_SCHEMA.fieldList.find((candidate) => candidate.key === key);
   return spec !== undefined && (spec.doc.status ?? 'supported') === 'supported';
+}
+
+/**
+ * Whether the agent acts on the value at `path`: the top-level key is supported, and so is every
+ * nested key of an object on the way (`logging.scalyr_account_key` is planned while `logging`
+ * is not). Below a map or list the status is the parent's.
+ */
+export function isSupportedPath(path: readonly (string | number)[]): boolean {
+  const [top, ...rest] = path;
+  if (typeof top !== 'string' || !isSupportedKey(top)) return false;
+  let nested = TAUPAGE_SCHEMA.fieldList.find((candidate) => candidate.key === top)?.node.nested;
+  for (const part of rest) {
+    if (nested === undefined || nested.via !== '') return true;
+    const spec = nested.fields.find((field) => field.spec.key === part)?.spec;
+    if (spec === undefined) return true;
+    if ((spec.doc.status ?? 'supported') !== 'supported') return false;
+    nested = spec.node.nested;
+  }
+  return true;
 }

@@ -1,8 +1,9 @@
 import { configDigest } from './config-digest.js';
 import { describeValue, isEncrypted, isMapping, readCiphertext } from './config-values.js';
+import type { MutableTagPolicy } from './image-reference.js';
 import { byLine, IssueCollector, type ConfigIssue } from './issues.js';
 import { INVALID, type ReadContext } from './schema/schema-node.js';
-import { isSupportedKey, TAUPAGE_SCHEMA } from './taupage-schema.js';
+import { isSupportedPath, TAUPAGE_SCHEMA } from './taupage-schema.js';
 import type {
   EncryptedValue,
   HealthCheckConfig,
@@ -35,6 +36,8 @@ export interface ValidateOptions {
   readonly template?: boolean;
   /** Skip the digest (`validate` has no use for it); `digest` is then ''. */
   readonly digest?: boolean;
+  /** The AMI's policy for mutable image tags; `reject` (as the original) unless set. */
+  readonly mutableTags?: MutableTagPolicy;
 }
 
 /**
@@ -52,6 +55,7 @@ export function validateConfig(raw: unknown, options: ValidateOptions = {}): Val
   const template = options.template ?? false;
   const context: ReadContext = {
     template,
+    mutableTags: options.mutableTags ?? 'reject',
     error: (path, message, part) => {
       issues.error(path, message, part);
     },
@@ -135,9 +139,10 @@ function collectEncryptedValues(
         visit(item, [...path, index], required);
       });
     } else if (isMapping(value)) {
-      for (const [key, item] of Object.entries(value)) visit(item, [...path, key], required);
+      for (const [key, item] of Object.entries(value))
+        visit(item, [...path, key], required && isSupportedPath([...path, key]));
     }
   };
-  for (const [key, value] of Object.entries(raw)) visit(value, [key], isSupportedKey(key));
+  for (const [key, value] of Object.entries(raw)) visit(value, [key], isSupportedPath([key]));
   return found;
 }

@@ -1,6 +1,13 @@
 import type { Secret } from '../core/secret.js';
 import type { ImageReference } from '../config/image-reference.js';
-import type { PortMapping } from '../config/taupage-config.js';
+import type { NetworkMode, PortMapping } from '../config/taupage-config.js';
+
+/** A bind mount of a host path into the container. */
+export interface BindMount {
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
 
 /** Everything Docker needs to create the application container, in our own terms. */
 export interface ContainerSpec {
@@ -8,18 +15,48 @@ export interface ContainerSpec {
   readonly image: ImageReference;
   /** Values that came from KMS stay Secrets until the adapter hands them to Docker. */
   readonly env: readonly { readonly name: string; readonly value: string | Secret }[];
+  /** Published ports; empty unless the network mode is `bridge` (Docker cannot publish otherwise). */
   readonly ports: readonly PortMapping[];
-  readonly mounts: readonly {
-    readonly source: string;
-    readonly target: string;
-    readonly readOnly: boolean;
-  }[];
+  readonly mounts: readonly BindMount[];
   /** `uid:gid`, or undefined for the image's own user (root: true). */
   readonly user: string | undefined;
   readonly restartPolicy: { readonly name: 'on-failure'; readonly maximumRetryCount: number };
-  /** Docker's log driver for the container's own output (what `docker logs` and the shipper read). */
-  readonly logConfig: { readonly driver: string; readonly options: Readonly<Record<string, string>> };
+  /**
+   * Docker's log driver for the container's own output (what `docker logs` and the shipper read).
+   * Option values from `aws:kms:` stay Secrets until the adapter hands them to Docker.
+   */
+  readonly logConfig: {
+    readonly driver: string;
+    readonly options: Readonly<Record<string, string | Secret>>;
+  };
   readonly labels: Readonly<Record<string, string>>;
+  /*
+   * The options below are optional so a hand-written spec (tests) can leave them out: absent
+   * means Docker's default. buildContainerSpec always sets every one of them.
+   */
+  readonly privileged?: boolean;
+  /** Read-only root filesystem (`--read-only`). */
+  readonly readOnlyRootfs?: boolean;
+  /** /dev/shm size in bytes; undefined: Docker's default (64 MB). */
+  readonly shmSizeBytes?: number | undefined;
+  /** undefined: Docker's default (the container id). */
+  readonly hostname?: string | undefined;
+  /** undefined: bridge. */
+  readonly networkMode?: NetworkMode;
+  /** Capability names without `CAP_`. */
+  readonly capAdd?: readonly string[];
+  readonly capDrop?: readonly string[];
+  /** Seconds Docker waits after SIGTERM before SIGKILL on `docker stop` and daemon shutdown. */
+  readonly stopTimeoutSeconds?: number | undefined;
+  readonly resources?: {
+    /** Hard limit in bytes. */
+    readonly memoryBytes: number | undefined;
+    /** Soft limit in bytes. */
+    readonly memoryReservationBytes: number | undefined;
+    /** CPUs × 10⁹ (Docker's NanoCpus). */
+    readonly nanoCpus: number | undefined;
+    readonly cpuShares: number | undefined;
+  };
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';

@@ -1,8 +1,8 @@
 import { REDACTED, type Secret } from '../core/secret.js';
 import { formatImageReference } from '../config/image-reference.js';
-import type { TaupageConfig } from '../config/taupage-config.js';
+import type { ConfigValue, TaupageConfig } from '../config/taupage-config.js';
 import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
-import type { ContainerSpec } from './container-runtime.js';
+import type { BindMount, ContainerSpec } from './container-runtime.js';
 
 export const CONTAINER_LABELS = {
   managed: 'io.taupage.managed',
@@ -14,11 +14,45 @@ export const CONTAINER_LABELS = {
 /**
  * The container's output stays on the host in bounded files (250 MB at most): `docker logs` and
  * the log shipper read them, and a chatty app cannot fill the disk, which in the original took
- * SSH down with it (Taupage #176). `docker.log_driver`/`log_opt` will override this.
+ * SSH down with it (Taupage #176). `docker.log_driver`/`log_opt` override this; `log_opt` alone
+ * (or `log_driver: json-file`) adjusts these options.
  */
 export const BOUNDED_JSON_FILE_LOGS = {
   driver: 'json-file',
   options: { 'max-size': '50m', 'max-file': '5' },
+} as const;
+
+/** Host paths the AMI provides; settings so tests (and other AMIs) can point elsewhere. */
+export interface ContainerHostPaths {
+  /** The Docker engine's socket, bound for `docker_daemon_access`. */
+  readonly dockerSocket: string;
+  /** Bound read-only at /var/log-host for `mount_var_log`. */
+  readonly varLog: string;
+  /** Bound at /var/log for `mount_custom_log` (shipped and rotated as custom logs). */
+  readonly customLog: string;
+  /** The host trust store, bound read-only at /etc/ssl/certs for `mount_certs`. */
+  readonly certs: string;
+  /** Host side of every `mounts:` entry: `<mountsRoot><path>` (the disk step prepares it). */
+  readonly mountsRoot: string;
+}
+
+/** Where the original Taupage AMI had them. */
+export const DEFAULT_HOST_PATHS: ContainerHostPaths = {
+  dockerSocket: '/var/run/docker.sock',
+  varLog: '/var/log',
+  customLog: '/var/log-custom',
+  certs: '/etc/ssl/certs',
+  mountsRoot: '/mounts',
+};
+
+/** Fixed paths inside the container, as the original mounted them. */
+export const CONTAINER_PATHS = {
+  meta: '/meta',
+  credentials: '/meta/credentials',
+  dockerSocket: '/var/run/docker.sock',
+  varLog: '/var/log-host',
+  customLog: '/var/log',
+  certs: '/etc/ssl/certs',
 } as const;
 
 export interface ContainerSpecSettings {
@@ -27,6 +61,8 @@ export interface ContainerSpecSettings {
   readonly metaDir: string;
   /** uid:gid of the host's `application` user (fixed in the AMI). */
   readonly applicationUser: string;
+  /** AMI host paths; DEFAULT_HOST_PATHS when absent. */
+  readonly hostPaths?: ContainerHostPaths;
 }
 
 /**
@@ -39,16 +75,22 @@ export function buildContainerSpec(
   settings: ContainerSpecSettings,
   secrets: ConfigSecrets | undefined,
 ): ContainerSpec {
-  const env: { name: string; value: string | Secret }[] = config.environment.map((variable) => ({
-    name: variable.name,
-    value:
-      secrets?.resolve(variable.value) ?? (variable.value.kind === 'plain' ? variable.value.value : REDACTED),
-  }));
+  const resolve = (value: ConfigValue): string | Secret =>
+    secrets?.resolve(value) ?? (value.kind === 'plain' ? value.value : REDACTED);
+  const env: { name: string; value: string | Secret }[] = [];
+  // First, so a TOKENINFO_URL in `environment` wins, as with the original's `-e` order. The
+  // original pointed it at a local Plan B token info when `local_planb_tokeninfo` was healthy;
+  // taupage runs no token info, so `tokeninfo_url` (usually baked into the AMI defaults) it is.
+  if (config.tokeninfoUrl !== undefined && !config.environment.some((v) => v.name === 'TOKENINFO_URL'))
+    env.push({ name: 'TOKENINFO_URL', value: config.tokeninfoUrl });
+  env.push(
+    ...config.environment.map((variable) => ({ name: variable.name, value: resolve(variable.value) })),
+  );
   // Set after the user's variables so they win, as in the original.
   if (config.applicationId !== undefined) env.push({ name: 'APPLICATION_ID', value: config.applicationId });
   if (config.applicationVersion !== undefined)
     env.push({ name: 'APPLICATION_VERSION', value: config.applicationVersion });
-  env.push({ name: 'CREDENTIALS_DIR', value: '/meta/credentials' });
+  env.push({ name: 'CREDENTIALS_DIR', value: CONTAINER_PATHS.credentials });
 
   const labels: Record<string, string> = {
     [CONTAINER_LABELS.managed]: 'true',
@@ -58,26 +100,96 @@ export function buildContainerSpec(
   if (config.applicationVersion !== undefined)
     labels[CONTAINER_LABELS.applicationVersion] = config.applicationVersion;
 
+  const { docker } = config;
+  const logDriver = docker.logDriver ?? BOUNDED_JSON_FILE_LOGS.driver;
+  const logOptions: Record<string, string | Secret> =
+    logDriver === BOUNDED_JSON_FILE_LOGS.driver ? { ...BOUNDED_JSON_FILE_LOGS.options } : {};
+  for (const [option, value] of docker.logOptions) logOptions[option] = resolve(value);
+
   return {
     name: settings.containerName,
     image: config.source,
     env,
-    ports: config.ports,
-    mounts: [{ source: settings.metaDir, target: '/meta', readOnly: true }],
+    // Docker publishes ports only on a bridge network (host: discarded; container: refused).
+    ports: config.networking === 'bridge' ? config.ports : [],
+    mounts: containerMounts(config, settings),
     user: config.root ? undefined : settings.applicationUser,
     // Docker's own restart policy supervises the app, as in the original (on-failure:10).
     restartPolicy: { name: 'on-failure', maximumRetryCount: 10 },
-    logConfig: BOUNDED_JSON_FILE_LOGS,
+    logConfig: { driver: logDriver, options: logOptions },
     labels,
+    privileged: config.privileged,
+    readOnlyRootfs: config.readOnly,
+    shmSizeBytes: config.shmSize,
+    hostname: config.hostname,
+    networkMode: config.networking,
+    capAdd: config.capabilitiesAdd,
+    capDrop: config.capabilitiesDrop,
+    stopTimeoutSeconds: docker.stopTimeoutSeconds,
+    resources: {
+      memoryBytes: docker.memory,
+      memoryReservationBytes: docker.memoryReservation,
+      nanoCpus: docker.cpus === undefined ? undefined : Math.round(docker.cpus * 1e9),
+      cpuShares: docker.cpuShares,
+    },
+  };
+}
+
+/**
+ * /meta always; then each `mounts:` entry and the `mount_*` flags. `docker_daemon_access` binds
+ * only the engine's socket: the original also bound the host's docker binary and eight host
+ * libraries into the container, which broke with every host upgrade; images bring their own CLI.
+ */
+function containerMounts(config: TaupageConfig, settings: ContainerSpecSettings): BindMount[] {
+  const host = settings.hostPaths ?? DEFAULT_HOST_PATHS;
+  const mounts: BindMount[] = [{ source: settings.metaDir, target: CONTAINER_PATHS.meta, readOnly: true }];
+  for (const mount of config.mounts)
+    mounts.push({ source: `${host.mountsRoot}${mount.path}`, target: mount.path, readOnly: false });
+  if (config.mountVarLog)
+    mounts.push({ source: host.varLog, target: CONTAINER_PATHS.varLog, readOnly: true });
+  if (config.mountCustomLog)
+    mounts.push({ source: host.customLog, target: CONTAINER_PATHS.customLog, readOnly: false });
+  if (config.mountCerts) mounts.push({ source: host.certs, target: CONTAINER_PATHS.certs, readOnly: true });
+  if (config.dockerDaemonAccess)
+    mounts.push({ source: host.dockerSocket, target: CONTAINER_PATHS.dockerSocket, readOnly: false });
+  return mounts;
+}
+
+/** A ContainerSpec as plain JSON data; secrets are [redacted], Docker defaults are null. */
+export interface ContainerDescription {
+  readonly name: string;
+  readonly image: string;
+  readonly env: readonly { readonly name: string; readonly value: string }[];
+  readonly ports: readonly { readonly host: number; readonly container: number; readonly protocol: string }[];
+  readonly mounts: readonly BindMount[];
+  readonly user: string;
+  readonly restartPolicy: string;
+  readonly logConfig: { readonly driver: string; readonly options: Readonly<Record<string, string>> };
+  readonly labels: Readonly<Record<string, string>>;
+  readonly networkMode: string;
+  readonly hostname: string | null;
+  readonly privileged: boolean;
+  readonly readOnlyRootfs: boolean;
+  readonly shmSizeBytes: number | null;
+  readonly capAdd: readonly string[];
+  readonly capDrop: readonly string[];
+  readonly stopTimeoutSeconds: number | null;
+  readonly resources: {
+    readonly memoryBytes: number | null;
+    readonly memoryReservationBytes: number | null;
+    readonly cpus: number | null;
+    readonly cpuShares: number | null;
   };
 }
 
 /** The spec as plain data for `taupage plan` and logs; secrets stay [redacted]. */
-export function describeContainerSpec(spec: ContainerSpec): Record<string, unknown> {
+export function describeContainerSpec(spec: ContainerSpec): ContainerDescription {
+  const text = (value: string | Secret): string => (typeof value === 'string' ? value : REDACTED);
+  const resources = spec.resources;
   return {
     name: spec.name,
     image: formatImageReference(spec.image),
-    env: spec.env.map(({ name, value }) => ({ name, value: typeof value === 'string' ? value : REDACTED })),
+    env: spec.env.map(({ name, value }) => ({ name, value: text(value) })),
     ports: spec.ports.map((port) => ({
       host: port.hostPort,
       container: port.containerPort,
@@ -86,7 +198,26 @@ export function describeContainerSpec(spec: ContainerSpec): Record<string, unkno
     mounts: spec.mounts,
     user: spec.user ?? 'image default (root: true)',
     restartPolicy: `${spec.restartPolicy.name}:${spec.restartPolicy.maximumRetryCount}`,
-    logConfig: spec.logConfig,
+    logConfig: {
+      driver: spec.logConfig.driver,
+      options: Object.fromEntries(
+        Object.entries(spec.logConfig.options).map(([option, value]) => [option, text(value)]),
+      ),
+    },
     labels: spec.labels,
+    networkMode: spec.networkMode ?? 'bridge',
+    hostname: spec.hostname ?? null,
+    privileged: spec.privileged ?? false,
+    readOnlyRootfs: spec.readOnlyRootfs ?? false,
+    shmSizeBytes: spec.shmSizeBytes ?? null,
+    capAdd: spec.capAdd ?? [],
+    capDrop: spec.capDrop ?? [],
+    stopTimeoutSeconds: spec.stopTimeoutSeconds ?? null,
+    resources: {
+      memoryBytes: resources?.memoryBytes ?? null,
+      memoryReservationBytes: resources?.memoryReservationBytes ?? null,
+      cpus: resources?.nanoCpus === undefined ? null : resources.nanoCpus / 1e9,
+      cpuShares: resources?.cpuShares ?? null,
+    },
   };
 }

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { firstLine, TaupageError } from '../core/errors.js';
+import type { Secret } from '../core/secret.js';
 import { formatImageReference, type ImageReference } from '../config/image-reference.js';
 import type {
   ContainerInfo,
@@ -141,25 +142,45 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
       exposed[key] = {};
       (bindings[key] ??= []).push({ HostPort: String(port.hostPort) });
     }
+    const reveal = (value: string | Secret): string => (typeof value === 'string' ? value : value.reveal());
+    const resources = spec.resources;
     let created;
     try {
       created = await this.#docker.createContainer({
         name: spec.name,
         Image: formatImageReference(spec.image),
-        Env: spec.env.map(
-          ({ name, value }) => `${name}=${typeof value === 'string' ? value : value.reveal()}`,
-        ),
+        Env: spec.env.map(({ name, value }) => `${name}=${reveal(value)}`),
         ...(spec.user === undefined ? {} : { User: spec.user }),
+        ...(spec.hostname === undefined ? {} : { Hostname: spec.hostname }),
+        // Docker itself then honours it on `docker stop` and when the daemon shuts down.
+        ...(spec.stopTimeoutSeconds === undefined ? {} : { StopTimeout: spec.stopTimeoutSeconds }),
         Labels: { ...spec.labels },
         ExposedPorts: exposed,
         HostConfig: {
           PortBindings: bindings,
           Binds: spec.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`),
-          LogConfig: { Type: spec.logConfig.driver, Config: { ...spec.logConfig.options } },
+          LogConfig: {
+            Type: spec.logConfig.driver,
+            Config: Object.fromEntries(
+              Object.entries(spec.logConfig.options).map(([option, value]) => [option, reveal(value)]),
+            ),
+          },
           RestartPolicy: {
             Name: spec.restartPolicy.name,
             MaximumRetryCount: spec.restartPolicy.maximumRetryCount,
           },
+          NetworkMode: spec.networkMode ?? 'bridge',
+          Privileged: spec.privileged ?? false,
+          ReadonlyRootfs: spec.readOnlyRootfs ?? false,
+          CapAdd: [...(spec.capAdd ?? [])],
+          CapDrop: [...(spec.capDrop ?? [])],
+          ...(spec.shmSizeBytes === undefined ? {} : { ShmSize: spec.shmSizeBytes }),
+          ...(resources?.memoryBytes === undefined ? {} : { Memory: resources.memoryBytes }),
+          ...(resources?.memoryReservationBytes === undefined
+            ? {}
+            : { MemoryReservation: resources.memoryReservationBytes }),
+          ...(resources?.nanoCpus === undefined ? {} : { NanoCpus: resources.nanoCpus }),
+          ...(resources?.cpuShares === undefined ? {} : { CpuShares: resources.cpuShares }),
         },
         abortSignal: deadline(signal),
       });

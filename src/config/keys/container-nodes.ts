@@ -48,22 +48,40 @@ export function imageNode(): SchemaNode<ImageReference> {
         const untagged = !value.includes('@') && !value.slice(value.lastIndexOf('/') + 1).includes(':');
         context.error(
           path,
-          untagged
-            ? `${mutableTag(undefined) ?? ''}; use an immutable version tag or a @sha256: digest`
+          untagged && context.mutableTags === 'reject'
+            ? `${mutableTag(undefined) ?? ''}; ${IMMUTABLE_HINT}`
             : parsed.message,
         );
         return INVALID;
       }
       const mutable = mutableTagReason(parsed.reference);
-      if (mutable !== undefined) {
-        context.error(path, `${mutable}; use an immutable version tag or a @sha256: digest`);
-        return INVALID;
-      }
+      if (mutable !== undefined && !applyMutableTagPolicy(mutable, path, context)) return INVALID;
       if (parsed.implicitRegistry) context.warning(path, implicitRegistryWarning(), 'value');
-      return parsed.reference;
+      const { reference } = parsed;
+      // No tag means `latest` to Docker; say so, or a pull without a tag would fetch every tag.
+      return reference.tag === undefined && reference.digest === undefined
+        ? { ...reference, tag: 'latest' }
+        : reference;
     },
     jsonSchema: () => ({ anyOf: [{ type: 'string', pattern: '^[^\\s]+$' }, TEMPLATE_REF] }),
   };
+}
+
+const IMMUTABLE_HINT = 'use an immutable version tag or a @sha256: digest';
+
+/** The AMI's tag policy (`--mutable-tags`): false when the reference is refused. */
+function applyMutableTagPolicy(reason: string, path: ConfigPath, context: ReadContext): boolean {
+  if (context.mutableTags === 'reject') {
+    context.error(path, `${reason}; ${IMMUTABLE_HINT}`);
+    return false;
+  }
+  if (context.mutableTags === 'warn')
+    context.warning(
+      path,
+      `${reason}; accepted by the AMI's tag policy (--mutable-tags warn) and pulled on every boot, but instances may run different images`,
+      'value',
+    );
+  return true;
 }
 
 function implicitRegistryWarning(): string {
@@ -83,10 +101,9 @@ function checkTemplatedImage(value: string, path: ConfigPath, context: ReadConte
   const tag = colon === -1 ? undefined : name.slice(colon + 1);
   if (tag !== undefined && !isPlaceholderText(tag)) {
     const mutable = mutableTag(tag);
-    if (mutable !== undefined)
-      context.error(path, `${mutable}; use an immutable version tag or a @sha256: digest`);
+    if (mutable !== undefined) applyMutableTagPolicy(mutable, path, context);
   } else if (tag === undefined && !isPlaceholderText(name)) {
-    context.error(path, `${mutableTag(undefined) ?? ''}; use an immutable version tag or a @sha256: digest`);
+    applyMutableTagPolicy(mutableTag(undefined) ?? '', path, context);
   }
   const slash = value.indexOf('/');
   const first = slash !== -1 ? value.slice(0, slash) : colon === -1 ? value : value.slice(0, colon);

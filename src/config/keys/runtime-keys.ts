@@ -94,6 +94,9 @@ function networkingNode(): SchemaNode<NetworkMode> {
   };
 }
 
+/** Docker's floor for `--memory` ("Minimum memory limit allowed is 6MB"). */
+const DOCKER_MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
 function dockerOptionsNode(): SchemaNode<DockerOptions> {
   const since = '0.2';
   return objectNode<DockerOptions>({
@@ -111,34 +114,39 @@ function dockerOptionsNode(): SchemaNode<DockerOptions> {
         }),
         {
           meaning:
-            'Docker log driver (`json-file`, `awslogs`, `gelf`, …) instead of syslog into /var/log/application.log.',
+            'Docker log driver (`json-file`, `awslogs`, `gelf`, …) for the container’s output. Only `json-file` (and `local`/`journald`, which `docker logs` reads) keeps the output readable by the log shipper.',
           since,
-          defaultText: 'syslog',
+          defaultText: '`json-file`, 5 × 50m',
         },
       ),
       logOptions: field(
         'log_opt',
         mapNode(secretTextNode(), { docType: 'map `option: value`', key: anyKey }),
         new Map(),
-        { meaning: 'Options of the log driver (`--log-opt`); values may be `aws:kms:`.', since },
+        {
+          meaning:
+            'Options of the log driver (`--log-opt`); values may be `aws:kms:`. With `json-file` they adjust the bounded defaults (`max-size: 50m`, `max-file: 5`).',
+          since,
+        },
       ),
       stopTimeoutSeconds: optional('stop_timeout', integerNode({ min: 0, max: 3600, docType: 'seconds' }), {
-        meaning: 'Seconds between SIGTERM and SIGKILL when the container is stopped.',
+        meaning:
+          'Seconds between SIGTERM and SIGKILL when the container is stopped; Docker itself honours it (`docker stop`, daemon shutdown).',
         since,
         defaultText: 'Docker default (10)',
       }),
       memory: optional('memory', sizeNode(), {
-        meaning: 'Hard memory limit of the container.',
+        meaning: 'Hard memory limit of the container (at least 6m, Docker’s minimum).',
         since,
         defaultText: 'unlimited',
       }),
       memoryReservation: optional('memory_reservation', sizeNode(), {
-        meaning: 'Soft memory limit of the container.',
+        meaning: 'Soft memory limit of the container (not above `memory`).',
         since,
         defaultText: 'none',
       }),
       cpus: optional('cpus', decimalNode({ min: 0.01, max: 1024, docType: 'number of CPUs (`1.5`)' }), {
-        meaning: 'CPU limit of the container.',
+        meaning: 'CPU limit of the container (Docker refuses more than the host has).',
         since,
         defaultText: 'unlimited',
       }),
@@ -147,6 +155,22 @@ function dockerOptionsNode(): SchemaNode<DockerOptions> {
         since,
         defaultText: 'Docker default (1024)',
       }),
+    },
+    // Docker refuses both at create time; saying so here names the key instead of failing the boot.
+    check(value, _raw, path, context) {
+      if (value.memory !== undefined && value.memory < DOCKER_MIN_MEMORY_BYTES) {
+        context.error([...path, 'memory'], 'expected at least 6m (Docker’s minimum memory limit)');
+        return INVALID;
+      }
+      if (
+        value.memory !== undefined &&
+        value.memoryReservation !== undefined &&
+        value.memoryReservation > value.memory
+      ) {
+        context.error([...path, 'memory_reservation'], 'expected a soft limit not above docker.memory');
+        return INVALID;
+      }
+      return value;
     },
     ignored: [
       {
@@ -175,7 +199,7 @@ export const RUNTIME_FIELDS = {
     imageNode(),
     {
       meaning:
-        'The image. `latest`, `*SNAPSHOT*` (any case) and a missing tag are rejected: tags must be immutable. Without a registry, Docker Hub is assumed (with a warning).',
+        'The image. `latest`, `*SNAPSHOT*` (any case) and a missing tag are rejected (tags must be immutable) unless the AMI’s tag policy (`--mutable-tags warn|allow`) accepts them; digests always pass. Without a registry, Docker Hub is assumed (with a warning).',
       since: SINCE_SKELETON,
     },
     'the Docker image, e.g. registry.example.org/team/app:1.0',
@@ -220,17 +244,15 @@ export const RUNTIME_FIELDS = {
   privileged: field('privileged', booleanNode(), false, {
     meaning: 'Run the container privileged (`--privileged`).',
     since: SINCE,
-    status: 'planned',
   }),
   readOnly: field('read_only', booleanNode(), false, {
-    meaning: 'Read-only root filesystem (`--read-only`).',
+    meaning:
+      'Read-only root filesystem (`--read-only`), as the original: no writable /tmp is added; use a `mounts:` entry (e.g. tmpfs) for scratch space.',
     since: SINCE,
-    status: 'planned',
   }),
   shmSize: optional('shm_size', sizeNode(), {
     meaning: 'Size of /dev/shm (`--shm-size`).',
     since: SINCE,
-    status: 'planned',
     defaultText: 'Docker default (64m)',
   }),
   hostname: optional(
@@ -244,49 +266,42 @@ export const RUNTIME_FIELDS = {
       checkWarns: true,
     }),
     {
-      meaning: 'Container hostname (`--hostname`).',
+      meaning: 'Container hostname (`--hostname`). Not with `networking: container:<name>`.',
       since: SINCE,
-      status: 'planned',
       defaultText: 'the container id',
     },
   ),
   networking: field('networking', networkingNode(), 'bridge', {
     meaning:
-      'Docker network mode (`--net`). With `host`, `ports` are not published but still pick the health-check port.',
+      'Docker network mode (`--net`). With `host` or `none`, `ports` are not published (a warning) but still pick the health-check port; with `container:<name>` they are an error.',
     since: SINCE,
-    status: 'planned',
   }),
   capabilitiesAdd: field('capabilities_add', capabilitiesNode(), [], {
     meaning: 'Capabilities to add (`--cap-add`). A string instead of a list is an error.',
     since: SINCE,
-    status: 'planned',
     defaultText: '`[]`',
   }),
   capabilitiesDrop: field('capabilities_drop', capabilitiesNode(), [], {
     meaning: 'Capabilities to drop (`--cap-drop`).',
     since: SINCE,
-    status: 'planned',
     defaultText: '`[]`',
   }),
   dockerDaemonAccess: field('docker_daemon_access', booleanNode(), false, {
-    meaning: 'Mount the Docker socket and CLI into the container.',
+    meaning:
+      'Bind the Docker engine’s socket (/var/run/docker.sock) into the container; only the socket (the original also bound the host’s docker binary and libraries). The app needs `root: true` or the socket’s group to use it.',
     since: SINCE,
-    status: 'planned',
   }),
   mountVarLog: field('mount_var_log', booleanNode(), false, {
     meaning: 'Mount the host’s /var/log read-only at /var/log-host.',
     since: SINCE,
-    status: 'planned',
   }),
   mountCustomLog: field('mount_custom_log', booleanNode(), false, {
     meaning: 'Mount the host’s /var/log-custom at /var/log (shipped and rotated as custom logs).',
     since: SINCE,
-    status: 'planned',
   }),
   mountCerts: field('mount_certs', booleanNode(), false, {
     meaning: 'Mount the host’s /etc/ssl/certs read-only.',
     since: SINCE,
-    status: 'planned',
   }),
   registryCredentials: field('dockercfg', dockercfgNode(), new Map(), {
     meaning:
@@ -306,9 +321,8 @@ export const RUNTIME_FIELDS = {
     'never',
     {
       meaning:
-        'Batch mode: shut the instance down when the container exits (`on-exit`) or exits 0 (`on-success`).',
+        'Batch mode: power the instance off when the container exits and Docker will not restart it (`on-exit`), or only when it exited 0 (`on-success`).',
       since: SINCE,
-      status: 'planned',
     },
   ),
   docker: field(
@@ -326,7 +340,6 @@ export const RUNTIME_FIELDS = {
     {
       meaning: 'Docker options the original never had (log driver, stop timeout, limits).',
       since: SINCE,
-      status: 'planned',
       defaultText: '—',
     },
   ),

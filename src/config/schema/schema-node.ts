@@ -1,3 +1,4 @@
+import type { MutableTagPolicy } from '../image-reference.js';
 import type { ConfigPath } from '../yaml-document.js';
 import type { FieldSpec, IgnoredKey } from './collection-nodes.js';
 
@@ -54,6 +55,8 @@ export interface ReadContext {
    * the agent sees it at boot: there, `{{…}}` is just text.
    */
   readonly template: boolean;
+  /** The AMI's policy for mutable image tags (`--mutable-tags`); `reject` unless set. */
+  readonly mutableTags: MutableTagPolicy;
   error(path: ConfigPath, message: string, part?: IssuePart): void;
   warning(path: ConfigPath, message: string, part?: IssuePart): void;
   /** A template value stands where taupage needs a concrete one; reported as "not checked". */

@@ -130,6 +130,23 @@ describe('taupage validate', () => {
     });
   });
 
+  it('judges mutable tags by --mutable-tags (TAUPAGE_MUTABLE_TAGS), reject by default', async () => {
+    const path = await file(
+      'snapshot.yaml',
+      'runtime: Docker\nsource: registry.example.org/team/app:1.0-SNAPSHOT\n',
+    );
+    expect((await cli('validate', path)).code).toBe(2);
+    expect((await cli('validate', '--mutable-tags', 'allow', path)).code).toBe(0);
+    process.env.TAUPAGE_MUTABLE_TAGS = 'warn';
+    try {
+      const result = await cli('validate', path);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/valid \(1 warning\)[\s\S]*mutable SNAPSHOT tag/);
+    } finally {
+      delete process.env.TAUPAGE_MUTABLE_TAGS;
+    }
+  });
+
   it('exits 1 when a file cannot be read', async () => {
     const result = await cli('validate', join(dir, 'missing.yaml'));
     expect(result.code).toBe(1);
@@ -154,6 +171,99 @@ describe('taupage plan', () => {
     ]);
     expect(plan.container.ports).toEqual([{ host: 8080, container: 8080, protocol: 'tcp' }]);
     expect(plan.healthCheck).toEqual({ url: 'http://127.0.0.1:8080/health', timeoutSeconds: 60 });
+  });
+
+  const OPTIONS = `#taupage-ami-config
+runtime: Docker
+source: registry.example.org/team/app:1.0
+privileged: true
+read_only: true
+shm_size: 256m
+hostname: kio-1
+capabilities_add: [NET_ADMIN]
+capabilities_drop: [MKNOD]
+mount_var_log: true
+mount_certs: true
+docker_daemon_access: true
+tokeninfo_url: https://auth.example.org/oauth2/tokeninfo
+docker:
+  log_driver: splunk
+  log_opt:
+    splunk-token: "aws:kms:${Buffer.from('splunk-token').toString('base64')}"
+  stop_timeout: 30
+  memory: 1g
+  memory_reservation: 512m
+  cpus: 1.5
+  cpu_shares: 512
+`;
+
+  it('shows every container option in JSON, log_opt secrets [redacted]', async () => {
+    const result = await cli('plan', '--config', await file('options.yaml', OPTIONS), '--format', 'json');
+    expect(result.code).toBe(0);
+    const { container } = JSON.parse(result.stdout) as { container: Record<string, unknown> };
+    expect(container).toMatchObject({
+      privileged: true,
+      readOnlyRootfs: true,
+      shmSizeBytes: 256 * 1024 ** 2,
+      hostname: 'kio-1',
+      networkMode: 'bridge',
+      capAdd: ['NET_ADMIN'],
+      capDrop: ['MKNOD'],
+      stopTimeoutSeconds: 30,
+      resources: {
+        memoryBytes: 1024 ** 3,
+        memoryReservationBytes: 512 * 1024 ** 2,
+        cpus: 1.5,
+        cpuShares: 512,
+      },
+      logConfig: { driver: 'splunk', options: { 'splunk-token': '[redacted]' } },
+      mounts: [
+        { source: '/meta', target: '/meta', readOnly: true },
+        { source: '/var/log', target: '/var/log-host', readOnly: true },
+        { source: '/etc/ssl/certs', target: '/etc/ssl/certs', readOnly: true },
+        { source: '/var/run/docker.sock', target: '/var/run/docker.sock', readOnly: false },
+      ],
+    });
+    expect(container.env).toContainEqual({
+      name: 'TOKENINFO_URL',
+      value: 'https://auth.example.org/oauth2/tokeninfo',
+    });
+  });
+
+  it('shows every container option as text', async () => {
+    const result = await cli('plan', '--config', await file('options-text.yaml', OPTIONS));
+    expect(result.code).toBe(0);
+    for (const line of [
+      '  network:    bridge',
+      '  hostname:   kio-1',
+      '    /var/run/docker.sock -> /var/run/docker.sock',
+      '    /var/log -> /var/log-host (read-only)',
+      '  privileged: yes',
+      '  read-only:  yes (root filesystem)',
+      '  caps:       +NET_ADMIN -MKNOD',
+      '  shm size:   256m',
+      '  stop:       30 s after SIGTERM',
+      '  limits:     memory 1g, reservation 512m, cpus 1.5, cpu shares 512',
+      '  logs:       splunk (splunk-token=[redacted])',
+      '    TOKENINFO_URL=https://auth.example.org/oauth2/tokeninfo',
+    ])
+      expect(result.stdout.split('\n')).toContain(line);
+  });
+
+  it('takes the AMI tag policy: --mutable-tags warn plans a :latest image with a warning', async () => {
+    const path = await file(
+      'latest.yaml',
+      '#taupage-ami-config\nruntime: Docker\nsource: registry.example.org/team/app:latest\n',
+    );
+    expect((await cli('plan', '--config', path)).code).toBe(2);
+    const result = await cli('plan', '--config', path, '--mutable-tags', 'warn', '--format', 'json');
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout) as { container: { image: string }; warnings: string[] };
+    expect(plan.container.image).toBe('registry.example.org/team/app:latest');
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/^source .*mutable tag "latest"; accepted by the AMI's tag policy/),
+    ]);
+    expect((await cli('plan', '--config', path, '--mutable-tags', 'sometimes')).code).toBe(64);
   });
 
   it('fails with exit 2 and one line per error for an invalid config', async () => {

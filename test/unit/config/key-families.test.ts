@@ -330,11 +330,16 @@ describe('humane readings', () => {
   });
 
   it('warns about planned keys only when they ask for something', () => {
-    const quiet = read('privileged: false\nread_only: no\ncapabilities_add: []\n');
+    const quiet = read(
+      'application_logrotate_disable_compress: false\napplication_logrotate_disable_copytruncate: no\n',
+    );
     expect(quiet.warnings).toEqual([]);
-    const loud = read('privileged: true\n');
+    const loud = read('application_logrotate_disable_compress: true\n');
     expect(loud.warnings.map((warning) => [warning.path, warning.message])).toEqual([
-      ['privileged', 'is not supported by this taupage version yet; accepted, ignored'],
+      [
+        'application_logrotate_disable_compress',
+        'is not supported by this taupage version yet; accepted, ignored',
+      ],
     ]);
   });
 

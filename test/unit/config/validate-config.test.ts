@@ -149,13 +149,13 @@ describe('validateConfig', () => {
 
   it('warns about unknown, renamed and not yet supported keys', () => {
     const { errors, warnings } = validate(
-      'hystrix: ":7979/hystrix.stream"\nreadonly: true\nmint_bucket: my-bucket\n',
+      'hystrix: ":7979/hystrix.stream"\nreadonly: true\nencryption_context:\n  app: kio\n',
     );
     expect(errors).toEqual([]);
     expect(warnings.map((warning) => [warning.path, warning.message])).toEqual([
       ['hystrix', 'is not a TaupageConfig key; ignored'],
       ['readonly', 'was renamed to read_only; this spelling is ignored'],
-      ['mint_bucket', 'is not supported by this taupage version yet; accepted, ignored'],
+      ['encryption_context', 'is not supported by this taupage version yet; accepted, ignored'],
     ]);
   });
 
