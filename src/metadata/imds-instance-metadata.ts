@@ -115,6 +115,55 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
     }
   }
 
+  /**
+   * The spot interruption notice (`spot/instance-action`), polled by the lifecycle watcher:
+   * undefined while there is none (404). One try per poll: the next poll is the retry.
+   */
+  async spotInstanceAction(signal: AbortSignal): Promise<{ action: string; time: string } | undefined> {
+    const body = await this.#optional('/latest/meta-data/spot/instance-action', signal);
+    if (body === undefined) return undefined;
+    let notice: unknown;
+    try {
+      notice = JSON.parse(body);
+    } catch (error) {
+      throw new TaupageError('IMDS_UNAVAILABLE', 'IMDS spot/instance-action is not JSON', { cause: error });
+    }
+    const { action, time } = (notice ?? {}) as Record<string, unknown>;
+    if (typeof action !== 'string' || typeof time !== 'string')
+      throw new TaupageError('IMDS_UNAVAILABLE', 'IMDS spot/instance-action lacks action or time');
+    return { action, time };
+  }
+
+  /** `autoscaling/target-lifecycle-state` (InService, Terminated, Warmed:Stopped, …); undefined outside an ASG. */
+  async autoScalingTargetLifecycleState(signal: AbortSignal): Promise<string | undefined> {
+    return (await this.#optional('/latest/meta-data/autoscaling/target-lifecycle-state', signal))?.trim();
+  }
+
+  /** The primary interface's subnet (`mac`, then `network/interfaces/macs/<mac>/subnet-id`), for nat_gateways. */
+  async subnetId(signal: AbortSignal): Promise<string | undefined> {
+    const mac = (await this.#get('/latest/meta-data/mac', signal)).toString('utf8').trim();
+    return (
+      await this.#optional(`/latest/meta-data/network/interfaces/macs/${mac}/subnet-id`, signal)
+    )?.trim();
+  }
+
+  /** One GET; 404 → undefined; anything else not 200 → IMDS_UNAVAILABLE. */
+  async #optional(path: string, signal: AbortSignal): Promise<string | undefined> {
+    try {
+      return (await this.#getOnce(path, signal)).toString('utf8');
+    } catch (error) {
+      if (error instanceof ImdsHttpError && error.status === 404) return undefined;
+      if (signal.aborted) throw error;
+      throw new TaupageError(
+        'IMDS_UNAVAILABLE',
+        `IMDS did not answer for ${path} (${(error as Error).message})`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
   async identitySignature(signal: AbortSignal): Promise<string> {
     return (await this.#get('/latest/dynamic/instance-identity/pkcs7', signal)).toString('utf8').trim();
   }

@@ -43,6 +43,8 @@ export interface ImdsEmulatorOptions {
    * InstanceMetadataTags enabled; without them those paths are 404, like the default.
    */
   tags?: Readonly<Record<string, string>>;
+  /** The primary interface (meta-data/mac and network/interfaces/macs/<mac>/subnet-id). */
+  network?: { mac: string; subnetId: string };
 }
 
 export interface RecordedImdsRequest {
@@ -69,6 +71,9 @@ export class ImdsEmulator {
   private userData: Buffer | undefined;
   private readonly identity: IdentityDocument;
   private readonly tags: Readonly<Record<string, string>> | undefined;
+  private readonly network: { mac: string; subnetId: string };
+  private spotAction: string | undefined;
+  private targetLifecycleState: string | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -78,6 +83,7 @@ export class ImdsEmulator {
   ) {
     this.setUserData(options.userData);
     this.tags = options.tags;
+    this.network = options.network ?? { mac: '0a:1b:2c:3d:4e:5f', subnetId: 'subnet-0a1b2c3d4e5f60718' };
     const region = options.identity?.region ?? 'eu-central-1';
     this.identity = {
       accountId: '123456789012',
@@ -117,6 +123,24 @@ export class ImdsEmulator {
   /** `undefined` removes the user data: GET /latest/user-data then answers 404, as on EC2. */
   setUserData(data: string | Buffer | undefined): void {
     this.userData = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+  }
+
+  /**
+   * A spot interruption notice, served at meta-data/spot/instance-action as EC2 does two minutes
+   * before it acts (`{"action": "terminate", "time": "2017-09-18T08:22:00Z"}`); undefined: 404.
+   */
+  setSpotInstanceAction(
+    notice: { action: 'terminate' | 'stop' | 'hibernate'; time: string } | undefined,
+  ): void {
+    this.spotAction = notice === undefined ? undefined : JSON.stringify(notice);
+  }
+
+  /**
+   * meta-data/autoscaling/target-lifecycle-state: InService, Terminated, Detached, Warmed:Stopped,
+   * Warmed:Running, Warmed:Hibernated, Warmed:Terminated; undefined: 404, as outside an ASG.
+   */
+  setTargetLifecycleState(state: string | undefined): void {
+    this.targetLifecycleState = state;
   }
 
   /** The next `count` requests of any kind get their socket destroyed (IMDS not up yet at boot). */
@@ -204,6 +228,18 @@ export class ImdsEmulator {
         return text(200, doc.region);
       case '/latest/meta-data/local-ipv4':
         return text(200, doc.privateIp);
+      case '/latest/meta-data/mac':
+        return text(200, this.network.mac);
+      case '/latest/meta-data/network/interfaces/macs/':
+        return text(200, `${this.network.mac}/`);
+      case `/latest/meta-data/network/interfaces/macs/${this.network.mac}/subnet-id`:
+        return text(200, this.network.subnetId);
+      case '/latest/meta-data/spot/instance-action':
+        return this.spotAction === undefined ? text(404, 'Not Found') : text(200, this.spotAction);
+      case '/latest/meta-data/autoscaling/target-lifecycle-state':
+        return this.targetLifecycleState === undefined
+          ? text(404, 'Not Found')
+          : text(200, this.targetLifecycleState);
     }
     const tagPrefix = '/latest/meta-data/tags/instance/';
     if (this.tags !== undefined && path.startsWith(tagPrefix)) {

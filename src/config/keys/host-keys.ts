@@ -61,16 +61,19 @@ export const CREDENTIAL_FIELDS = {
         /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(text) ? undefined : 'expected an S3 bucket name',
       checkWarns: true,
     }),
-    planned(
-      'S3 bucket from which berry keeps OAuth credentials in /meta/credentials (`<bucket>/<application_id>/`).',
-      'none',
-    ),
+    {
+      meaning:
+        'S3 bucket of the app’s OAuth credentials: `<bucket>/<application_id>/{user,client}.json` are downloaded to /meta/credentials (`CREDENTIALS_DIR`) before the container starts, then every 2 minutes (the original’s berry). Read with the instance role, in the instance’s region.',
+      since: SINCE,
+      defaultText: 'none',
+    },
   ),
-  tokeninfoUrl: optional(
-    'tokeninfo_url',
-    urlNode(),
-    planned('`TOKENINFO_URL` in the container (baked into the AMI).', 'baked'),
-  ),
+  tokeninfoUrl: optional('tokeninfo_url', urlNode(), {
+    meaning:
+      '`TOKENINFO_URL` in the container (usually baked into the AMI defaults); an `environment` TOKENINFO_URL wins. Also set when `local_planb_tokeninfo` is (taupage runs no local token info).',
+    since: SINCE,
+    defaultText: 'the AMI default',
+  }),
   encryptionContext: field(
     'encryption_context',
     mapNode(stringNode({ docType: 'string' }), { docType: 'map `name: value`', key: anyKey }),
@@ -98,7 +101,12 @@ export const SSH_FIELDS = {
         'expected a list of ports; read the single port as a one-item list (write ssh_ports: [N])',
     }),
     [22],
-    planned('Ports of the host’s sshd (move it off 22 when the container needs 22).', '`[22]`'),
+    {
+      meaning:
+        'Ports of the host’s sshd (move it off 22 when the container needs 22); written as an sshd drop-in, checked with `sshd -t`, then sshd is reloaded.',
+      since: SINCE,
+      defaultText: '`[22]`',
+    },
   ),
   sshGatewayPorts: optional(
     'ssh_gateway_ports',
@@ -108,14 +116,17 @@ export const SSH_FIELDS = {
         typeof value === 'boolean' ? { value: value ? 'yes' : 'no', warning: undefined } : undefined,
       legacySchema: { type: 'boolean' },
     }),
-    planned('sshd `GatewayPorts` (reverse tunnels).', 'sshd default (`no`)'),
+    {
+      meaning: 'sshd `GatewayPorts` (reverse tunnels); `yes`/`clientspecified` also allow remote forwarding.',
+      since: SINCE,
+      defaultText: 'sshd default (`no`)',
+    },
   ),
-  keepInstanceUsers: field(
-    'keep_instance_users',
-    booleanNode(),
-    false,
-    planned('Keep the EC2 key pair’s login (ubuntu’s authorized_keys).'),
-  ),
+  keepInstanceUsers: field('keep_instance_users', booleanNode(), false, {
+    meaning:
+      'Keep the EC2 key pair’s login; otherwise the default cloud user’s authorized_keys is removed at every boot.',
+    since: SINCE,
+  }),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;
 
 /** Group G: networking. */
@@ -138,7 +149,12 @@ export const NETWORK_FIELDS = {
       },
     ),
     new Map(),
-    planned('Route outbound HTTPS through these NAT gateways (Senza adds it for DMZ subnets).', '—'),
+    {
+      meaning:
+        'Route outbound HTTPS (TCP 443, not to 172.16.0.0/12) through the NAT gateway of this instance’s subnet: iptables mark 443, `ip rule` to table 150 `https` (Senza adds it for DMZ subnets).',
+      since: SINCE,
+      defaultText: '—',
+    },
   ),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;
 
@@ -155,7 +171,12 @@ export const OS_FIELDS = {
       },
     }),
     new Map(),
-    planned('Kernel parameters (/etc/sysctl.d). An unknown name fails the boot.', '—'),
+    {
+      meaning:
+        'Kernel parameters, written to /etc/sysctl.d/99-custom.conf and applied with `sysctl -p`. A name that is not in /proc/sys fails the boot.',
+      since: SINCE,
+      defaultText: '—',
+    },
   ),
   sysfs: field(
     'sysfs',
@@ -172,6 +193,10 @@ export const OS_FIELDS = {
       },
     }),
     new Map(),
-    planned(`sysfs values; only ${ALLOWED_SYSFS_PATHS.map((p) => `\`${p}\``).join(', ')} may be set.`, '—'),
+    {
+      meaning: `sysfs values, written at every boot; only ${ALLOWED_SYSFS_PATHS.map((p) => `\`${p}\``).join(', ')} may be set.`,
+      since: SINCE,
+      defaultText: '—',
+    },
   ),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;

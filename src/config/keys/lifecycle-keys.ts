@@ -1,5 +1,5 @@
 import { field, mapped, objectNode, optional, type FieldSpecs } from '../schema/collection-nodes.js';
-import { enumNode, integerNode, portNode, stringNode } from '../schema/scalar-nodes.js';
+import { booleanNode, enumNode, integerNode, portNode, stringNode } from '../schema/scalar-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import type { LoadBalancerHealthCheck, NotifyCfn, TaupageKeys } from '../taupage-config.js';
 
@@ -144,5 +144,26 @@ export const LIFECYCLE_FIELDS = {
       'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE on any failed boot, invalid config included (Senza sets it).',
     since: SINCE,
     defaultText: '— (no signal)',
+  }),
+  lifecycleHook: optional(
+    'lifecycle_hook',
+    stringNode({
+      docType: 'lifecycle hook name',
+      check: (text) =>
+        /^[A-Za-z0-9\-_/]{1,255}$/.test(text)
+          ? undefined
+          : 'expected an Auto Scaling lifecycle hook name (letters, digits, - _ /, at most 255)',
+    }),
+    {
+      meaning:
+        'The Auto Scaling group’s termination lifecycle hook: after draining on a `Terminated` notice, the agent completes it (CONTINUE) so the group need not wait for the hook’s timeout. Never in the original.',
+      since: SINCE,
+      defaultText: '— (not completed)',
+    },
+  ),
+  maintenance: field('maintenance', booleanNode(), false, {
+    meaning:
+      'Boot for maintenance: config, secrets, status, SSH and logs as usual, but the app is not started (a running app container is stopped and kept). CloudFormation gets SUCCESS. Taupage issue #310.',
+    since: SINCE,
   }),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;
