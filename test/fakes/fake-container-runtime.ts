@@ -12,6 +12,8 @@ export class FakeContainerRuntime implements ContainerRuntime {
   readonly images = new Set<string>();
   readonly containers = new Map<string, ContainerInfo & { spec?: ContainerSpec }>();
   readonly calls: string[] = [];
+  /** The `timeoutSeconds` of every stopContainer call, in order. */
+  readonly stopTimeouts: number[] = [];
   /** Errors the next pulls throw, in order. */
   pullFailures: TaupageError[] = [];
   /** Images the "registry" has. */
@@ -73,8 +75,9 @@ export class FakeContainerRuntime implements ContainerRuntime {
     return Promise.resolve(this.containers.get(id));
   }
 
-  stopContainer(id: string): Promise<void> {
+  stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     this.calls.push(`stop ${id}`);
+    this.stopTimeouts.push(timeoutSeconds);
     const container = this.containers.get(id);
     if (container !== undefined) this.containers.set(id, { ...container, state: 'exited', exitCode: 0 });
     return Promise.resolve();

@@ -85,7 +85,7 @@ describe('boot', () => {
       'create taupageapp',
       expect.stringMatching(/^start /) as unknown,
     ]);
-    const created = runtime.containers.get(result.container.id);
+    const created = runtime.containers.get(result.container?.id ?? '');
     const env = created?.spec?.env.map(
       ({ name, value }) => `${name}=${typeof value === 'string' ? value : value.reveal()}`,
     );
@@ -121,10 +121,10 @@ describe('boot', () => {
   it('starts an existing container instead of creating a duplicate (second boot)', async () => {
     const { deps, runtime } = setup(userData);
     const first = await boot(deps, new AbortController().signal);
-    await runtime.stopContainer(first.container.id);
+    await runtime.stopContainer(first.container?.id ?? '', 10);
     const second = setup(userData);
     const again = await boot({ ...second.deps, runtime }, new AbortController().signal);
-    expect(again.container.id).toBe(first.container.id);
+    expect(again.container?.id).toBe(first.container?.id);
     expect(runtime.containers.size).toBe(1);
     expect(runtime.calls.filter((call) => call.startsWith('create'))).toHaveLength(1);
   });
@@ -134,10 +134,10 @@ describe('boot', () => {
     const first = await boot(deps, new AbortController().signal);
     const changed = setup(userData.replace('MODE: production', 'MODE: staging'));
     const again = await boot({ ...changed.deps, runtime }, new AbortController().signal);
-    expect(again.container.id).not.toBe(first.container.id);
-    expect([...runtime.containers.keys()]).toEqual([again.container.id]);
-    expect(runtime.calls).toContain(`stop ${first.container.id}`);
-    expect(runtime.calls).toContain(`remove ${first.container.id}`);
+    expect(again.container?.id).not.toBe(first.container?.id);
+    expect([...runtime.containers.keys()]).toEqual([again.container?.id]);
+    expect(runtime.calls).toContain(`stop ${first.container?.id}`);
+    expect(runtime.calls).toContain(`remove ${first.container?.id}`);
     expect(changed.state.timeline.steps.find((step) => step.name === 'container')?.detail).toMatch(
       /^config changed: replaced/,
     );
@@ -148,7 +148,7 @@ describe('boot', () => {
     const first = await boot(deps, new AbortController().signal);
     const callsBefore = runtime.calls.length;
     const again = await boot({ ...setup(userData).deps, runtime }, new AbortController().signal);
-    expect(again.container.id).toBe(first.container.id);
+    expect(again.container?.id).toBe(first.container?.id);
     expect(
       runtime.calls.slice(callsBefore).filter((call) => /^(stop|remove|create|start) /.test(call)),
     ).toEqual([]);
