@@ -26,13 +26,14 @@ chmod 0755 /usr/local/bin/taupage
 /usr/local/bin/taupage version
 
 # Units and drop-ins from systemd/ in the repository, as they are.
-install -o root -g root -m 0644 "$BUILD"/systemd/*.service /etc/systemd/system/
+install -o root -g root -m 0644 "$BUILD"/systemd/*.service "$BUILD"/systemd/*.timer /etc/systemd/system/
 for dropin in "$BUILD"/systemd/*.d; do
   [[ -d "$dropin" ]] || continue
   install -d -m 0755 "/etc/systemd/system/$(basename "$dropin")"
   install -o root -g root -m 0644 "$dropin"/*.conf "/etc/systemd/system/$(basename "$dropin")/"
 done
-systemctl enable taupage.service taupage-ssh-host-keys.service
+# The expiry timer ends SSH grants on time even while the agent is down (docs/ssh-access.md).
+systemctl enable taupage.service taupage-ssh-host-keys.service taupage-ssh-expiry.timer
 
 # AMI-level defaults (organisation settings); user data keys replace these at boot.
 install -d -o root -g root -m 0755 /etc/taupage

@@ -10,7 +10,12 @@ import { toTaupageError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
-import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
+import type { ContainerEvents } from '../docker/container-events.js';
+import type { ContainerRuntime } from '../docker/container-runtime.js';
+import { buildContainerSpec } from '../docker/container-spec.js';
+import { readLastSeen } from '../docker/last-seen-file.js';
+import type { HostPower } from '../lifecycle/host-power.js';
+import { stopAppOnShutdown } from '../lifecycle/stop-app-on-shutdown.js';
 import type { ContainerStats } from '../docker/container-stats.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
@@ -22,10 +27,22 @@ import { healthChecks } from '../status/health-checks.js';
 import { statusDocument } from '../status/status-document.js';
 import { baseUrl, close, createStatusServer, listen } from '../status/status-server.js';
 import { VERSION } from '../version.js';
-import { boot, bootSummary, type BootDependencies } from './boot.js';
+import {
+  boot,
+  bootSummary,
+  DEFAULT_STOP_TIMEOUT_SECONDS,
+  stopTimeoutSeconds,
+  type BootDependencies,
+  type BootResult,
+} from './boot.js';
+import { Supervisor, type SupervisorOutcome } from './supervisor.js';
+import { drainForTermination } from './termination.js';
+import type { TerminationNotice } from '../host/lifecycle-watcher.js';
 
-/** How often the supervisor re-inspects the container for the status endpoint. */
-const SUPERVISE_INTERVAL_MS = 5_000;
+/** The CLI's hard deadline for the whole shutdown when no app stop is involved (see agent-command). */
+const SHUTDOWN_BASE_DEADLINE_MS = 30_000;
+/** systemctl poweroff only queues a job: a few seconds at most. */
+const POWER_OFF_TIMEOUT_MS = 10_000;
 /** Each shutdown stage gets at most this long; the whole shutdown stays well inside systemd's 90 s. */
 const SHUTDOWN_STAGE_TIMEOUT_MS = 10_000;
 /** Flushing logs may take longer than the other stages, but stays inside systemd's stop timeout. */
@@ -37,6 +54,8 @@ export type HeavyAdapters = Pick<
   'runtime' | 'secretDecrypter' | 'registries' | 'loadBalancerHealth'
 > & {
   readonly containerStats?: ContainerStats;
+  /** Docker's event stream; undefined: the supervisor only re-inspects. */
+  readonly containerEvents?: ContainerEvents;
 };
 
 export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAdapters> {
@@ -55,6 +74,22 @@ export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAda
   /** Ships `cloudwatch_logs` after the boot; undefined in local mode (no AWS there). */
   readonly startLogShipping:
     ((config: TaupageConfig, identity: InstanceIdentity) => Promise<LogPipeline | undefined>) | undefined;
+  /** Power-off for `shutdown:`, and "is the host shutting down?" on SIGTERM. */
+  readonly hostPower: HostPower;
+  /** The supervisor's memory across agent restarts; undefined: not kept. */
+  readonly lastSeenFile: string | undefined;
+  /** After the boot: credentials refresh and the spot/Auto Scaling termination watcher. */
+  readonly hostLifecycle?: {
+    start(onTermination: (notice: TerminationNotice) => void): Promise<void>;
+    stop(): void;
+  };
+  /** CompleteLifecycleAction for `lifecycle_hook` (EC2 mode); undefined: no hook to complete. */
+  readonly lifecycleAction?:
+    | ((
+        config: TaupageConfig,
+        identity: InstanceIdentity,
+      ) => ((signal: AbortSignal) => Promise<void>) | undefined)
+    | undefined;
 }
 
 /** The daemon: status endpoint up first, then the boot, then supervision until the signal. */
@@ -69,7 +104,9 @@ export class Agent {
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
   #runtime: ContainerRuntime | undefined;
   #containerStats: ContainerStats | undefined;
+  #containerEvents: ContainerEvents | undefined;
   #operator: OperatorSurface | undefined;
+  #config: TaupageConfig | undefined;
 
   constructor(deps: AgentDependencies) {
     this.#deps = deps;
@@ -81,6 +118,15 @@ export class Agent {
   /** Why the boot failed, when it did: code and one-line message (no secrets). */
   get failure(): { code: string; message: string } | undefined {
     return this.#state.bootError;
+  }
+
+  #stopTimeoutSeconds(): number {
+    return this.#config === undefined ? DEFAULT_STOP_TIMEOUT_SECONDS : stopTimeoutSeconds(this.#config);
+  }
+
+  /** How long the CLI lets the shutdown take: longer when the app gets `docker.stop_timeout` first. */
+  get shutdownDeadlineMs(): number {
+    return SHUTDOWN_BASE_DEADLINE_MS + this.#stopTimeoutSeconds() * 1000;
   }
 
   async run(signal: AbortSignal): Promise<ExitCode> {
@@ -111,19 +157,29 @@ export class Agent {
     this.#deps.audit?.record('agent.boot', { version: VERSION.version, commit: VERSION.commit });
 
     let exitCode: ExitCode = ExitCode.Ok;
+    let outcome: SupervisorOutcome;
     try {
       const adapters = await this.#deps.loadAdapters();
       this.#runtime = adapters.runtime;
       this.#containerStats = adapters.containerStats;
+      this.#containerEvents = adapters.containerEvents;
       this.#operator?.onAdapters(adapters);
       const result = await boot({ ...this.#deps, ...adapters }, signal);
+      this.#config = result.config;
       this.#state.bootState = 'succeeded';
-      this.#auditBoot(result.container.id);
+      this.#state.lifecycle = {
+        maintenance: result.config.maintenance,
+        shutdown: result.config.shutdown,
+        powerOff: undefined,
+      };
+      if (result.container !== undefined) this.#auditBoot(result.container.id);
+      // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
       await this.#signalCloudFormation('SUCCESS');
       await this.#startLogShipping(result.config);
+      await this.#startHostLifecycle(result.config);
       this.#state.configSummary = summarizeConfig(result.config);
       this.#state.containerCheckedAt = this.#clock.now();
-      void this.#lookUpImageDigest(result.container.imageId, signal);
+      if (result.container !== undefined) void this.#lookUpImageDigest(result.container.imageId, signal);
       if (this.#state.identity !== undefined) {
         const { enhancedCloudwatchMetrics } = result.config;
         this.#cloudwatch = this.#operator?.enhancedCloudWatch(
@@ -140,7 +196,7 @@ export class Agent {
         },
         bootSummary(timeline.totalMs, timeline.summary()),
       );
-      await this.#supervise(result.container.id, signal);
+      outcome = await this.#supervise(result, signal);
     } catch (error) {
       if (signal.aborted) {
         this.#log.info('Boot interrupted by shutdown');
@@ -157,8 +213,57 @@ export class Agent {
         await this.#signalCloudFormation('FAILURE');
       }
     }
-    await this.#shutdown();
+    if (outcome !== undefined) {
+      this.#state.lifecycle ??= { maintenance: false, shutdown: 'never', powerOff: undefined };
+      this.#state.lifecycle.powerOff = {
+        reason: outcome.powerOff,
+        at: new Date(this.#clock.now()).toISOString(),
+        error: undefined,
+      };
+      this.#log.warn({ reason: outcome.powerOff }, `Powering the instance off: ${outcome.powerOff}`);
+    }
+    await this.#shutdown(outcome !== undefined);
+    if (outcome !== undefined) exitCode = await this.#powerOff(outcome.powerOff);
     return exitCode;
+  }
+
+  /** After the shutdown flushed logs and the audit trail: the last thing the agent does. */
+  async #powerOff(reason: string): Promise<ExitCode> {
+    try {
+      await this.#deps.hostPower.powerOff(reason, AbortSignal.timeout(POWER_OFF_TIMEOUT_MS));
+      this.#log.info('Power-off requested');
+      return ExitCode.Ok;
+    } catch (error) {
+      const failure = toTaupageError(error);
+      if (this.#state.lifecycle?.powerOff !== undefined)
+        this.#state.lifecycle.powerOff.error = failure.message;
+      this.#log.error({ err: error }, `Could not power the instance off: ${failure.message}`);
+      return ExitCode.Failure;
+    }
+  }
+
+  /** Like log shipping, never fails a healthy boot. A termination notice starts the drain. */
+  async #startHostLifecycle(config: TaupageConfig): Promise<void> {
+    try {
+      await this.#deps.hostLifecycle?.start((notice) => {
+        const identity = this.#state.identity;
+        void drainForTermination(notice, {
+          state: this.#state,
+          runtime: this.#runtime,
+          stopTimeoutSeconds: stopTimeoutSeconds(config),
+          logShipping: this.#logShipping,
+          audit: this.#deps.audit,
+          completeLifecycleAction:
+            identity === undefined ? undefined : this.#deps.lifecycleAction?.(config, identity),
+          clock: this.#clock,
+          log: this.#deps.log.child({ component: 'lifecycle' }),
+        });
+      });
+    } catch (error) {
+      const failure = toTaupageError(error);
+      this.#recordError('host', failure.code, failure.message);
+      this.#log.error({ err: error }, `Could not start the host's background tasks: ${failure.message}`);
+    }
   }
 
   /** Log shipping never fails a healthy boot: a problem is logged and shown in /status. */
@@ -186,37 +291,60 @@ export class Agent {
     });
   }
 
-  async #supervise(containerId: string, signal: AbortSignal): Promise<void> {
-    this.#log.info('Supervising');
-    for (;;) {
-      try {
-        await this.#clock.sleep(SUPERVISE_INTERVAL_MS, signal);
-      } catch {
-        return; // aborted: shutting down
-      }
-      try {
-        if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
-        const info = await this.#runtime?.inspectContainer(containerId, signal);
-        const previous = this.#state.container;
-        this.#state.container = info;
-        this.#state.containerCheckedAt = this.#clock.now();
-        this.#auditContainer(previous, info);
-        if (info !== undefined && previous !== undefined && info.restartCount !== previous.restartCount) {
-          this.#log.warn(
-            { restartCount: info.restartCount, exitCode: info.exitCode, oomKilled: info.oomKilled },
-            'Container restarted',
-          );
-        }
-        if (info !== undefined && previous?.state !== info.state) {
-          this.#log.info({ state: info.state, exitCode: info.exitCode }, 'Container state changed');
-        }
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#log.warn({ err: error }, 'Cannot inspect the container');
-        const failure = toTaupageError(error);
-        this.#recordError('supervisor', failure.code, failure.message);
-      }
+  /** Until the signal, or until `shutdown:` says power off. Maintenance: nothing to supervise. */
+  async #supervise(result: BootResult, signal: AbortSignal): Promise<SupervisorOutcome> {
+    const runtime = this.#runtime;
+    const application = this.#state.application;
+    if (result.container === undefined || runtime === undefined || application === undefined) {
+      this.#log.warn('Maintenance: the app is not started; waiting for shutdown');
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        signal.addEventListener(
+          'abort',
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
+      });
+      return undefined;
     }
+    const { settings } = this.#deps;
+    const lastSeenFile = this.#deps.lastSeenFile;
+    const supervisor = new Supervisor({
+      runtime,
+      events: this.#containerEvents,
+      clock: this.#clock,
+      log: this.#deps.log.child({ component: 'supervisor' }),
+      state: this.#state,
+      containerName: settings.containerName,
+      containerId: result.container.id,
+      spec: () =>
+        buildContainerSpec(
+          result.config,
+          application.configDigest,
+          {
+            containerName: settings.containerName,
+            metaDir: settings.metaDir,
+            applicationUser: settings.applicationUser,
+            // The same host paths as the boot's container, so a recreated one is identical.
+            ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
+          },
+          result.secrets,
+        ),
+      shutdown: result.config.shutdown,
+      lastSeen: lastSeenFile === undefined ? undefined : await readLastSeen(lastSeenFile),
+      lastSeenFile,
+      audit: (type, data) => this.#deps.audit?.record(type, data),
+      count: (kind) => this.#operator?.agentMetrics.containerEvents.inc({ kind }),
+      recordError: (component, code, message) => {
+        this.#recordError(component, code, message);
+      },
+      onTick: () => {
+        if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
+      },
+    });
+    return supervisor.run(signal);
   }
 
   /**
@@ -271,19 +399,6 @@ export class Agent {
     audit.record('container.start', { id: containerId, image: this.#state.application?.image ?? null });
   }
 
-  #auditContainer(previous: ContainerInfo | undefined, info: ContainerInfo | undefined): void {
-    if (info === undefined || previous === undefined) return;
-    if (info.restartCount !== previous.restartCount)
-      this.#deps.audit?.record('container.restart', {
-        id: info.id,
-        restartCount: info.restartCount,
-        exitCode: info.exitCode,
-        oomKilled: info.oomKilled,
-      });
-    else if (info.state !== previous.state && info.state !== 'running')
-      this.#deps.audit?.record('container.stop', { id: info.id, state: info.state, exitCode: info.exitCode });
-  }
-
   #recordError(component: string, code: string, message: string): void {
     if (this.#state.identity !== undefined) this.#deps.audit?.identify(this.#state.identity);
     this.#deps.audit?.record('agent.error', { component, code, message: this.#deps.redactor.scrub(message) });
@@ -296,22 +411,26 @@ export class Agent {
     this.#operator?.agentMetrics.errors.inc({ code });
   }
 
-  /** Ordered and time-boxed: the app container first (local mode), the status endpoint last. */
-  async #shutdown(): Promise<void> {
+  /**
+   * Ordered and time-boxed: the app container first, the status endpoint last. The app is left
+   * running when only the agent stops (an agent restart adopts it); it gets a graceful
+   * `docker stop` with `docker.stop_timeout` when the host is shutting down, and is stopped and
+   * removed in local mode.
+   */
+  async #shutdown(poweringOff: boolean): Promise<void> {
     this.#log.info('Shutting down');
     this.#cloudwatch?.stop();
-    const container = this.#state.container;
-    const runtime = this.#runtime;
-    if (this.#deps.removeContainerOnExit && container !== undefined && runtime !== undefined) {
-      const stopSignal = AbortSignal.timeout(SHUTDOWN_STAGE_TIMEOUT_MS + 5_000);
-      try {
-        await runtime.stopContainer(container.id, Math.round(SHUTDOWN_STAGE_TIMEOUT_MS / 1000), stopSignal);
-        await runtime.removeContainer(container.id, stopSignal);
-        this.#log.info({ id: container.id }, 'Removed container');
-      } catch (error) {
-        this.#log.warn({ err: error }, 'Could not remove the container');
-      }
-    }
+    this.#deps.hostLifecycle?.stop();
+    await stopAppOnShutdown({
+      container: this.#state.container,
+      runtime: this.#runtime,
+      hostPower: this.#deps.hostPower,
+      remove: this.#deps.removeContainerOnExit,
+      poweringOff,
+      stopTimeoutSeconds: this.#stopTimeoutSeconds(),
+      clock: this.#clock,
+      log: this.#log,
+    });
     // After the container (its last lines are in the spool), before the endpoints.
     await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
     if (this.#metricsServer !== undefined) {

@@ -10,15 +10,15 @@ import { RegistryAuthProvider } from '../docker/registry-auth-provider.js';
 import { verifyImageTrusted, type TrustPolicy } from '../docker/registry-trust.js';
 import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
 import { waitForLoadBalancer } from '../loadbalancer/wait-for-load-balancer.js';
-import { formatImageReference } from '../config/image-reference.js';
+import { formatImageReference, mutableTagReason, type MutableTagPolicy } from '../config/image-reference.js';
 import { decodeRegistryAuth } from '../config/keys/container-nodes.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load-config.js';
 import { writeMetaConfig } from '../config/meta-file.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
 import type { ContainerInfo, ContainerRuntime, RegistryAuth } from '../docker/container-runtime.js';
-import { buildContainerSpec, CONTAINER_LABELS } from '../docker/container-spec.js';
-import { waitForHealthy } from '../health/http-health-check.js';
+import { buildContainerSpec, CONTAINER_LABELS, type ContainerHostPaths } from '../docker/container-spec.js';
+import { waitForHealthGate } from '../health/docker-health-check.js';
 import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-metadata.js';
 import { ConfigSecrets, decryptConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
@@ -30,6 +30,7 @@ export const BOOT_STEPS = [
   { name: 'imds', description: 'Read the instance identity and the user data' },
   { name: 'config', description: 'Merge onto the AMI defaults, validate, write taupage.yaml' },
   { name: 'kms', description: 'Decrypt aws:kms: values' },
+  { name: 'host', description: 'Prepare the host: sysctl, sysfs, routes, disks, app credentials' },
   { name: 'pull', description: 'Make the Docker image available' },
   { name: 'container', description: 'Create or start the application container' },
   { name: 'health', description: 'Wait for the application health check' },
@@ -49,8 +50,13 @@ export const PULL_RETRY_POLICY: RetryPolicy = {
   jitter: true,
 };
 
-/** Grace for the old container when a config change replaces it (Docker's own default is 10 s). */
-const CONTAINER_STOP_TIMEOUT_SECONDS = 10;
+/** Grace between SIGTERM and SIGKILL when `docker.stop_timeout` is not set (Docker's own default). */
+export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+
+/** How long the app gets to stop whenever the agent stops it (config change, maintenance, shutdown). */
+export function stopTimeoutSeconds(config: TaupageConfig): number {
+  return config.docker.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS;
+}
 
 /**
  * One pull may take this long in all (the ECS agent allows 2 h). 15 minutes is Senza's default
@@ -68,6 +74,10 @@ export interface BootSettings {
   readonly applicationUser: string;
   readonly pullInactivityTimeoutMs: number;
   readonly healthCheckHost: string;
+  /** The AMI's policy for mutable image tags (`--mutable-tags`); `reject` when absent. */
+  readonly mutableTags?: MutableTagPolicy;
+  /** AMI host paths the container options bind (mount_*, docker_daemon_access, mounts). */
+  readonly hostPaths?: ContainerHostPaths;
 }
 
 /** How images are fetched, beyond the TaupageConfig's own `dockercfg` (AMI-level settings). */
@@ -92,11 +102,36 @@ export interface BootDependencies {
   readonly registries?: RegistryAccess;
   /** The load balancer API for `healthcheck: {type: elb|alb}`; needs the region. */
   readonly loadBalancerHealth?: (identity: InstanceIdentity) => LoadBalancerHealth;
+  /** When the host booted (ms since the epoch); undefined: unknown, an exited container is started. */
+  readonly hostBootedAt?: () => Promise<number | undefined>;
+  /** The `host` step (compose-host.ts); undefined: skipped (unit tests of the other steps). */
+  readonly host?: {
+    prepare(config: TaupageConfig, identity: InstanceIdentity, signal: AbortSignal): Promise<string>;
+  };
+  /** Host work that needs the config but is not the app's (sshd, audit sinks); see BootHooks. */
+  readonly hooks?: BootHooks;
+}
+
+/**
+ * Called inside the boot as soon as what they need is known, so they also happen when a later
+ * step fails (an operator needs SSH most when the app does not come up). They never throw: each
+ * reports its own errors.
+ */
+export interface BootHooks {
+  /** After the config step: sshd from ssh_ports & co., the launch key pair's logins. */
+  readonly afterConfig?: (config: TaupageConfig, identity: InstanceIdentity) => Promise<void>;
+  /** After the kms step: sinks whose credentials may be aws:kms: (log-sink). */
+  readonly afterSecrets?: (
+    config: TaupageConfig,
+    identity: InstanceIdentity,
+    secrets: ConfigSecrets,
+  ) => Promise<void>;
 }
 
 export interface BootResult {
   readonly config: TaupageConfig;
-  readonly container: ContainerInfo;
+  /** undefined in maintenance (`maintenance: true`): the app is not started. */
+  readonly container: ContainerInfo | undefined;
   /** Plaintexts of the config's aws:kms: values (resolve a ConfigValue with `secrets.resolve`). */
   readonly secrets: ConfigSecrets;
 }
@@ -117,6 +152,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
   });
 
   const { config, digest } = await timeline.run('config', (step) => loadAndWriteConfig(deps, userData, step));
+  await deps.hooks?.afterConfig?.(config, identity);
 
   // Every aws:kms: value anywhere in the config (not only environment), one Decrypt per distinct
   // ciphertext; a value under a key taupage ignores may fail with only a warning.
@@ -137,6 +173,26 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
           (failed === 0 ? '' : `; ${failed} under ignored keys could not be decrypted`);
     return secrets;
   });
+  await deps.hooks?.afterSecrets?.(config, identity, secrets);
+
+  // Before the app (its mounts, credentials and kernel settings must be there when it starts),
+  // and in maintenance too: an operator repairing the host needs the volumes mounted.
+  const host = deps.host;
+  if (host === undefined) timeline.skip('host', 'no host preparation here');
+  else
+    await timeline.run('host', async (step) => {
+      step.detail = await host.prepare(config, identity, signal);
+    });
+
+  if (config.maintenance) {
+    // Everything up to here ran (config, secrets, and after the boot status, SSH, logs); the app
+    // does not: no pull (a broken image may be why), a running container is stopped, kept.
+    timeline.skip('pull', MAINTENANCE);
+    await timeline.run('container', (step) => stopForMaintenance(deps, config, step, signal));
+    timeline.skip('health', MAINTENANCE);
+    timeline.skip('loadbalancer', MAINTENANCE);
+    return { config, container: undefined, secrets };
+  }
 
   await timeline.run('pull', (step) => ensureImage(deps, config, secrets, step, signal));
 
@@ -144,23 +200,29 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
     startContainer(deps, config, digest, secrets, step, signal),
   );
 
-  if (config.healthCheck === undefined) {
-    timeline.skip('health', 'no health_check_path configured');
+  // The image's own HEALTHCHECK gates the boot too (Docker reports its status while it runs).
+  const dockerHealth =
+    container.health === undefined ? undefined : { runtime: deps.runtime, containerId: container.id };
+  if (config.healthCheck === undefined && dockerHealth === undefined) {
+    timeline.skip('health', 'no health_check_path configured and no HEALTHCHECK in the image');
     state.health = { status: 'none', url: undefined, lastCheckedAt: undefined };
   } else {
     const { healthCheck } = config;
-    const url = `http://${deps.settings.healthCheckHost}:${healthCheck.port}${healthCheck.path}`;
+    const url =
+      healthCheck === undefined
+        ? undefined
+        : `http://${deps.settings.healthCheckHost}:${healthCheck.port}${healthCheck.path}`;
     state.health = { status: 'unknown', url, lastCheckedAt: undefined };
     await timeline
       .run('health', async (step) => {
-        const result = await waitForHealthy({
+        step.detail = await waitForHealthGate({
           url,
-          timeoutMs: healthCheck.timeoutSeconds * 1000,
+          dockerHealth,
+          timeoutMs: config.healthCheckTimeoutSeconds * 1000,
           clock: deps.clock,
           signal,
         });
         state.health = { status: 'passing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
-        step.detail = `HTTP 200 from ${url} after ${result.attempts} probe${result.attempts === 1 ? '' : 's'}`;
       })
       .catch((error: unknown) => {
         state.health = { status: 'failing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
@@ -191,7 +253,9 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
 }
 
 async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step: BootStepRecord) {
-  const { validation, merged } = loadConfig(userData, deps.settings.defaults);
+  const { validation, merged } = loadConfig(userData, deps.settings.defaults, {
+    mutableTags: deps.settings.mutableTags,
+  });
   deps.state.signalTarget = signalTargetOf(merged);
   const log = deps.log.child({ component: 'config' });
   for (const warning of validation.warnings)
@@ -235,9 +299,12 @@ async function ensureImage(
   const reference = formatImageReference(config.source);
   const log = deps.log.child({ component: 'docker', image: reference });
   // Tags are immutable under the tag policy, so an image already present (baked into the AMI,
-  // or from the previous boot) is the right one: no registry round trip.
+  // or from the previous boot) is the right one: no registry round trip. A mutable tag the
+  // AMI's policy lets through may have moved: it is pulled again.
   const policy = config.imagePullPolicy;
-  if (policy !== 'always' && (await deps.runtime.imageExists(config.source, signal))) {
+  const refresh =
+    policy === 'always' || (policy !== 'never' && mutableTagReason(config.source) !== undefined);
+  if (!refresh && (await deps.runtime.imageExists(config.source, signal))) {
     step.detail = 'image already present, not pulled';
     log.info('Image already present, not pulling');
     return;
@@ -349,7 +416,7 @@ async function startContainer(
       { id: existing.id, containerDigest: existingDigest, digest },
       'Config changed: replacing the container',
     );
-    await runtime.stopContainer(existing.id, CONTAINER_STOP_TIMEOUT_SECONDS, signal);
+    await runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
     await runtime.removeContainer(existing.id, signal);
   }
   const spec = buildContainerSpec(
@@ -359,6 +426,7 @@ async function startContainer(
       containerName: settings.containerName,
       metaDir: settings.metaDir,
       applicationUser: settings.applicationUser,
+      ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
     },
     secrets,
   );
@@ -372,6 +440,29 @@ async function startContainer(
   return container;
 }
 
+const MAINTENANCE = 'maintenance: the app is not started';
+
+async function stopForMaintenance(
+  deps: BootDependencies,
+  config: TaupageConfig,
+  step: BootStepRecord,
+  signal: AbortSignal,
+): Promise<void> {
+  const log = deps.log.child({ component: 'docker', container: deps.settings.containerName });
+  const existing = await deps.runtime.findContainer(deps.settings.containerName, signal);
+  deps.state.container = existing;
+  if (existing === undefined || (existing.state !== 'running' && existing.state !== 'restarting')) {
+    step.detail = MAINTENANCE;
+    log.warn('Maintenance: not starting the app');
+    return;
+  }
+  // Docker's restart policy may have started it on its own at boot: stop it, keep it for later.
+  await deps.runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
+  deps.state.container = (await deps.runtime.inspectContainer(existing.id, signal)) ?? existing;
+  step.detail = `${MAINTENANCE}; stopped ${existing.id.slice(0, 12)} (kept)`;
+  log.warn({ id: existing.id }, 'Maintenance: stopped the running app container (kept)');
+}
+
 async function adoptOrStart(
   deps: BootDependencies,
   existing: ContainerInfo,
@@ -379,9 +470,22 @@ async function adoptOrStart(
   signal: AbortSignal,
 ): Promise<ContainerInfo> {
   const log = deps.log.child({ component: 'docker', container: existing.name });
-  if (existing.state === 'running') {
-    step.detail = `adopted running container ${existing.id.slice(0, 12)}`;
-    log.info({ id: existing.id }, 'Adopted running container');
+  if (existing.state === 'running' || existing.state === 'restarting') {
+    step.detail = `adopted ${existing.state} container ${existing.id.slice(0, 12)}`;
+    log.info({ id: existing.id, state: existing.state }, 'Adopted running container');
+    return existing;
+  }
+  // Exited since this host booted: only the agent restarted. The original ran the app once per
+  // boot, so a finished job (or an app Docker gave up on) stays as it is — the supervisor
+  // reports it and `shutdown:` decides. Exited before this boot: a reboot, start it again.
+  const bootedAt = await deps.hostBootedAt?.();
+  const finishedAt = existing.finishedAt === undefined ? Number.NaN : Date.parse(existing.finishedAt);
+  if (bootedAt !== undefined && finishedAt >= bootedAt) {
+    step.detail = `left container ${existing.id.slice(0, 12)} exited (code ${existing.exitCode ?? '?'}) since this host booted`;
+    log.info(
+      { id: existing.id, exitCode: existing.exitCode },
+      'Container exited during this host boot; not starting it again',
+    );
     return existing;
   }
   await deps.runtime.startContainer(existing.id, signal);

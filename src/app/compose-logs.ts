@@ -1,18 +1,22 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
-import type { LogDestination } from '../logs/log-destination.js';
+import type { AnyLogDestination } from '../logs/log-destination.js';
 import type { LogPipeline } from '../logs/log-pipeline.js';
+import type { LogSource } from '../logs/log-record.js';
+import {
+  APPLICATION_SOURCE,
+  HOST_LOG_PATHS,
+  parseFilterRegex,
+  planLogShipping,
+  type HostLogPaths,
+} from '../logs/log-shipping-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { LogShippingState } from '../status/agent-state.js';
 
-/**
- * In the original, the container's output went to /var/log/application.log (syslog driver +
- * rsyslog), and `cloudwatch_logs: {/var/log/application.log: group}` shipped it. taupage reads
- * the output from the Docker API instead, so that key now means "the app container's output";
- * every other key is a host file (or a `*` pattern) tailed as before.
- */
-export const APPLICATION_LOG_PATH = '/var/log/application.log';
+export { APPLICATION_LOG_PATH } from '../logs/log-shipping-plan.js';
 
 export interface LogShippingOptions {
   readonly config: TaupageConfig;
@@ -21,59 +25,171 @@ export interface LogShippingOptions {
   /** Spool and checkpoints; survives agent restarts. */
   readonly stateDir: string;
   readonly cloudWatchLogsEndpoint: string | undefined;
+  /** S3 endpoint override (tests, emulators; path-style). */
+  readonly s3Endpoint?: string | undefined;
+  /** Where syslog, auth.log and the custom logs are (tests). */
+  readonly hostPaths?: HostLogPaths;
+  /** Extra CA certificates (PEM) trusted for `rsyslog_protocol: tls`. */
+  readonly syslogCa?: string | undefined;
+  /**
+   * Local mode: no AWS and no remote syslog; the app container's output is appended to
+   * `<localFileDir>/application.log` instead (what /var/log/application.log was in the original).
+   */
+  readonly localFileDir?: string | undefined;
   readonly redactor: Redactor;
   readonly log: Logger;
 }
 
-/** Starts the log pipeline for `cloudwatch_logs`; nothing to ship → undefined. */
+/**
+ * Starts the log pipeline for `cloudwatch_logs` and the `logging:` destinations (S3, remote
+ * syslog); nothing to ship → undefined.
+ */
 export async function startLogShipping(options: LogShippingOptions): Promise<LogPipeline | undefined> {
   const { config, identity, log } = options;
-  if (config.cloudwatchLogs.size === 0) return undefined;
-  // The pipeline pulls in dockerode and the CloudWatch Logs SDK: load them only when used.
-  const [
-    { LogPipeline },
-    { ContainerLogSource },
-    { FileTailSource },
-    { DockerodeContainerLogReader },
-    destinationModule,
-  ] = await Promise.all([
-    import('../logs/log-pipeline.js'),
-    import('../logs/container-log-source.js'),
-    import('../logs/file-tail-source.js'),
-    import('../logs/dockerode-container-log-reader.js'),
-    import('../logs/aws-cloudwatch-logs-destination.js'),
-  ]);
-  const sources = [];
-  const routes: Record<string, { logGroup: string; logStream: string }> = {};
-  for (const [path, logGroup] of config.cloudwatchLogs) {
-    if (path === APPLICATION_LOG_PATH) {
-      sources.push(
-        new ContainerLogSource({
-          name: 'application',
+  if (options.localFileDir !== undefined) return startLocalLogShipping(options, options.localFileDir);
+  const plan = planLogShipping(config, identity, options.hostPaths ?? HOST_LOG_PATHS);
+  for (const warning of plan.warnings) log.warn(warning);
+  if (config.logging === undefined)
+    log.info('No logging: section, so no logs go to S3 or syslog (the original’s fluentd defaulted to S3)');
+  if (plan.sources.length === 0) return undefined;
+  // The pipeline pulls in dockerode and the AWS SDK: load them only when used.
+  const [{ LogPipeline }, { ContainerLogSource }, { FileTailSource }, { DockerodeContainerLogReader }] =
+    await Promise.all([
+      import('../logs/log-pipeline.js'),
+      import('../logs/container-log-source.js'),
+      import('../logs/file-tail-source.js'),
+      import('../logs/dockerode-container-log-reader.js'),
+    ]);
+  const sources: LogSource[] = plan.sources.map((source) =>
+    source.file === undefined
+      ? new ContainerLogSource({
+          name: source.name,
           container: options.containerName,
           reader: new DockerodeContainerLogReader(),
-          log: log.child({ source: 'application' }),
+          log: log.child({ source: source.name }),
+        })
+      : new FileTailSource({
+          pattern: source.file,
+          name: source.name,
+          maskJwt: source.maskJwt,
+          log: log.child({ source: source.name }),
         }),
-      );
-      routes.application = { logGroup, logStream: identity.instanceId };
-    } else {
-      sources.push(new FileTailSource({ pattern: path, name: path, log: log.child({ source: path }) }));
-      routes[path] = { logGroup, logStream: identity.instanceId };
-    }
+  );
+  const destinations: AnyLogDestination[] = [];
+  if (Object.keys(plan.cloudWatchLogs).length > 0) {
+    const { AwsCloudWatchLogsDestination } = await import('../logs/aws-cloudwatch-logs-destination.js');
+    const routes = Object.fromEntries(
+      Object.entries(plan.cloudWatchLogs).map(([source, logGroup]) => [
+        source,
+        { logGroup, logStream: identity.instanceId },
+      ]),
+    );
+    destinations.push(
+      new AwsCloudWatchLogsDestination({
+        region: identity.region,
+        endpoint: options.cloudWatchLogsEndpoint,
+        routes,
+        log: log.child({ destination: 'cloudwatch-logs' }),
+      }),
+    );
   }
-  const destinations: LogDestination[] = [
-    new destinationModule.AwsCloudWatchLogsDestination({
-      region: identity.region,
-      endpoint: options.cloudWatchLogsEndpoint,
-      routes,
-      log: log.child({ destination: 'cloudwatch-logs' }),
-    }),
-  ];
-  log.info({ sources: [...config.cloudwatchLogs.keys()] }, 'Shipping logs to CloudWatch Logs');
+  if (plan.s3 !== undefined) {
+    const { AwsS3LogDestination } = await import('../logs/aws-s3-log-destination.js');
+    destinations.push(
+      new AwsS3LogDestination({
+        bucket: plan.s3.bucket,
+        region: plan.s3.region,
+        endpoint: options.s3Endpoint,
+        acl: plan.s3.acl,
+        naming: {
+          prefix: 'taupage',
+          applicationId: config.applicationId ?? 'unknown',
+          applicationVersion: config.applicationVersion ?? 'unknown',
+          instanceId: identity.instanceId,
+        },
+        routes: plan.s3.routes,
+        timekeyMs: plan.s3.timekeyMs,
+        raw: plan.s3.raw,
+        log: log.child({ destination: 's3' }),
+      }),
+    );
+  }
+  if (plan.syslog !== undefined) {
+    const { SyslogDestination } = await import('../logs/syslog-destination.js');
+    const syslog = plan.syslog;
+    destinations.push(
+      new SyslogDestination({
+        host: syslog.host,
+        port: syslog.port,
+        protocol: syslog.protocol,
+        header: {
+          facility: 1,
+          severity: syslog.severity,
+          hostname: syslog.hostname ?? hostname().split('.')[0] ?? '-',
+          appName: syslog.appName,
+        },
+        params: [
+          ['application_id', config.applicationId ?? ''],
+          ['application_version', config.applicationVersion ?? ''],
+          ['instance_id', identity.instanceId],
+        ],
+        routes: syslog.routes,
+        ca: options.syslogCa,
+        log: log.child({ destination: 'rsyslog' }),
+      }),
+    );
+  }
+  log.info(
+    {
+      sources: plan.sources.map((s) => s.name),
+      destinations: destinations.map((d) => d.name),
+      ...(plan.s3 === undefined ? {} : { s3Bucket: plan.s3.bucket }),
+      ...(plan.syslog === undefined ? {} : { syslogHost: `${plan.syslog.host}:${String(plan.syslog.port)}` }),
+    },
+    'Shipping logs',
+  );
   return LogPipeline.start({
     stateDir: options.stateDir,
     sources,
     destinations,
+    redactor: options.redactor,
+    log,
+  });
+}
+
+/** Local mode: the app container's output to `<dir>/application.log`. */
+async function startLocalLogShipping(options: LogShippingOptions, dir: string): Promise<LogPipeline> {
+  const { config, log } = options;
+  const [{ LogPipeline }, { ContainerLogSource }, { DockerodeContainerLogReader }, { FileDestination }] =
+    await Promise.all([
+      import('../logs/log-pipeline.js'),
+      import('../logs/container-log-source.js'),
+      import('../logs/dockerode-container-log-reader.js'),
+      import('../logs/file-destination.js'),
+    ]);
+  const exclude = config.logging?.applogFilterExclude;
+  log.info({ file: join(dir, 'application.log') }, 'Writing the app output to a local file');
+  return LogPipeline.start({
+    stateDir: options.stateDir,
+    sources: [
+      new ContainerLogSource({
+        name: APPLICATION_SOURCE,
+        container: options.containerName,
+        reader: new DockerodeContainerLogReader(),
+        log: log.child({ source: APPLICATION_SOURCE }),
+      }),
+    ],
+    destinations: [
+      new FileDestination({
+        dir,
+        routes: {
+          [APPLICATION_SOURCE]: {
+            file: 'application.log',
+            exclude: exclude === undefined ? undefined : parseFilterRegex(exclude),
+          },
+        },
+      }),
+    ],
     redactor: options.redactor,
     log,
   });

@@ -17,8 +17,15 @@ import { instrumentDecrypter, instrumentRuntime } from '../metrics/instrumented-
 import type { OperatorSurface } from '../metrics/operator-surface.js';
 import { Agent, type HeavyAdapters } from './agent.js';
 import { BOOT_STEPS } from './boot.js';
-import { composeAgentAudit } from './compose-audit.js';
+import { composeAgentAudit, composeBootHooks } from './compose-audit.js';
 import type { AgentSettings } from './settings.js';
+import type { HostPreparation } from './compose-host.js';
+import { DEFAULT_HOST_PATHS } from '../docker/container-spec.js';
+import type { HostPower } from '../lifecycle/host-power.js';
+import { hostBootStartedAt } from '../lifecycle/host-boot-marker.js';
+import { NullHostPower } from '../lifecycle/null-host-power.js';
+import { RecordingHostPower } from '../lifecycle/recording-host-power.js';
+import { SystemdHostPower } from '../lifecycle/systemd-host-power.js';
 
 /**
  * The composition root: the only place that picks adapters. EC2 mode talks to IMDSv2 and KMS;
@@ -48,6 +55,7 @@ export async function composeAgent(
   const loadAdapters = async (): Promise<HeavyAdapters> => {
     const { DockerodeContainerRuntime } = await import('../docker/dockerode-container-runtime.js');
     const { DockerodeContainerStats } = await import('../docker/dockerode-container-stats.js');
+    const { DockerodeContainerEvents } = await import('../docker/dockerode-container-events.js');
     let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
     if (local === undefined) {
       const { KmsSecretDecrypter } = await import('../secrets/kms-secret-decrypter.js');
@@ -98,6 +106,7 @@ export async function composeAgent(
           ? secretDecrypter(identity)
           : instrumentDecrypter(secretDecrypter(identity), metrics),
       containerStats: new DockerodeContainerStats(),
+      containerEvents: new DockerodeContainerEvents(),
       ...aws,
     };
   };
@@ -122,26 +131,100 @@ export async function composeAgent(
     return operator;
   };
 
+  // Marked at every start, so the first agent run of a host boot sets it (see host-boot-marker.ts).
+  const bootStartedAt =
+    settings.bootMarkerDir === undefined
+      ? undefined
+      : await hostBootStartedAt(settings.bootMarkerDir, processStartedAt);
+
   const audit =
     settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
 
+  const hooks = composeBootHooks({
+    sshd: settings.sshd,
+    audit,
+    auditSettings: settings.audit,
+    metaDir: settings.metaDir,
+    clock,
+    log,
+    state,
+  });
+
+  // Host preparation loads on first use (the boot's host step), not on the start-up path.
+  let hostPreparation: Promise<HostPreparation> | undefined;
+  const loadHost = (): Promise<HostPreparation> =>
+    (hostPreparation ??= import('./compose-host.js').then(
+      ({ HostPreparation: Preparation }) =>
+        new Preparation({
+          settings: settings.host,
+          metaDir: settings.metaDir,
+          applicationUser: settings.applicationUser,
+          imds: metadata instanceof ImdsInstanceMetadata ? metadata : undefined,
+          loadScheduler: async () => (await import('../metrics/node-cron-scheduler.js')).nodeCronScheduler,
+          clock,
+          log,
+          state,
+        }),
+    ));
+
   const agent = new Agent({
+    host: {
+      prepare: async (config, identity, signal) => (await loadHost()).prepare(config, identity, signal),
+    },
+    hostLifecycle: {
+      start: async (onTermination) => {
+        await (await loadHost()).start(onTermination);
+      },
+      stop: () => {
+        void hostPreparation?.then((host) => {
+          host.stop();
+        });
+      },
+    },
+    lifecycleAction:
+      local === undefined
+        ? (config, identity) => {
+            const hookName = config.lifecycleHook;
+            if (hookName === undefined) return undefined;
+            return async (signal) => {
+              const { AwsAutoScalingLifecycleAction } =
+                await import('../host/aws-autoscaling-lifecycle-action.js');
+              const action = new AwsAutoScalingLifecycleAction({
+                region: identity.region,
+                endpoint: settings.host.autoScalingEndpoint,
+              });
+              try {
+                await action.complete(
+                  {
+                    hookName,
+                    instanceId: identity.instanceId,
+                    autoScalingGroupName: identity.autoScalingGroupName,
+                  },
+                  signal,
+                );
+              } finally {
+                action.destroy();
+              }
+            };
+          }
+        : undefined,
     ...(audit === undefined ? {} : { audit }),
+    hooks,
     metadata,
     loadAdapters,
-    startLogShipping:
-      local === undefined
-        ? (config, identity) =>
-            startLogShipping({
-              config,
-              identity,
-              containerName: settings.containerName,
-              stateDir: settings.logStateDir,
-              cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,
-              redactor,
-              log: log.child({ component: 'logs' }),
-            })
-        : undefined,
+    startLogShipping: (config, identity) =>
+      startLogShipping({
+        config,
+        identity,
+        containerName: settings.containerName,
+        stateDir: settings.logStateDir,
+        cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,
+        s3Endpoint: settings.s3LogsEndpoint,
+        // Local mode: the app output goes to a file next to the spool, not to AWS.
+        localFileDir: local === undefined ? undefined : settings.logStateDir,
+        redactor,
+        log: log.child({ component: 'logs' }),
+      }),
     createStackSignaller:
       local === undefined
         ? async (identity) => {
@@ -164,11 +247,23 @@ export async function composeAgent(
       applicationUser: settings.applicationUser,
       pullInactivityTimeoutMs: settings.pullInactivityTimeoutMs,
       healthCheckHost: '127.0.0.1',
+      hostPaths: { ...DEFAULT_HOST_PATHS, customLog: settings.host.customLogDir },
+      ...(settings.mutableTags === undefined ? {} : { mutableTags: settings.mutableTags }),
     },
     statusListen: { host: settings.statusHost, port: settings.statusPort },
     removeContainerOnExit: local !== undefined && !local.keepContainer,
+    hostPower: hostPower(settings.hostPower, log),
+    hostBootedAt: () => Promise.resolve(bootStartedAt),
+    lastSeenFile: settings.supervisorStateFile,
     processStartedAt,
     loadOperator,
   });
   return { agent, log };
+}
+
+/** `--host-power`: systemd on EC2, a recording double for tests, nothing in local mode. */
+function hostPower(choice: string, log: Logger): HostPower {
+  if (choice.startsWith('record:')) return new RecordingHostPower(choice.slice('record:'.length));
+  if (choice === 'off') return new NullHostPower(log.child({ component: 'lifecycle' }));
+  return new SystemdHostPower();
 }

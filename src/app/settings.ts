@@ -1,3 +1,7 @@
+import type { MutableTagPolicy } from '../config/image-reference.js';
+import type { HostSettings } from './compose-host.js';
+import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
+
 /**
  * How the agent itself is set up (not the app: that is the TaupageConfig). Each setting has a
  * command-line flag and a TAUPAGE_* environment variable; see `taupage agent --help`.
@@ -12,6 +16,8 @@ export interface AgentSettings {
   readonly cloudFormationEndpoint: string | undefined;
   /** CloudWatch Logs endpoint override (tests). */
   readonly cloudWatchLogsEndpoint: string | undefined;
+  /** S3 endpoint override of the logging s3 destination (tests). */
+  readonly s3LogsEndpoint?: string | undefined;
   /** The log pipeline's spool and checkpoints. */
   readonly logStateDir: string;
   /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */
@@ -39,10 +45,22 @@ export interface AgentSettings {
   readonly cloudwatch?: { readonly intervalSeconds: number; readonly endpoint: string | undefined };
   readonly containerName: string;
   readonly applicationUser: string;
+  /** Whether `source` may use a mutable tag (`latest`, `*SNAPSHOT*`): reject (default), warn, allow. */
+  readonly mutableTags?: MutableTagPolicy;
   readonly pullInactivityTimeoutMs: number;
+  /** `systemd`, `record:<file>` (tests) or `off` (local mode); see src/lifecycle/. */
+  readonly hostPower: string;
+  /** The supervisor's memory of the container across agent restarts. */
+  readonly supervisorStateFile: string;
+  /** Host preparation (sysctl, disks, credentials, termination notices); see docs/host.md. */
+  readonly host: HostSettings;
+  /** On /run: `<dir>/date` is when the agent first started in this host boot; undefined: every start is a boot. */
+  readonly bootMarkerDir: string | undefined;
   readonly logLevel: string;
   /** The audit trail and SSH access expiry (EC2 mode); undefined: off. See docs/ssh-access.md. */
   readonly audit?: AuditSettings;
+  /** The host's sshd from ssh_ports & co. (EC2 mode); undefined: sshd is not managed. */
+  readonly sshd?: HostSshSettings;
   /** Local mode only. */
   readonly local?: {
     readonly configFile: string;
@@ -76,6 +94,10 @@ export interface AuditSettings {
     readonly killGraceMs: number;
     /** sshd's log to watch for logins; undefined: not watched. */
     readonly authLog: string | undefined;
+    /** The disk-full fallback's root-login switch (tmpfs); undefined: none. */
+    readonly sshdRuntimeDir: string | undefined;
+    /** Reload sshd by SIGHUP to this pid; undefined: systemctl. */
+    readonly sshdPidFile: string | undefined;
   };
 }
 

@@ -17,6 +17,8 @@ export interface AgentAudit {
   identify(identity: InstanceIdentity): void;
   /** Fire and forget: a failure to audit is logged, never fails the caller. */
   record(type: AuditEventType, data: Readonly<Record<string, unknown>>): void;
+  /** Ships what the trail holds now and keeps running; false when not everything shipped. */
+  flush(signal: AbortSignal): Promise<boolean>;
   /** Flushes the trail to every sink within the deadline, then stops. */
   stop(): Promise<void>;
 }
@@ -105,6 +107,12 @@ export class AgentAuditService implements AgentAudit {
     });
     this.#pendingRecords.add(pending);
     void pending.finally(() => this.#pendingRecords.delete(pending));
+  }
+
+  /** Ships what the trail holds now, while it keeps running (a termination notice). */
+  async flush(signal: AbortSignal): Promise<boolean> {
+    await Promise.all(this.#pendingRecords);
+    return this.#shipper === undefined ? false : this.#shipper.flush(signal);
   }
 
   async stop(): Promise<void> {

@@ -5,8 +5,14 @@ import { composeAgent } from '../app/compose.js';
 import { DEFAULTS, isLoopback, parseListen, type AgentSettings } from '../app/settings.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
-import { addAuditAgentOptions, auditSettings, type AuditAgentOptions } from './audit-command.js';
+import {
+  addAuditAgentOptions,
+  auditSettings,
+  hostSshSettings,
+  type AuditAgentOptions,
+} from './audit-command.js';
 import { type CliIo, UsageError } from './output.js';
+import { mutableTagPolicy, mutableTagsOption } from './mutable-tags-option.js';
 
 interface CommonOptions {
   defaults?: string;
@@ -21,6 +27,7 @@ interface CommonOptions {
   applicationUser: string;
   pullInactivityTimeout: string;
   logLevel: string;
+  mutableTags: string;
 }
 
 interface AgentOptions extends CommonOptions, AuditAgentOptions {
@@ -29,11 +36,21 @@ interface AgentOptions extends CommonOptions, AuditAgentOptions {
   kmsEndpoint?: string;
   cloudformationEndpoint?: string;
   cloudwatchLogsEndpoint?: string;
+  s3LogsEndpoint?: string;
   logStateDir: string;
   ecrEndpoint?: string;
   elbEndpoint?: string;
   identityLoginRegistries?: string;
   requireTrustedImages?: boolean;
+  hostPower: string;
+  supervisorState: string;
+  bootMarker: string;
+  hostScope: string;
+  customLogDir: string;
+  s3Endpoint?: string;
+  ec2Endpoint?: string;
+  autoscalingEndpoint?: string;
+  lifecyclePoll: string;
 }
 
 interface LocalOptions extends CommonOptions {
@@ -105,6 +122,7 @@ function addCommonOptions(command: Command, metaDir: string, defaultsFile: strin
         .env('TAUPAGE_PULL_INACTIVITY_TIMEOUT')
         .default(String(DEFAULTS.pullInactivitySeconds)),
     )
+    .addOption(mutableTagsOption())
     .addOption(
       new Option('--log-level <level>', 'trace, debug, info, warn, error')
         .env('TAUPAGE_LOG_LEVEL')
@@ -121,6 +139,16 @@ function seconds(value: string, flag: string): number {
   if (!Number.isFinite(number) || number <= 0)
     throw new UsageError(`${flag} expects a positive number of seconds, not "${value}"`);
   return number * 1000;
+}
+
+/** A cron step: whole seconds that divide a minute (1, 2, 5, 10, 30, …). */
+function pollSeconds(value: string): number {
+  const number = seconds(value, '--lifecycle-poll') / 1000;
+  if (!Number.isInteger(number) || 60 % number !== 0)
+    throw new UsageError(
+      `--lifecycle-poll expects whole seconds that divide a minute (1, 5, 10, …), not "${value}"`,
+    );
+  return number;
 }
 
 function commonSettings(options: CommonOptions) {
@@ -170,6 +198,7 @@ function commonSettings(options: CommonOptions) {
     applicationUser: options.applicationUser,
     pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout'),
     logLevel: options.logLevel,
+    mutableTags: mutableTagPolicy(options.mutableTags),
   };
 }
 
@@ -211,7 +240,13 @@ export function registerAgentCommands(
         ).env('TAUPAGE_CLOUDWATCH_LOGS_ENDPOINT'),
       )
       .addOption(
-        new Option('--log-state-dir <dir>', 'spool and checkpoints of log shipping (cloudwatch_logs)')
+        new Option(
+          '--s3-logs-endpoint <url>',
+          'S3 endpoint of the logging s3 destination (tests; path-style)',
+        ).env('TAUPAGE_S3_LOGS_ENDPOINT'),
+      )
+      .addOption(
+        new Option('--log-state-dir <dir>', 'spool and checkpoints of log shipping')
           .env('TAUPAGE_LOG_STATE_DIR')
           .default('/var/lib/taupage/logs'),
       )
@@ -236,11 +271,75 @@ export function registerAgentCommands(
           '--require-trusted-images',
           'pull only images whose manifest says X-Production-Ready-Taupage (or X-Trusted): true',
         ).env('TAUPAGE_REQUIRE_TRUSTED_IMAGES'),
+      )
+      .addOption(
+        new Option(
+          '--host-power <systemd|record:FILE|off>',
+          'power-off (shutdown:) and host-shutdown detection: systemctl, a file that records instead (tests), or none',
+        )
+          .env('TAUPAGE_HOST_POWER')
+          .default('systemd'),
+      )
+      .addOption(
+        new Option(
+          '--supervisor-state <file>',
+          "the supervisor's memory of the container across agent restarts",
+        )
+          .env('TAUPAGE_SUPERVISOR_STATE')
+          .default('/var/lib/taupage/container.json'),
+      )
+      .addOption(
+        new Option(
+          '--boot-marker <dir>',
+          "on tmpfs: <dir>/date is when the agent first started in this host boot (the original's /run/taupage-init-ran; an agent restart leaves an exited app alone)",
+        )
+          .env('TAUPAGE_BOOT_MARKER')
+          .default('/run/taupage-init-ran'),
+      )
+      .addOption(
+        new Option(
+          '--host-scope <all|app-only>',
+          'all: act on sysctl, sysfs, nat_gateways, volumes and mounts; app-only: refuse them (tests)',
+        )
+          .env('TAUPAGE_HOST_SCOPE')
+          .choices(['all', 'app-only'])
+          .default('all'),
+      )
+      .addOption(
+        new Option('--custom-log-dir <dir>', "host side of mount_custom_log (the container's /var/log)")
+          .env('TAUPAGE_CUSTOM_LOG_DIR')
+          .default('/var/log-custom'),
+      )
+      .addOption(
+        new Option(
+          '--s3-endpoint <url>',
+          "S3 endpoint for mint_bucket credentials (default: the region's)",
+        ).env('TAUPAGE_S3_ENDPOINT'),
+      )
+      .addOption(
+        new Option('--ec2-endpoint <url>', "EC2 endpoint for volumes.ebs (default: the region's)").env(
+          'TAUPAGE_EC2_ENDPOINT',
+        ),
+      )
+      .addOption(
+        new Option(
+          '--autoscaling-endpoint <url>',
+          "Auto Scaling endpoint for lifecycle_hook (default: the region's)",
+        ).env('TAUPAGE_AUTOSCALING_ENDPOINT'),
+      )
+      .addOption(
+        new Option(
+          '--lifecycle-poll <seconds>',
+          'how often IMDS is asked for spot/Auto Scaling termination notices',
+        )
+          .env('TAUPAGE_LIFECYCLE_POLL')
+          .default('5'),
       ),
     DEFAULTS.metaDir,
     DEFAULTS.defaultsFile,
   ).action(async (options: AgentOptions) => {
     const audit = auditSettings(options);
+    const sshd = hostSshSettings(options);
     const settings: AgentSettings = {
       mode: 'ec2',
       imdsUrl: options.imdsUrl,
@@ -248,6 +347,7 @@ export function registerAgentCommands(
       kmsEndpoint: options.kmsEndpoint,
       cloudFormationEndpoint: options.cloudformationEndpoint,
       cloudWatchLogsEndpoint: options.cloudwatchLogsEndpoint,
+      s3LogsEndpoint: options.s3LogsEndpoint,
       logStateDir: resolve(options.logStateDir),
       ecrEndpoint: options.ecrEndpoint,
       elbEndpoint: options.elbEndpoint,
@@ -256,7 +356,19 @@ export function registerAgentCommands(
         .map((host) => host.trim())
         .filter(Boolean),
       requireTrustedImages: options.requireTrustedImages === true,
+      hostPower: hostPowerChoice(options.hostPower),
+      supervisorStateFile: resolve(options.supervisorState),
+      bootMarkerDir: resolve(options.bootMarker),
+      host: {
+        scope: options.hostScope === 'app-only' ? 'app-only' : 'all',
+        customLogDir: resolve(options.customLogDir),
+        s3Endpoint: options.s3Endpoint,
+        ec2Endpoint: options.ec2Endpoint,
+        autoScalingEndpoint: options.autoscalingEndpoint,
+        lifecyclePollSeconds: pollSeconds(options.lifecyclePoll),
+      },
       ...(audit === undefined ? {} : { audit }),
+      ...(sshd === undefined ? {} : { sshd }),
       ...commonSettings(options),
     };
     setExitCode(await runAgent(settings, io));
@@ -296,6 +408,19 @@ export function registerAgentCommands(
       elbEndpoint: undefined,
       identityDocumentRegistries: [],
       requireTrustedImages: false,
+      // A laptop is never powered off by `shutdown:`; Ctrl-C stops and removes the app.
+      hostPower: 'off',
+      supervisorStateFile: resolve('.taupage/container.json'),
+      bootMarkerDir: undefined,
+      // A laptop's kernel, routes and disks are not the app's: only /meta credentials and logs.
+      host: {
+        scope: 'app-only',
+        customLogDir: resolve('.taupage/log-custom'),
+        s3Endpoint: undefined,
+        ec2Endpoint: undefined,
+        autoScalingEndpoint: undefined,
+        lifecyclePollSeconds: 5,
+      },
       ...commonSettings(options),
       local: {
         configFile: options.config,
@@ -322,6 +447,11 @@ export function registerAgentCommands(
     });
 }
 
+function hostPowerChoice(value: string): string {
+  if (value === 'systemd' || value === 'off' || /^record:.+/.test(value)) return value;
+  throw new UsageError(`--host-power expects systemd, off or record:FILE, not "${value}"`);
+}
+
 async function runAgent(settings: AgentSettings, io: CliIo): Promise<number> {
   const startedAt = Date.now() - Math.round(process.uptime() * 1000);
   const { agent, log } = await composeAgent(settings, startedAt);
@@ -333,10 +463,14 @@ async function runAgent(settings: AgentSettings, io: CliIo): Promise<number> {
     }
     log.info({ signal }, 'Shutdown requested');
     controller.abort();
-    setTimeout(() => {
-      log.error('Shutdown took too long, exiting');
-      process.exit(ExitCode.Failure);
-    }, SHUTDOWN_DEADLINE_MS).unref();
+    // Longer when the app gets docker.stop_timeout first (host shutdown, local mode).
+    setTimeout(
+      () => {
+        log.error('Shutdown took too long, exiting');
+        process.exit(ExitCode.Failure);
+      },
+      Math.max(SHUTDOWN_DEADLINE_MS, agent.shutdownDeadlineMs),
+    ).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);

@@ -21,47 +21,44 @@ export interface TaupageConfig {
   readonly ports: readonly PortMapping[];
   /** Run as the image's user instead of the `application` user. */
   readonly root: boolean;
-  /** planned */
   readonly privileged: boolean;
-  /** planned (`read_only`) */
+  /** `read_only`: read-only root filesystem. */
   readonly readOnly: boolean;
-  /** planned: /dev/shm size in bytes (`shm_size`). */
+  /** /dev/shm size in bytes (`shm_size`). */
   readonly shmSize: number | undefined;
-  /** planned */
   readonly hostname: string | undefined;
-  /** planned: Docker network mode. */
+  /** Docker network mode. */
   readonly networking: NetworkMode;
-  /** planned: capability names without `CAP_`, upper case. */
+  /** Capability names without `CAP_`, upper case. */
   readonly capabilitiesAdd: readonly string[];
-  /** planned */
   readonly capabilitiesDrop: readonly string[];
-  /** planned: mount the Docker socket and CLI into the container. */
+  /** Bind the Docker engine's socket (only the socket) into the container. */
   readonly dockerDaemonAccess: boolean;
-  /** planned: host /var/log read-only at /var/log-host. */
+  /** Host /var/log read-only at /var/log-host. */
   readonly mountVarLog: boolean;
-  /** planned: host /var/log-custom at /var/log. */
+  /** Host /var/log-custom at /var/log. */
   readonly mountCustomLog: boolean;
-  /** planned: host /etc/ssl/certs read-only. */
+  /** Host /etc/ssl/certs read-only. */
   readonly mountCerts: boolean;
   /** Registry host → basic-auth credentials (`dockercfg`). */
   readonly registryCredentials: ReadonlyMap<string, RegistryCredential>;
-  /** planned: batch mode — what to do when the container exits. */
+  /** Batch mode: power off when the container exits for good (`on-exit`) or exits 0 (`on-success`). */
   readonly shutdown: ShutdownPolicy;
-  /** planned: the wished-for `docker:` options (log driver, stop timeout, limits). */
+  /** The wished-for `docker:` options (log driver, stop timeout, limits). */
   readonly docker: DockerOptions;
   /** planned: when to pull `source` (the boot currently behaves as `if-not-present`). */
   readonly imagePullPolicy: ImagePullPolicy;
 
   // ── B. Credentials and tokens ──────────────────────────────────────────────────────────────
-  /** planned: S3 bucket berry downloads OAuth credentials from into /meta/credentials. */
+  /** S3 bucket the app's OAuth credentials are downloaded from into /meta/credentials. */
   readonly mintBucket: string | undefined;
-  /** planned: `TOKENINFO_URL` for the container. */
+  /** `TOKENINFO_URL` for the container. */
   readonly tokeninfoUrl: string | undefined;
   /** planned: KMS encryption context for every `aws:kms:` value. */
   readonly encryptionContext: ReadonlyMap<string, string>;
 
   // ── C. Logging ─────────────────────────────────────────────────────────────────────────────
-  /** planned: the `logging:` map; `undefined` when absent (the original then shipped to S3). */
+  /** The `logging:` map; `undefined` when absent (the original then shipped to S3; taupage ships nothing). */
   readonly logging: LoggingOptions | undefined;
   /** planned (`scalyr_account_key`; `logging.scalyr_account_key` wins). */
   readonly scalyrAccountKey: ConfigValue | undefined;
@@ -97,11 +94,9 @@ export interface TaupageConfig {
   readonly customlogLogrotateRotate: number;
   /** planned: log file path → CloudWatch Logs group. */
   readonly cloudwatchLogs: ReadonlyMap<string, string>;
-  /** planned: log-sink endpoint for the taupage.yaml and audit-log upload. */
+  /** log-sink endpoint for the audit trail (AUDIT_LOG) and the masked taupage.yaml (USER_DATA). */
   readonly instanceLogsUrl: string | undefined;
-  /** planned */
   readonly logsinkUsername: ConfigValue | undefined;
-  /** planned */
   readonly logsinkPassword: ConfigValue | undefined;
 
   // ── D. Metrics ─────────────────────────────────────────────────────────────────────────────
@@ -109,27 +104,27 @@ export interface TaupageConfig {
   readonly enhancedCloudwatchMetrics: boolean;
 
   // ── E. SSH ─────────────────────────────────────────────────────────────────────────────────
-  /** planned: host sshd ports (default [22]). */
+  /** Host sshd ports (default [22]). */
   readonly sshPorts: readonly number[];
-  /** planned: sshd `GatewayPorts`. */
+  /** sshd `GatewayPorts`. */
   readonly sshGatewayPorts: 'yes' | 'no' | 'clientspecified' | undefined;
-  /** planned: keep the EC2 key pair's login. */
+  /** Keep the EC2 key pair's login. */
   readonly keepInstanceUsers: boolean;
 
   // ── F. Disks ───────────────────────────────────────────────────────────────────────────────
-  /** planned */
+  /** Attached and assembled by the disk step (src/host/disks). */
   readonly volumes: VolumeOptions;
-  /** planned: in file order. */
+  /** In file order; host side `/mounts<path>` (src/host/disks). */
   readonly mounts: readonly MountOptions[];
 
   // ── G. Networking ──────────────────────────────────────────────────────────────────────────
-  /** planned: subnet id → NAT gateway IP for outbound HTTPS (Senza adds it). */
+  /** subnet id → NAT gateway IP for outbound HTTPS (Senza adds it). */
   readonly natGateways: ReadonlyMap<string, string>;
 
   // ── H. OS tuning ───────────────────────────────────────────────────────────────────────────
-  /** planned: sysctl name → value. */
+  /** sysctl name → value. */
   readonly sysctl: ReadonlyMap<string, string>;
-  /** planned: allowed sysfs path → value (others are dropped with a warning). */
+  /** allowed sysfs path → value (others are dropped with a warning). */
   readonly sysfs: ReadonlyMap<string, string>;
 
   // ── I. Health, notification, lifecycle ─────────────────────────────────────────────────────
@@ -142,6 +137,10 @@ export interface TaupageConfig {
   readonly loadBalancerHealthCheck: LoadBalancerHealthCheck | undefined;
   /** planned: cfn-signal target; `undefined` unless both stack and resource are set. */
   readonly notifyCfn: NotifyCfn | undefined;
+  /** The ASG termination lifecycle hook to complete after draining (`lifecycle_hook`). */
+  readonly lifecycleHook: string | undefined;
+  /** Boot without starting the app (`maintenance: true`; Taupage issue #310). */
+  readonly maintenance: boolean;
 
   // ── Secrets ────────────────────────────────────────────────────────────────────────────────
   /**
@@ -237,7 +236,7 @@ export interface LoggingOptions {
   readonly s3RawLogFormat: boolean | undefined;
   readonly rsyslogHost: string | undefined;
   readonly rsyslogPort: number | undefined;
-  readonly rsyslogProtocol: 'tcp' | 'udp' | undefined;
+  readonly rsyslogProtocol: 'tcp' | 'udp' | 'tls' | undefined;
   readonly rsyslogSeverity: string | undefined;
   readonly rsyslogProgram: string | undefined;
   readonly rsyslogHostname: string | undefined;

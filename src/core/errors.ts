@@ -93,6 +93,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: 'The application did not answer its health check with HTTP 200 in time.',
   },
+  CONTAINER_UNHEALTHY: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: "The image's own Docker HEALTHCHECK reported the container unhealthy during the boot.",
+  },
   IMAGE_UNTRUSTED: {
     exitCode: ExitCode.BootFailed,
     retriable: false,
@@ -140,6 +145,11 @@ export const ERROR_CODES = {
     retriable: false,
     meaning: 'The generated sshd drop-in failed `sshd -t`; the running sshd keeps its old configuration.',
   },
+  SSHD_RELOAD_FAILED: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'sshd could not be told to re-read its configuration (systemctl reload, or SIGHUP to its pid).',
+  },
   AUDIT_CHAIN_BROKEN: {
     exitCode: ExitCode.Failure,
     retriable: false,
@@ -160,7 +170,85 @@ export const ERROR_CODES = {
     exitCode: ExitCode.Unavailable,
     retriable: true,
     meaning:
-      'A log destination (CloudWatch Logs) refused or could not be reached; the records stay in the spool and are retried.',
+      'A log destination (CloudWatch Logs, S3, syslog, a file) refused or could not be reached; the records stay in the spool and are retried.',
+  },
+  VOLUME_ACCESS_DENIED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      'The instance role lacks an EC2 permission the disks need (ec2:DescribeVolumes, ec2:AttachVolume, ec2:DeleteTags).',
+  },
+  VOLUME_API_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning: 'The EC2 API stayed throttled (RequestLimitExceeded) or unavailable past the retry budget.',
+  },
+  VOLUME_NOT_FOUND: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      "No available EBS volume with the `volumes.ebs` Name tag in the instance's availability zone within the search budget.",
+  },
+  VOLUME_ATTACH_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'EC2 refused to attach an EBS volume, or the attachment did not reach `attached` in time.',
+  },
+  DEVICE_NOT_FOUND: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'A device of `volumes` or `mounts.*.partition` did not appear (or could not be opened) in time.',
+  },
+  RAID_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'mdadm could not assemble or create a `volumes.raid` array, or the md kernel driver is missing.',
+  },
+  FILESYSTEM_CHECK_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      'e2fsck or xfs_repair found errors it could not fix, or the device holds another filesystem than `mounts.*.filesystem`.',
+  },
+  FILESYSTEM_FORMAT_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning: 'mkfs failed on the device of a `mounts` entry.',
+  },
+  MOUNT_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      'mount refused a `mounts` entry (bad options, unsupported filesystem), or its mount point could not be made.',
+  },
+  CREDENTIALS_DENIED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      'The mint bucket refused the app credentials (AccessDenied, no such bucket or key) or a file is not JSON.',
+  },
+  CREDENTIALS_UNAVAILABLE: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning:
+      'S3 stayed throttled or unreachable past the retry budget while downloading the app credentials.',
+  },
+  SYSCTL_INVALID: {
+    exitCode: ExitCode.InvalidConfig,
+    retriable: false,
+    meaning: 'A `sysctl` name is not a kernel parameter of this host, or the kernel refused its value.',
+  },
+  HOST_TUNING_FAILED: {
+    exitCode: ExitCode.BootFailed,
+    retriable: false,
+    meaning:
+      'Host preparation failed: a sysfs write, the nat_gateways routing (ip, iptables) or the custom log directory.',
+  },
+  LIFECYCLE_ACTION_FAILED: {
+    exitCode: ExitCode.Failure,
+    retriable: true,
+    meaning:
+      'Auto Scaling refused or never took CompleteLifecycleAction; the group continues after the hook times out.',
   },
 } as const satisfies Record<string, { exitCode: ExitCode; retriable: boolean; meaning: string }>;
 

@@ -14,9 +14,15 @@ export interface ContainerLogEntry {
  * and the container's own log driver keep working). Yields entries at or after `since`
  * ("seconds.nanoseconds", Docker's inclusive filter); ends when the container stops, and at once
  * when it does not exist. Throws TaupageError DOCKER_UNAVAILABLE when the engine does not answer.
+ * Entries come in batches (those of one chunk of the HTTP stream): one await per batch, not per
+ * line, which was a tenth of the shipper's CPU at tens of thousands of lines per second.
  */
 export interface ContainerLogReader {
-  follow(container: string, since: string | undefined, signal: AbortSignal): AsyncIterable<ContainerLogEntry>;
+  follow(
+    container: string,
+    since: string | undefined,
+    signal: AbortSignal,
+  ): AsyncIterable<readonly ContainerLogEntry[]>;
 }
 
 /** "2026-11-21T23:25:35.123456789Z" → "1795303535.123456789" (Docker's `since` format). */

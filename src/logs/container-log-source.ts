@@ -81,27 +81,29 @@ export class ContainerLogSource implements LogSource {
     let skip = start?.count ?? 0;
     const partial = { stdout: new LineAssembler(), stderr: new LineAssembler() };
     const timestamps = new DockerTimestampParser();
-    for await (const entry of reader.follow(container, start?.since, signal)) {
-      const { since, millis } = timestamps.parse(entry.timestamp);
-      if (skip > 0 && start?.since === since) {
-        skip--;
-        continue;
-      }
-      skip = 0;
-      position = position?.since === since ? { since, count: position.count + 1 } : { since, count: 1 };
-      const assembler = partial[entry.stream];
-      if (entry.partial) {
-        // Pieces of a line longer than an event go out as soon as they are complete.
-        for (const piece of assembler.push(entry.line)) {
-          if (!sink.writeLine(piece, millis)) await sink.drained();
+    for await (const entries of reader.follow(container, start?.since, signal)) {
+      for (const entry of entries) {
+        const { since, millis } = timestamps.parse(entry.timestamp);
+        if (skip > 0 && start?.since === since) {
+          skip--;
+          continue;
         }
-        continue;
+        skip = 0;
+        position = position?.since === since ? { since, count: position.count + 1 } : { since, count: 1 };
+        const assembler = partial[entry.stream];
+        if (entry.partial) {
+          // Pieces of a line longer than an event go out as soon as they are complete.
+          for (const piece of assembler.push(entry.line)) {
+            if (!sink.writeLine(piece, millis)) await sink.drained();
+          }
+          continue;
+        }
+        const line = assembler.finish(entry.line);
+        // A checkpoint only at whole lines: a restart re-reads an unfinished partial line.
+        const checkpoint = { key: this.#key, value: { since: position.since, count: position.count } };
+        complete = position;
+        if (!sink.writeLine(line, millis, checkpoint)) await sink.drained();
       }
-      const line = assembler.finish(entry.line);
-      // A checkpoint only at whole lines: a restart re-reads an unfinished partial line.
-      const checkpoint = { key: this.#key, value: { since: position.since, count: position.count } };
-      complete = position;
-      if (!sink.writeLine(line, millis, checkpoint)) await sink.drained();
     }
     return complete;
   }

@@ -2,8 +2,9 @@ import type { Clock } from '../core/clock.js';
 import { firstLine } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
-import type { LogDestination } from './log-destination.js';
+import { isBuffering, type AnyLogDestination, type BufferingLogDestination } from './log-destination.js';
 import type { LogSpool } from './log-spool.js';
+import type { SpoolPosition } from './spool-state-file.js';
 
 /**
  * A failed delivery stays at the head of this destination's queue and is retried for ever (the
@@ -38,7 +39,7 @@ export interface DestinationStatus {
 }
 
 export interface DestinationWorkerOptions {
-  readonly destination: LogDestination;
+  readonly destination: AnyLogDestination;
   readonly spool: LogSpool;
   readonly clock: Clock;
   readonly log: Logger;
@@ -88,34 +89,21 @@ export class DestinationWorker {
   }
 
   async run(signal: AbortSignal): Promise<void> {
-    const { destination, spool, clock, log } = this.#options;
+    const { destination, spool } = this.#options;
+    if (isBuffering(destination)) {
+      await this.#runBuffering(destination, signal);
+      return;
+    }
     try {
       for (;;) {
         const batch = await spool.read(this.name, this.#options.maxDeliveryBytes, signal);
-        const result = await retry(() => destination.deliver(batch.records, signal), DELIVERY_RETRY, {
-          clock,
+        const result = await this.#retried(
+          () => destination.deliver(batch.records, signal),
+          batch.records.length,
           signal,
-          isRetriable: () => true,
-          onRetry: (error, attempt, delayMs) => {
-            this.#failures++;
-            this.#failing = true;
-            this.#lastError = error instanceof Error ? firstLine(error.message) : String(error);
-            log.warn(
-              { err: error, destination: this.name, attempt, delayMs, records: batch.records.length },
-              'Failed to deliver logs, retrying',
-            );
-          },
-        });
-        if (this.#failing) log.info({ destination: this.name }, 'Delivered logs again');
-        this.#failing = false;
+        );
         this.#delivered += batch.records.length - result.rejected;
-        if (result.rejected > 0) {
-          this.#rejected += result.rejected;
-          log.warn(
-            { destination: this.name, rejected: result.rejected, rejectedTotal: this.#rejected },
-            'The destination rejected log records',
-          );
-        }
+        this.#countRejected(result.rejected);
         await spool.ack(this.name, batch.next);
         // Linger only when the app is quiet (a small delivery and nothing more to read yet);
         // under load the next delivery starts at once.
@@ -128,6 +116,108 @@ export class DestinationWorker {
       if (signal.aborted) return;
       throw error;
     }
+  }
+
+  /**
+   * The loop of a destination that gathers records (S3): read and hold until the next unit is
+   * due, flush (retrying like a delivery; nothing more is read meanwhile, so the spool, not
+   * memory, absorbs an outage), then acknowledge up to the oldest record still held.
+   */
+  async #runBuffering(destination: BufferingLogDestination, signal: AbortSignal): Promise<void> {
+    const { spool, clock } = this.#options;
+    let readTo: SpoolPosition | undefined;
+    try {
+      for (;;) {
+        const unread = spool.hasUnread(this.name);
+        const dueAt = destination.dueAt();
+        // Read at once what is there; else wait for data until the next chunk is due (or, while
+        // draining, not at all when something is held).
+        const waitMs = unread
+          ? Number.POSITIVE_INFINITY
+          : dueAt === undefined
+            ? Number.POSITIVE_INFINITY
+            : this.#draining
+              ? 0
+              : Math.max(0, dueAt - clock.now());
+        if (waitMs > 0) {
+          const batch = await this.#readUntil(waitMs, signal);
+          if (batch !== undefined) {
+            this.#countRejected(destination.hold(batch.records, batch.from).rejected);
+            readTo = batch.next;
+          }
+        }
+        // While draining, everything goes once the spool has been read to its end.
+        const all = this.#draining && !spool.hasUnread(this.name);
+        const due = destination.dueAt();
+        if (due !== undefined && (all || due <= clock.now())) {
+          this.#delivered += await this.#retried(() => destination.flush(all, signal), undefined, signal);
+        }
+        const ackTo = destination.heldFrom() ?? readTo;
+        if (ackTo !== undefined) await spool.ack(this.name, ackTo);
+      }
+    } catch (error) {
+      if (signal.aborted) return;
+      throw error;
+    }
+  }
+
+  /** The next spool read, or undefined when `waitMs` passed (or drain() woke it) without data. */
+  async #readUntil(waitMs: number, signal: AbortSignal): Promise<ReturnType<LogSpool['read']> | undefined> {
+    const { spool, clock, maxDeliveryBytes } = this.#options;
+    const wake = new AbortController();
+    const stopWaiting = new AbortController();
+    const signals = [signal, wake.signal];
+    if (!this.#draining) signals.push(this.#linger.signal);
+    if (Number.isFinite(waitMs)) {
+      clock.sleep(waitMs, stopWaiting.signal).then(
+        () => {
+          wake.abort();
+        },
+        () => undefined,
+      );
+    }
+    try {
+      return await spool.read(this.name, maxDeliveryBytes, AbortSignal.any(signals));
+    } catch (error) {
+      if (signal.aborted) throw error;
+      return undefined;
+    } finally {
+      stopWaiting.abort();
+    }
+  }
+
+  async #retried<T>(
+    operation: () => Promise<T>,
+    records: number | undefined,
+    signal: AbortSignal,
+  ): Promise<T> {
+    const { clock, log } = this.#options;
+    const result = await retry(operation, DELIVERY_RETRY, {
+      clock,
+      signal,
+      isRetriable: () => true,
+      onRetry: (error, attempt, delayMs) => {
+        this.#failures++;
+        this.#failing = true;
+        this.#lastError = error instanceof Error ? firstLine(error.message) : String(error);
+        log.warn(
+          { err: error, destination: this.name, attempt, delayMs, records },
+          'Failed to deliver logs, retrying',
+        );
+      },
+    });
+    if (this.#failing) log.info({ destination: this.name }, 'Delivered logs again');
+    this.#failing = false;
+    return result;
+  }
+
+  #countRejected(rejected: number): void {
+    if (rejected === 0) return;
+    this.#rejected += rejected;
+    this.#options.log.warn(
+      { destination: this.name, rejected, rejectedTotal: this.#rejected },
+      'The destination rejected log records',
+    );
   }
 
   async #lingerFor(ms: number, signal: AbortSignal): Promise<void> {

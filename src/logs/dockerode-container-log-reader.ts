@@ -19,7 +19,7 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
     container: string,
     since: string | undefined,
     signal: AbortSignal,
-  ): AsyncIterable<ContainerLogEntry> {
+  ): AsyncIterable<readonly ContainerLogEntry[]> {
     const handle = this.#docker.getContainer(container);
     let tty: boolean;
     let stream: NodeJS.ReadableStream;
@@ -71,10 +71,11 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
  * 3 zero bytes, big-endian payload length) and a payload; Docker writes one log entry per frame,
  * "<timestamp> <line>" with a newline unless the entry is a partial piece of a long line.
  */
-async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry> {
+async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry[]> {
   let buffer: Buffer = Buffer.alloc(0);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    const entries: ContainerLogEntry[] = [];
     let at = 0;
     while (buffer.length - at >= HEADER_BYTES) {
       const size = buffer.readUInt32BE(at + 4);
@@ -83,24 +84,27 @@ async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<C
       const payload = buffer.subarray(at + HEADER_BYTES, at + HEADER_BYTES + size);
       at += HEADER_BYTES + size;
       const entry = parseEntry(payload, type === 2 ? 'stderr' : 'stdout');
-      if (entry) yield entry;
+      if (entry) entries.push(entry);
     }
     buffer = buffer.subarray(at);
+    if (entries.length > 0) yield entries;
   }
 }
 
 /** With a TTY there are no frames and no partial markers: one entry per newline-ended line. */
-async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry> {
+async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry[]> {
   let buffer: Buffer = Buffer.alloc(0);
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    const entries: ContainerLogEntry[] = [];
     let start = 0;
     for (let end = buffer.indexOf(0x0a, start); end >= 0; end = buffer.indexOf(0x0a, start)) {
       const entry = parseEntry(buffer.subarray(start, end + 1), 'stdout');
-      if (entry) yield entry;
+      if (entry) entries.push(entry);
       start = end + 1;
     }
     buffer = buffer.subarray(start);
+    if (entries.length > 0) yield entries;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { LogRecord } from './log-record.js';
+import type { SpoolPosition } from './spool-state-file.js';
 
 /** What a destination did with a delivery it acknowledged. */
 export interface DeliveryResult {
@@ -22,4 +23,34 @@ export interface LogDestination {
   deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult>;
   /** Releases clients and sockets. */
   close(): Promise<void>;
+}
+
+/**
+ * Port: a destination that gathers records into larger units before it sends them (S3: one
+ * gzip object per source and time window). The worker hands it what it reads from the spool
+ * with `hold` (no I/O, nothing acknowledged), calls `flush` when `dueAt` has come, and moves the
+ * spool cursor only up to `heldFrom()`: a crash re-sends what was held, never loses it.
+ */
+export interface BufferingLogDestination {
+  readonly name: string;
+  readonly buffering: true;
+  /** Takes records into the open units; `from` is where they start in the spool. No I/O. */
+  hold(records: readonly LogRecord[], from: SpoolPosition): DeliveryResult;
+  /** When the next unit is due (ms since the epoch; ≤ now: due), undefined when nothing is held. */
+  dueAt(): number | undefined;
+  /**
+   * Sends the units that are due (every unit with `all`) and resolves once each was acknowledged,
+   * with the number of records sent. Safe to call again after it threw: units already sent are
+   * not sent again, a unit that failed is sent again under the same name.
+   */
+  flush(all: boolean, signal: AbortSignal): Promise<number>;
+  /** The spool position of the oldest record still held; undefined when nothing is held. */
+  heldFrom(): SpoolPosition | undefined;
+  close(): Promise<void>;
+}
+
+export type AnyLogDestination = LogDestination | BufferingLogDestination;
+
+export function isBuffering(destination: AnyLogDestination): destination is BufferingLogDestination {
+  return 'buffering' in destination;
 }

@@ -3,7 +3,7 @@ import { firstLine } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import { DestinationWorker, type DestinationStatus } from './destination-worker.js';
-import type { LogDestination } from './log-destination.js';
+import type { AnyLogDestination } from './log-destination.js';
 import { prepareMessages } from './log-message.js';
 import type { LineSink, LogSource, SourceCheckpoint } from './log-record.js';
 import { LogSpool, type LogSpoolOptions } from './log-spool.js';
@@ -12,7 +12,7 @@ export interface LogPipelineOptions {
   /** Directory for the spool segments and the state file (checkpoints, cursors). */
   readonly stateDir: string;
   readonly sources: readonly LogSource[];
-  readonly destinations: readonly LogDestination[];
+  readonly destinations: readonly AnyLogDestination[];
   readonly redactor: Redactor;
   readonly log: Logger;
   readonly clock?: Clock;

@@ -51,6 +51,8 @@ interface Consumer {
 
 export interface SpoolBatch {
   readonly records: LogRecord[];
+  /** Where the first record starts. */
+  readonly from: SpoolPosition;
   readonly next: SpoolPosition;
   /** Bytes of spool the batch covers. */
   readonly bytes: number;
@@ -382,7 +384,12 @@ export class LogSpool implements LogSink {
           const [timestamp, source, message] = JSON.parse(line) as [number, string, string];
           records.push({ timestamp, source, message });
         }
-        return { records, next: { segment: segment.id, offset: offset + end + 1 }, bytes: end + 1 };
+        return {
+          records,
+          from: { segment: segment.id, offset },
+          next: { segment: segment.id, offset: offset + end + 1 },
+          bytes: end + 1,
+        };
       }
     } finally {
       await handle.close();

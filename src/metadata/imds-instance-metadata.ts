@@ -147,6 +147,11 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
     )?.trim();
   }
 
+  /** `public-ipv4` for `${public_ipv4}` in volume names; undefined when the instance has none (404). */
+  async publicIpv4(signal: AbortSignal): Promise<string | undefined> {
+    return (await this.#optional('/latest/meta-data/public-ipv4', signal))?.trim();
+  }
+
   /** One GET; 404 → undefined; anything else not 200 → IMDS_UNAVAILABLE. */
   async #optional(path: string, signal: AbortSignal): Promise<string | undefined> {
     try {

@@ -16,6 +16,7 @@ export class AgentMetrics {
   readonly cloudwatchRequests: Counter<'outcome'>;
   readonly cloudwatchDatums: Counter;
   readonly errors: Counter<'code'>;
+  readonly containerEvents: Counter<'kind'>;
 
   constructor(state: AgentState) {
     const registers = [this.registry];
@@ -119,6 +120,12 @@ export class AgentMetrics {
       name: 'taupage_errors_total',
       help: 'Errors the agent recorded (also in GET /status under lastErrors), by code.',
       labelNames: ['code'],
+      registers,
+    });
+    this.containerEvents = new Counter({
+      name: 'taupage_container_events_total',
+      help: 'What happened to the app container (restarted, exited, gave-up, oom-killed, crash-loop, removed, recreated).',
+      labelNames: ['kind'],
       registers,
     });
   }

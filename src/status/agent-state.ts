@@ -1,6 +1,7 @@
 import type { SignalStatus, SignalTarget } from '../cloudformation/stack-signaller.js';
 import type { BootTimeline } from './boot-timeline.js';
 import type { ContainerInfo } from '../docker/container-runtime.js';
+import type { ContainerHistory } from '../docker/container-watch.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 
 export type BootState = 'booting' | 'succeeded' | 'failed';
@@ -51,6 +52,24 @@ export interface CloudWatchState {
   lastError: { readonly at: string; readonly code: string } | undefined;
 }
 
+/** Batch mode and maintenance (`shutdown`, `maintenance`), once the config is known. */
+export interface LifecycleState {
+  readonly maintenance: boolean;
+  readonly shutdown: 'never' | 'on-exit' | 'on-success';
+  /** Set when the agent decided to power the instance off, and why. */
+  powerOff: { readonly reason: string; readonly at: string; error: string | undefined } | undefined;
+  /**
+   * Set when IMDS announced the instance's end (spot interruption, Auto Scaling termination):
+   * the agent is draining — app stopped, logs and audit flushed, lifecycle hook completed.
+   */
+  termination?: {
+    readonly notice: string;
+    readonly at: string;
+    /** Each drain step's outcome once it ran (stop-app, flush-logs, …). */
+    steps: { readonly step: string; readonly outcome: string; readonly durationMs: number }[];
+  };
+}
+
 /** How many errors GET /status keeps: enough for "what went wrong lately", bounded memory. */
 export const MAX_RECORDED_ERRORS = 20;
 
@@ -67,6 +86,9 @@ export class AgentState {
   container: ContainerInfo | undefined;
   /** When the supervisor last inspected the container successfully (ms since the epoch). */
   containerCheckedAt: number | undefined;
+  /** Restarts, exits, OOM kills, crash loops the supervisor saw (docker/container-watch.ts). */
+  containerHistory: ContainerHistory | undefined;
+  lifecycle: LifecycleState | undefined;
   health: HealthSummary = { status: 'unknown', url: undefined, lastCheckedAt: undefined };
   warnings: string[] = [];
   logShipping: LogShippingState[] = [];

@@ -21,15 +21,26 @@ export function healthChecks(state: AgentState, now: number): HealthCheckResult[
   }
   checks.push({ name: 'boot', ok: true, detail: state.bootState });
   if (state.bootState !== 'succeeded') return checks;
+  if (state.lifecycle?.maintenance === true) {
+    checks.push({ name: 'container', ok: true, detail: 'maintenance: the app is not started' });
+    return checks;
+  }
   const container = state.container;
+  const crashLoop = state.containerHistory?.crashLoop;
   checks.push(
-    container?.state === 'running'
-      ? { name: 'container', ok: true, detail: 'running' }
-      : {
+    crashLoop !== undefined
+      ? {
           name: 'container',
           ok: false,
-          detail: `container ${container?.state ?? 'missing'}${container?.exitCode === undefined ? '' : `, exit code ${container.exitCode}`}${container?.oomKilled === true ? ', OOM-killed' : ''}`,
-        },
+          detail: `container crash-looping: ${crashLoop.restarts} restarts within ${crashLoop.windowSeconds / 60} minutes`,
+        }
+      : container?.state === 'running'
+        ? { name: 'container', ok: true, detail: 'running' }
+        : {
+            name: 'container',
+            ok: false,
+            detail: `container ${container?.state ?? 'missing'}${container?.exitCode === undefined ? '' : `, exit code ${container.exitCode}`}${container?.oomKilled === true ? ', OOM-killed' : ''}`,
+          },
   );
   const checkedAt = state.containerCheckedAt;
   if (checkedAt !== undefined) {

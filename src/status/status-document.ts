@@ -55,6 +55,15 @@ export function statusDocument(state: AgentState, now: number): Record<string, u
               state.containerCheckedAt === undefined
                 ? null
                 : new Date(state.containerCheckedAt).toISOString(),
+            history: state.containerHistory ?? null,
+          },
+    lifecycle:
+      state.lifecycle === undefined
+        ? null
+        : {
+            ...state.lifecycle,
+            powerOff: state.lifecycle.powerOff ?? null,
+            termination: state.lifecycle.termination ?? null,
           },
     health: state.health,
     checks: healthChecks(state, now),

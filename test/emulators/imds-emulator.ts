@@ -45,6 +45,8 @@ export interface ImdsEmulatorOptions {
   tags?: Readonly<Record<string, string>>;
   /** The primary interface (meta-data/mac and network/interfaces/macs/<mac>/subnet-id). */
   network?: { mac: string; subnetId: string };
+  /** meta-data/public-ipv4; without it the path is 404, as for an instance without one. */
+  publicIpv4?: string;
 }
 
 export interface RecordedImdsRequest {
@@ -72,6 +74,7 @@ export class ImdsEmulator {
   private readonly identity: IdentityDocument;
   private readonly tags: Readonly<Record<string, string>> | undefined;
   private readonly network: { mac: string; subnetId: string };
+  private readonly publicIpv4: string | undefined;
   private spotAction: string | undefined;
   private targetLifecycleState: string | undefined;
 
@@ -84,6 +87,7 @@ export class ImdsEmulator {
     this.setUserData(options.userData);
     this.tags = options.tags;
     this.network = options.network ?? { mac: '0a:1b:2c:3d:4e:5f', subnetId: 'subnet-0a1b2c3d4e5f60718' };
+    this.publicIpv4 = options.publicIpv4;
     const region = options.identity?.region ?? 'eu-central-1';
     this.identity = {
       accountId: '123456789012',
@@ -228,6 +232,8 @@ export class ImdsEmulator {
         return text(200, doc.region);
       case '/latest/meta-data/local-ipv4':
         return text(200, doc.privateIp);
+      case '/latest/meta-data/public-ipv4':
+        return this.publicIpv4 === undefined ? text(404, 'Not Found') : text(200, this.publicIpv4);
       case '/latest/meta-data/mac':
         return text(200, this.network.mac);
       case '/latest/meta-data/network/interfaces/macs/':

@@ -23,6 +23,8 @@ export interface StoredObject {
   readonly lastModified: Date;
   /** performance.now() when the PUT was stored: for latency figures. */
   readonly storedAt: number;
+  /** The canned ACL sent as x-amz-acl (undefined: none sent). */
+  readonly acl: string | undefined;
 }
 
 /** An S3 REST error: `<Error><Code>…` with its HTTP status. */
@@ -42,6 +44,16 @@ const MAX_USER_METADATA_BYTES = 2 * 1024;
 const MAX_SKEW_MS = 15 * 60_000; // S3 allows 15 minutes (RequestTimeTooSkewed)
 const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const UNSIGNED = 'UNSIGNED-PAYLOAD';
+const CANNED_ACLS = new Set([
+  'private',
+  'public-read',
+  'public-read-write',
+  'aws-exec-read',
+  'authenticated-read',
+  'bucket-owner-read',
+  'bucket-owner-full-control',
+  'log-delivery-write',
+]);
 const AUTH_RE =
   /^AWS4-HMAC-SHA256 Credential=([^/\s,]+)\/(\d{8})\/([^/\s,]+)\/([^/\s,]+)\/([^/\s,]+), ?SignedHeaders=([^\s,]+), ?Signature=([0-9a-f]{64})$/;
 
@@ -80,7 +92,27 @@ export class S3Emulator {
   }
 
   async stop(): Promise<void> {
+    if (this.server.listening) await closeServer(this.server);
+  }
+
+  /**
+   * An outage as the client sees a host that is down: the listening socket is closed (new
+   * connections are refused) and open keep-alive connections are cut. `online()` listens again
+   * on the same port.
+   */
+  async offline(): Promise<void> {
     await closeServer(this.server);
+  }
+
+  async online(): Promise<void> {
+    const port = Number(new URL(this.url).port);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
   }
 
   createBucket(name: string): void {
@@ -88,10 +120,28 @@ export class S3Emulator {
     if (!this.buckets.has(name)) this.buckets.set(name, new Map());
   }
 
-  /** The next `count` authenticated requests fail with this S3 error (e.g. SlowDown 503). */
-  injectFault(code: 'SlowDown' | 'InternalError' | 'ServiceUnavailable', count = 1): void {
-    const status = code === 'InternalError' ? 500 : 503;
+  /**
+   * The next `count` authenticated requests fail with this S3 error (e.g. SlowDown 503; AccessDenied
+   * 403, as when the role's policy or the bucket policy does not allow the request).
+   */
+  injectFault(code: 'SlowDown' | 'InternalError' | 'ServiceUnavailable' | 'AccessDenied', count = 1): void {
+    const status = code === 'InternalError' ? 500 : code === 'AccessDenied' ? 403 : 503;
     for (let i = 0; i < count; i++) this.faults.push({ code, status });
+  }
+
+  /** Stores an object as a PutObject would (the bucket must exist): test setup without a client. */
+  storeObject(bucket: string, key: string, body: string | Buffer, contentType = 'application/json'): void {
+    const objects = this.buckets.get(bucket);
+    if (objects === undefined) throw new Error(`no bucket ${bucket}`);
+    const data = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    objects.set(key, {
+      acl: undefined,
+      body: data,
+      etag: `"${createHash('md5').update(data).digest('hex')}"`,
+      contentType,
+      lastModified: new Date(),
+      storedAt: performance.now(),
+    });
   }
 
   objects(bucket: string): Map<string, StoredObject> {
@@ -124,7 +174,11 @@ export class S3Emulator {
       this.requests.push(`${req.method ?? ''} ${(req.url ?? '').split('?')[0] ?? ''}`);
       const fault = this.faults.shift();
       if (fault !== undefined)
-        throw new S3Error(fault.code, 'Please reduce your request rate.', fault.status);
+        throw new S3Error(
+          fault.code,
+          fault.code === 'AccessDenied' ? 'Access Denied' : 'Please reduce your request rate.',
+          fault.status,
+        );
       this.route(req, res, body, requestId);
     } catch (error) {
       const e =
@@ -233,8 +287,12 @@ export class S3Emulator {
       if (actual.toString('base64') !== crc)
         throw new S3Error('BadDigest', 'The CRC32 you specified did not match the calculated checksum.', 400);
     }
+    const acl = req.headers['x-amz-acl'];
+    if (typeof acl === 'string' && !CANNED_ACLS.has(acl))
+      throw new S3Error('InvalidArgument', `Invalid canned ACL: ${acl}`, 400);
     const contentType = req.headers['content-type'];
     bucket.set(key, {
+      acl: typeof acl === 'string' ? acl : undefined,
       body,
       etag: `"${createHash('md5').update(body).digest('hex')}"`,
       contentType,

@@ -30,6 +30,10 @@ function isolatedHostPaths(): Record<string, string> {
     TAUPAGE_SUPERVISOR_STATE: join(dir, 'container.json'),
     // Every agent process is a fresh host boot unless a test shares the marker on purpose.
     TAUPAGE_BOOT_MARKER: join(dir, 'boot'),
+    // Never the CI host's kernel, routes or disks: those keys are refused (integration tests
+    // cover them on loop devices and in network namespaces); the custom log dir is private.
+    TAUPAGE_HOST_SCOPE: 'app-only',
+    TAUPAGE_CUSTOM_LOG_DIR: join(dir, 'log-custom'),
     // Never ask the CI host's systemd (nor power it off): a file records instead.
     TAUPAGE_HOST_POWER: `record:${join(dir, 'host-power')}`,
   };

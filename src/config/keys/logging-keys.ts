@@ -34,6 +34,21 @@ const planned = (meaning: string, defaultText?: string): KeyDoc =>
 const nested = (meaning: string, defaultText?: string): KeyDoc =>
   defaultText === undefined ? { meaning, since: SINCE } : { meaning, since: SINCE, defaultText };
 
+/** A regular expression (`/…/` or bare), compiled at validation so a bad one is a config error. */
+function regexText(): SchemaNode<string> {
+  return stringNode({
+    docType: 'regular expression',
+    check: (t) => {
+      try {
+        new RegExp(/^\/(.*)\/$/s.exec(t)?.[1] ?? t);
+        return undefined;
+      } catch (error) {
+        return `expected a regular expression (${error instanceof Error ? error.message : String(error)})`;
+      }
+    },
+  });
+}
+
 const DESTINATIONS = ['s3', 'scalyr', 'scalyr_s3', 'rsyslog', 'none'] as const;
 const INTERVALS = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 const S3_ACLS = [
@@ -126,31 +141,48 @@ function loggingNode(): SchemaNode<LoggingOptions> {
       `${what}_destination`,
       enumNode(DESTINATIONS),
       nested(
-        `Where fluentd ships ${what === 'log' ? 'every log' : `the ${what}`} (\`none\` drops it).`,
+        `Where ${what === 'log' ? 'every log' : `the ${what}`} goes: \`s3\`, \`rsyslog\` or \`none\` (\`scalyr\`: not supported, warned; \`scalyr_s3\`: S3 only).`,
         what === 'log' ? '`s3`' : 'log_destination',
       ),
     );
   const flag = (key: string, meaning: string, defaultText: string) =>
     optional(key, booleanNode(), nested(meaning, defaultText));
+  const scalyrFlag = (key: string, meaning: string, defaultText: string) =>
+    optional(key, booleanNode(), planned(meaning, defaultText));
   const sampling = (log: string) =>
     optional(
       `scalyr_agent_${log}_sampling`,
       samplingRulesNode(),
-      nested(`Scalyr agent sampling rules for the ${log}.`, 'none'),
+      planned(`Scalyr agent sampling rules for the ${log}.`, 'none'),
     );
   return objectNode<LoggingOptions>({
     docType: 'map of log-shipping options',
     unknownKey: 'is not a logging option; ignored',
+    warnPlanned: true,
+    check: (value, _raw, path, context) => {
+      const chosen = [
+        value.syslogDestination,
+        value.applogDestination,
+        value.authlogDestination,
+        value.customlogDestination,
+      ].map((d) => d ?? value.logDestination);
+      if (value.rsyslogHost !== undefined || !chosen.includes('rsyslog')) return value;
+      context.error(
+        [...path, 'rsyslog_host'],
+        'expected the remote syslog host name: a logging destination is rsyslog',
+      );
+      return INVALID;
+    },
     fields: {
       fluentdEnabled: flag(
         'fluentd_enabled',
-        'Run fluentd (td-agent) to ship logs.',
-        'true when `logging` is absent, else false',
+        'Ship the logs of the `*_destination` keys; `false` turns them off (the original also needed `true` when `logging` was present).',
+        'true',
       ),
       fluentdLoglevel: optional(
         'fluentd_loglevel',
         enumNode(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const),
-        nested('fluentd’s own log level.', '`error`'),
+        planned('fluentd’s own log level.', '`error`'),
       ),
       logDestination: destination('log'),
       syslogDestination: destination('syslog'),
@@ -159,13 +191,16 @@ function loggingNode(): SchemaNode<LoggingOptions> {
       customlogDestination: destination('customlog'),
       applogFilterExclude: optional(
         'applog_filter_exclude',
-        text('regular expression'),
-        nested('Drop application.log lines matching it (fluentd grep exclude).', 'none'),
+        regexText(),
+        nested(
+          'Leave out app output lines matching it (`/INFO:/` or `INFO:`) from the S3 and rsyslog destinations.',
+          'none',
+        ),
       ),
       customlogFilterExclude: optional(
         'customlog_filter_exclude',
-        text('regular expression'),
-        nested('Drop custom log lines matching it.', 'none'),
+        regexText(),
+        nested('Leave out custom log lines matching it from the S3 and rsyslog destinations.', 'none'),
       ),
       s3Bucket: optional(
         's3_bucket',
@@ -183,14 +218,18 @@ function loggingNode(): SchemaNode<LoggingOptions> {
           docType: 'fluentd duration (`5m`)',
           check: (t) => (/^\d+[smhd]?$/.test(t.trim()) ? undefined : 'expected a duration such as 5m or 1h'),
         }),
-        nested('How long fluentd buffers before an S3 upload.', '`5m`'),
+        nested('Time window of one S3 object per log (fluentd `timekey`): uploaded when it ends.', '`5m`'),
       ),
       s3Acl: optional(
         's3_acl',
         enumNode(S3_ACLS),
         nested('Canned ACL of uploaded objects.', '`bucket-owner-full-control`'),
       ),
-      s3RawLogFormat: flag('s3_raw_log_format', 'Upload raw lines (true) or JSON records (false).', 'true'),
+      s3RawLogFormat: flag(
+        's3_raw_log_format',
+        'Upload raw lines (true) or JSON records `{time, source, message}` (false).',
+        'true',
+      ),
       rsyslogHost: optional(
         'rsyslog_host',
         text('host name'),
@@ -199,8 +238,11 @@ function loggingNode(): SchemaNode<LoggingOptions> {
       rsyslogPort: optional('rsyslog_port', portNode(), nested('Remote syslog port.', '`514`')),
       rsyslogProtocol: optional(
         'rsyslog_protocol',
-        enumNode(['tcp', 'udp'] as const),
-        nested('Remote syslog protocol.', '`tcp`'),
+        enumNode(['tcp', 'udp', 'tls'] as const),
+        nested(
+          'Remote syslog transport: RFC 5424 over TCP (octet counting), UDP, or TLS (taupage only).',
+          '`tcp`',
+        ),
       ),
       rsyslogSeverity: optional(
         'rsyslog_severity',
@@ -220,7 +262,7 @@ function loggingNode(): SchemaNode<LoggingOptions> {
       scalyrAccountKey: optional(
         'scalyr_account_key',
         secretTextNode(),
-        nested(
+        planned(
           'Scalyr write key (may be `aws:kms:`); wins over the top-level key.',
           'top-level `scalyr_account_key`',
         ),
@@ -228,44 +270,44 @@ function loggingNode(): SchemaNode<LoggingOptions> {
       scalyrRegion: optional(
         'scalyr_region',
         enumNode(['eu', 'us'] as const),
-        nested('Scalyr region.', '`eu`'),
+        planned('Scalyr region.', '`eu`'),
       ),
       scalyrApplicationLogParser: optional(
         'scalyr_application_log_parser',
         text('Scalyr parser name'),
-        nested('Scalyr parser of application.log.', '`slf4j`'),
+        planned('Scalyr parser of application.log.', '`slf4j`'),
       ),
       scalyrCustomLogParser: optional(
         'scalyr_custom_log_parser',
         text('Scalyr parser name'),
-        nested('Scalyr parser of custom logs.', '`slf4j`'),
+        planned('Scalyr parser of custom logs.', '`slf4j`'),
       ),
-      scalyrAgentEnabled: flag(
+      scalyrAgentEnabled: scalyrFlag(
         'scalyr_agent_enabled',
         'Run the Scalyr agent (it also needs a key).',
         'not fluentd_enabled',
       ),
-      useScalyrAgentAll: flag(
+      useScalyrAgentAll: scalyrFlag(
         'use_scalyr_agent_all',
         'Default of the four use_scalyr_agent_* switches.',
         'not fluentd_enabled',
       ),
-      useScalyrAgentApplog: flag(
+      useScalyrAgentApplog: scalyrFlag(
         'use_scalyr_agent_applog',
         'Ship application.log through the Scalyr agent.',
         'use_scalyr_agent_all',
       ),
-      useScalyrAgentCustomlog: flag(
+      useScalyrAgentCustomlog: scalyrFlag(
         'use_scalyr_agent_customlog',
         'Ship custom logs through the Scalyr agent.',
         'use_scalyr_agent_all',
       ),
-      useScalyrAgentAuthlog: flag(
+      useScalyrAgentAuthlog: scalyrFlag(
         'use_scalyr_agent_authlog',
         'Ship auth.log through the Scalyr agent.',
         'use_scalyr_agent_all',
       ),
-      useScalyrAgentSyslog: flag(
+      useScalyrAgentSyslog: scalyrFlag(
         'use_scalyr_agent_syslog',
         'Ship syslog through the Scalyr agent.',
         'use_scalyr_agent_all',
@@ -282,14 +324,12 @@ const LOG_FILE_PATH = absolutePathNode('log file path');
 
 /** Group C: logging. */
 export const LOGGING_FIELDS = {
-  logging: optional(
-    'logging',
-    loggingNode(),
-    planned(
-      'Log shipping (fluentd, Scalyr agent). When absent, the original shipped every log to S3.',
-      'absent',
-    ),
-  ),
+  logging: optional('logging', loggingNode(), {
+    meaning:
+      'Log shipping of the app output, syslog, auth.log and custom logs to S3 or remote syslog. When absent, nothing is shipped (the original’s fluentd shipped to S3).',
+    since: SINCE,
+    defaultText: 'absent',
+  }),
   scalyrAccountKey: optional(
     'scalyr_account_key',
     secretTextNode(),
@@ -396,19 +436,20 @@ export const LOGGING_FIELDS = {
       defaultText: '—',
     },
   ),
-  instanceLogsUrl: optional(
-    'instance_logs_url',
-    urlNode(),
-    planned('log-sink endpoint for the taupage.yaml and audit-log upload (baked into the AMI).', 'baked'),
-  ),
-  logsinkUsername: optional(
-    'logsink_username',
-    secretTextNode(),
-    planned('log-sink basic-auth user (baked).', 'baked'),
-  ),
-  logsinkPassword: optional(
-    'logsink_password',
-    secretTextNode(),
-    planned('log-sink basic-auth password (baked); may be `aws:kms:`.', 'baked'),
-  ),
+  instanceLogsUrl: optional('instance_logs_url', urlNode(), {
+    meaning:
+      'log-sink endpoint: the audit trail ships there continuously (`AUDIT_LOG`), the masked taupage.yaml once per boot (`USER_DATA`).',
+    since: SINCE,
+    defaultText: 'baked',
+  }),
+  logsinkUsername: optional('logsink_username', secretTextNode(), {
+    meaning: 'log-sink basic-auth user (baked); may be `aws:kms:`.',
+    since: SINCE,
+    defaultText: 'baked',
+  }),
+  logsinkPassword: optional('logsink_password', secretTextNode(), {
+    meaning: 'log-sink basic-auth password (baked); may be `aws:kms:`.',
+    since: SINCE,
+    defaultText: 'baked',
+  }),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;

@@ -37,10 +37,11 @@ class CollectingSink implements LineSink {
 class ScriptedReader implements ContainerLogReader {
   readonly sinces: Array<string | undefined> = [];
   constructor(private readonly follows: ContainerLogEntry[][]) {}
-  async *follow(_container: string, since: string | undefined): AsyncIterable<ContainerLogEntry> {
+  async *follow(_container: string, since: string | undefined): AsyncIterable<ContainerLogEntry[]> {
     this.sinces.push(since);
     const entries = this.follows.shift() ?? [];
-    for (const entry of entries) yield await Promise.resolve(entry);
+    // One entry per batch: the source must handle batches of any size, and awaits between them.
+    for (const entry of entries) yield await Promise.resolve([entry]);
   }
 }
 
