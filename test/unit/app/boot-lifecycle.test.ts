@@ -73,6 +73,8 @@ describe('boot: maintenance', () => {
       ['imds', 'succeeded'],
       ['config', 'succeeded'],
       ['kms', 'succeeded'],
+      // No host preparation wired in these unit tests (test/e2e/host-preparation.test.ts runs it).
+      ['host', 'skipped'],
       ['pull', 'skipped'],
       ['container', 'succeeded'],
       ['health', 'skipped'],

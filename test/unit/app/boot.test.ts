@@ -73,6 +73,8 @@ describe('boot', () => {
       ['imds', 'succeeded'],
       ['config', 'succeeded'],
       ['kms', 'succeeded'],
+      // No host preparation wired in these unit tests (test/e2e/host-preparation.test.ts runs it).
+      ['host', 'skipped'],
       ['pull', 'succeeded'],
       ['container', 'succeeded'],
       ['health', 'skipped'],
@@ -99,6 +101,29 @@ describe('boot', () => {
     expect(created?.spec?.user).toBe('999:999');
     expect(created?.spec?.mounts).toEqual([{ source: metaDir, target: '/meta', readOnly: true }]);
     expect(state.container?.state).toBe('running');
+  });
+
+  it('prepares the host after kms and before the pull; a failed host step starts no app', async () => {
+    const { deps, runtime, state } = setup(userData);
+    const seen: string[] = [];
+    const failing: BootDependencies = {
+      ...deps,
+      host: {
+        prepare: (config, identity) => {
+          seen.push(
+            `${config.applicationId ?? ''} ${identity.instanceId} after ${runtime.calls.length} docker calls`,
+          );
+          return Promise.reject(
+            new TaupageError('SYSCTL_INVALID', 'sysctl.net.foo: no such kernel parameter'),
+          );
+        },
+      },
+    };
+    await expect(boot(failing, new AbortController().signal)).rejects.toThrow('sysctl.net.foo');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(/ after 0 docker calls$/);
+    expect(runtime.calls.filter((call) => /^(pull|create|start)/.test(call))).toEqual([]);
+    expect(state.timeline.steps.find((step) => step.name === 'host')?.outcome).toBe('failed');
   });
 
   it('writes taupage.yaml with the ciphertext, never the plaintext', async () => {
