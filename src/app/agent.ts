@@ -165,6 +165,15 @@ export class Agent {
       this.#containerEvents = adapters.containerEvents;
       this.#operator?.onAdapters(adapters);
       const result = await boot({ ...this.#deps, ...adapters }, signal);
+      // The boot is done here; what follows (signals, log shipping, background tasks) is not part of it.
+      const timeline = this.#state.timeline;
+      this.#log.info(
+        {
+          totalMs: timeline.totalMs,
+          steps: Object.fromEntries(timeline.steps.map((step) => [step.name, step.durationMs ?? null])),
+        },
+        bootSummary(timeline.totalMs, timeline.summary()),
+      );
       this.#config = result.config;
       this.#state.bootState = 'succeeded';
       this.#state.lifecycle = {
@@ -188,14 +197,6 @@ export class Agent {
         );
         this.#cloudwatch?.start();
       }
-      const timeline = this.#state.timeline;
-      this.#log.info(
-        {
-          totalMs: timeline.totalMs,
-          steps: Object.fromEntries(timeline.steps.map((step) => [step.name, step.durationMs ?? null])),
-        },
-        bootSummary(timeline.totalMs, timeline.summary()),
-      );
       outcome = await this.#supervise(result, signal);
     } catch (error) {
       if (signal.aborted) {

@@ -51,16 +51,27 @@ export async function composeAgent(
       : new LocalInstanceMetadata(local.configFile, local.region);
 
   // dockerode and the AWS SDK are most of the bundle: they load after the status endpoint is
-  // up, so operators see the agent at once (dynamic imports stay inside the one-file bundle).
+  // up, so operators see the agent at once (each is its own chunk, compiled only when imported).
   const loadAdapters = async (): Promise<HeavyAdapters> => {
     const { DockerodeContainerRuntime } = await import('../docker/dockerode-container-runtime.js');
     const { DockerodeContainerStats } = await import('../docker/dockerode-container-stats.js');
     const { DockerodeContainerEvents } = await import('../docker/dockerode-container-events.js');
     let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
     if (local === undefined) {
-      const { KmsSecretDecrypter } = await import('../secrets/kms-secret-decrypter.js');
-      secretDecrypter = (identity) =>
-        new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint });
+      // The KMS client (~100 ms to load and compile) only when a value is encrypted: most
+      // configs have none, and this sits on the boot's critical path.
+      secretDecrypter = (identity) => {
+        let kms: Promise<SecretDecrypter> | undefined;
+        return {
+          decrypt: async (ciphertext, signal) => {
+            kms ??= import('../secrets/kms-secret-decrypter.js').then(
+              ({ KmsSecretDecrypter }) =>
+                new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint }),
+            );
+            return (await kms).decrypt(ciphertext, signal);
+          },
+        };
+      };
     } else {
       const key = await loadOrCreateDevKey(local.devKeyFile);
       secretDecrypter = () => new DevKeySecretDecrypter(key);
