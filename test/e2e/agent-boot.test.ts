@@ -129,6 +129,7 @@ describe('taupage agent: user data to a healthy container', () => {
       ['imds', 'succeeded'],
       ['config', 'succeeded'],
       ['kms', 'succeeded'],
+      ['host', 'succeeded'],
       ['pull', 'succeeded'],
       ['container', 'succeeded'],
       ['health', 'succeeded'],

@@ -395,6 +395,7 @@ describe('lifecycle: shutdown policy, graceful stop on host shutdown, maintenanc
       ['imds', 'succeeded'],
       ['config', 'succeeded'],
       ['kms', 'succeeded'],
+      ['host', 'succeeded'],
       ['pull', 'skipped'],
       ['container', 'succeeded'],
       ['health', 'skipped'],
