@@ -248,6 +248,7 @@ build {
       "ami/60-sysctl.sh",
       "ami/61-auditd.sh",
       "ami/62-logging.sh",
+      "ami/63-auth-log.sh",
       "ami/70-prepull.sh",
       "ami/90-cleanup.sh",
       "ami/99-validate.sh",

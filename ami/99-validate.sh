@@ -48,6 +48,7 @@ check "Node.js >= 20" /usr/local/bin/node -e 'process.exit(Number(process.versio
 check "taupage runs" /usr/local/bin/taupage version
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
+check "rsyslog enabled (auth.log, syslog)" test -L /etc/systemd/system/multi-user.target.wants/rsyslog.service
 check "SSH grant expiry timer enabled" test -L /etc/systemd/system/timers.target.wants/taupage-ssh-expiry.timer
 check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service /etc/systemd/system/taupage-ssh-expiry.service /etc/systemd/system/taupage-ssh-expiry.timer
 check "defaults file parses" /usr/local/bin/node -e 'require("node:fs").readFileSync("/etc/taupage/defaults.yaml", "utf8")'

@@ -357,6 +357,26 @@ describe('the AMI booted with systemd as PID 1', () => {
     expect(journal).not.toContain(secret);
   });
 
+  it("writes the journal to /var/log/syslog (the agent's own log included) for logging: to ship", async () => {
+    const syslog = await eventually(
+      async () => {
+        const text = await inSystem('cat', '/var/log/syslog').catch(() => '');
+        return text.includes('Status endpoint listening') ? text : undefined;
+      },
+      "the agent's log lines in /var/log/syslog",
+      30_000,
+    ).catch(async (error: unknown) => {
+      // Say why: rsyslog's own state and what /var/log holds.
+      const why = await inSystem('sh', '-c', 'systemctl status rsyslog --no-pager; ls -la /var/log').catch(
+        (failure: unknown) => String(failure),
+      );
+      throw new Error(`${(error as Error).message}\n${why}`);
+    });
+    expect(syslog).toMatch(/^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ /m);
+    expect(syslog).not.toContain(secret);
+    expect(await inSystem('stat', '--format', '%a %U:%G', '/var/log/syslog')).toBe('640 root:adm');
+  });
+
   it('carries /etc/taupage-release with the version, the commit and the build time', async () => {
     const release = Object.fromEntries(
       (await inSystem('cat', '/etc/taupage-release'))
