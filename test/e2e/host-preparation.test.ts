@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AutoScalingEmulator } from '../emulators/autoscaling-emulator.js';
 import { CloudWatchLogsEmulator } from '../emulators/cloudwatch-logs-emulator.js';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { S3Emulator } from '../emulators/s3-emulator.js';
@@ -212,5 +213,82 @@ describe('spot interruption: drain', () => {
     expect(status).not.toContain(PASSWORD);
     expect(agent.stdout).not.toContain(PASSWORD);
     expect(agent.stderr).not.toContain(PASSWORD);
+  });
+});
+
+describe('Auto Scaling termination: drain, then complete the lifecycle hook', () => {
+  it('stops the app and completes lifecycle_hook with CONTINUE only after the drain', async () => {
+    const autoscaling = await AutoScalingEmulator.start({ region: 'eu-central-1' });
+    const group = 'e2e-host-asg';
+    const instanceId = 'i-0e2e000000000asg1';
+    const name = `taupage-e2e-asg-${randomBytes(4).toString('hex')}`;
+    autoscaling.createGroup(group, [{ name: 'drain-hook', transition: 'terminating' }]);
+    autoscaling.addInstance(group, instanceId);
+    const asgImds = await ImdsEmulator.start({
+      userData: [
+        '#taupage-ami-config',
+        'runtime: Docker',
+        `source: ${env.image}`,
+        'application_id: e2e-asg',
+        'lifecycle_hook: drain-hook',
+        // busybox httpd as PID 1 ignores SIGTERM: Docker kills it after the stop timeout.
+        'docker:',
+        '  stop_timeout: 1',
+        '',
+      ].join('\n'),
+      identity: { region: 'eu-central-1', instanceId },
+      // The group comes from the instance tag, as when IMDS shows tags.
+      tags: { 'aws:autoscaling:groupName': group },
+    });
+    const asgAgent = new AgentProcess(
+      [
+        'agent',
+        ...['--imds-url', asgImds.url, '--status-listen', '127.0.0.1:0', '--lifecycle-poll', '1'],
+        ...['--autoscaling-endpoint', autoscaling.url],
+        ...['--meta-dir', join(workDir, 'meta-asg'), '--defaults', '/nonexistent', '--container-name', name],
+      ],
+      {
+        AWS_ACCESS_KEY_ID: ACCESS_KEY,
+        AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent',
+      },
+    );
+    try {
+      await eventually(
+        async () => ((await asgAgent.status()) as unknown as Status).boot.state === 'succeeded' || undefined,
+        'the boot to succeed',
+        60_000,
+      );
+      autoscaling.beginTermination(group, instanceId);
+      asgImds.setTargetLifecycleState('Terminated');
+      const status = await eventually(
+        async () => {
+          const current = (await asgAgent.status()) as unknown as Status;
+          return (current.lifecycle?.termination?.steps.length ?? 0) > 0 ? current : undefined;
+        },
+        'the drain to finish',
+        60_000,
+      );
+      expect(status.lifecycle?.termination?.notice).toBe('autoscaling target state Terminated');
+      expect(status.lifecycle?.termination?.steps.map((step) => [step.step, step.outcome])).toEqual([
+        ['stop-app', 'done'],
+        ['flush-logs', 'done'],
+        ['flush-audit', 'done'],
+        ['complete-lifecycle-action', 'done'],
+      ]);
+      expect((await docker.getContainer(name).inspect()).State.Running).toBe(false);
+      expect(autoscaling.completed).toEqual([{ hook: 'drain-hook', group, instanceId, result: 'CONTINUE' }]);
+      expect(autoscaling.lifecycleState(group, instanceId)).not.toBe('Terminating:Wait');
+    } finally {
+      asgAgent.signal('SIGKILL');
+      await asgAgent.exited;
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+      await asgImds.close();
+      await autoscaling.close();
+    }
   });
 });
