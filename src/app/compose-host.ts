@@ -73,7 +73,14 @@ export class HostPreparation {
   async prepare(config: TaupageConfig, identity: InstanceIdentity, signal: AbortSignal): Promise<string> {
     const done: string[] = [];
     const owner = parseOwner(this.#deps.applicationUser);
-    await ensureCustomLogDir(owner, this.#deps.settings.customLogDir);
+    try {
+      await ensureCustomLogDir(owner, this.#deps.settings.customLogDir);
+    } catch (error) {
+      // On a developer's machine (app-only scope) the agent may not run as root: a custom log
+      // dir it cannot hand to uid 999 is not worth failing the boot for.
+      if (this.#deps.settings.scope === 'all') throw error;
+      this.#log.warn({ err: error }, 'Could not prepare the custom log dir; continuing (local mode)');
+    }
 
     if (config.sysctl.size > 0) {
       this.#requireHostScope('sysctl');
