@@ -84,19 +84,28 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
 
   async deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
     const streams = new Map<string, { route: CloudWatchLogsRoute; events: CloudWatchEvent[] }>();
+    // Source → its stream's events (null: no route), so the key is made once per source.
+    const bySource = new Map<string, CloudWatchEvent[] | null>();
     let rejected = 0;
     for (const record of records) {
-      const route = this.#routes[record.source];
-      if (!route) continue;
+      let events = bySource.get(record.source);
+      if (events === undefined) {
+        const route = this.#routes[record.source];
+        if (route) {
+          const key = `${route.logGroup}\u0000${route.logStream}`;
+          let stream = streams.get(key);
+          if (!stream) streams.set(key, (stream = { route, events: [] }));
+          events = stream.events;
+        } else events = null;
+        bySource.set(record.source, events);
+      }
+      if (events === null) continue;
       // CloudWatch has no empty events (message length ≥ 1): an empty line is counted, not sent.
       if (record.message.length === 0) {
         rejected++;
         continue;
       }
-      const key = `${route.logGroup}\u0000${route.logStream}`;
-      let stream = streams.get(key);
-      if (!stream) streams.set(key, (stream = { route, events: [] }));
-      stream.events.push({ timestamp: record.timestamp, message: record.message });
+      events.push({ timestamp: record.timestamp, message: record.message });
     }
     for (const { route, events } of streams.values()) {
       for (const batch of cloudWatchBatches(events)) rejected += await this.#putBatch(route, batch, signal);
@@ -115,13 +124,18 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     events: CloudWatchEvent[],
     signal: AbortSignal,
   ): Promise<number> {
+    // Serialized once, whatever the number of attempts (see #put).
+    const body = Buffer.from(
+      JSON.stringify({ logGroupName: route.logGroup, logStreamName: route.logStream, logEvents: events }),
+      'utf8',
+    );
     const send = async (): Promise<number> => {
       try {
-        return await this.#put(route, events, signal);
+        return await this.#put(route, events, body, signal);
       } catch (error) {
         if (errorName(error) !== 'ResourceNotFoundException') throw error;
         await this.#createStream(route, signal);
-        return await this.#put(route, events, signal);
+        return await this.#put(route, events, body, signal);
       }
     };
     try {
@@ -154,15 +168,33 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     }
   }
 
-  async #put(route: CloudWatchLogsRoute, events: CloudWatchEvent[], signal: AbortSignal): Promise<number> {
-    const response = await this.#client.send(
-      new PutLogEventsCommand({
-        logGroupName: route.logGroup,
-        logStreamName: route.logStream,
-        logEvents: events,
-      }),
-      { abortSignal: this.#deadline(signal) },
+  /**
+   * `body` is the request's JSON (awsJson1_1: the input as a JSON object), made with one
+   * JSON.stringify. The SDK gets the command without its events and the body is put in before
+   * the request is signed: its schema-driven serializer and its log filter (run on every input,
+   * even without a logger) walk each of the up to 10,000 events and cost about a sixth of the
+   * shipper's CPU.
+   */
+  async #put(
+    route: CloudWatchLogsRoute,
+    events: CloudWatchEvent[],
+    body: Buffer,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const command = new PutLogEventsCommand({
+      logGroupName: route.logGroup,
+      logStreamName: route.logStream,
+      logEvents: [],
+    });
+    command.middlewareStack.add(
+      (next) => (args) => {
+        (args.request as { body?: unknown }).body = body;
+        return next(args);
+      },
+      // Build step, before the SDK computes content-length and signs the request.
+      { step: 'build', priority: 'high', name: 'taupagePutLogEventsBody' },
     );
+    const response = await this.#client.send(command, { abortSignal: this.#deadline(signal) });
     const info = response.rejectedLogEventsInfo;
     if (!info) return 0;
     // Indexes per the API: too old and expired are prefixes (end exclusive), too new a suffix.

@@ -28,7 +28,11 @@ export function cloudWatchBatches(
   events: readonly CloudWatchEvent[],
   limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS,
 ): CloudWatchEvent[][] {
-  const sorted = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  // Usually already in order (one source, or sources in step): then no copy and no sort.
+  let inOrder = true;
+  for (let i = 1; i < events.length && inOrder; i++)
+    inOrder = (events[i - 1]?.timestamp ?? 0) <= (events[i]?.timestamp ?? 0);
+  const sorted = inOrder ? events : [...events].sort((a, b) => a.timestamp - b.timestamp);
   const batches: CloudWatchEvent[][] = [];
   let batch: CloudWatchEvent[] = [];
   let bytes = 0;

@@ -3,7 +3,7 @@ import { firstLine } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
 import { isBuffering, type AnyLogDestination, type BufferingLogDestination } from './log-destination.js';
-import type { LogSpool } from './log-spool.js';
+import type { LogSpool, SpoolBatch } from './log-spool.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
 /**
@@ -20,6 +20,12 @@ export const DELIVERY_RETRY: RetryPolicy = {
   multiplier: 2,
   jitter: true,
 };
+
+/**
+ * After a burst, a linger ends once nothing new came for this long: two and a half of the
+ * spool's group-commit intervals (100 ms), so a source still writing shows up before.
+ */
+const BURST_QUIET_MS = 250;
 
 export interface DestinationStatus {
   readonly name: string;
@@ -59,6 +65,8 @@ export class DestinationWorker {
   #lastError: string | undefined;
   #draining = false;
   #linger = new AbortController();
+  /** The last delivery was part of a burst (full enough, or more records were waiting). */
+  #streaming = false;
 
   constructor(options: DestinationWorkerOptions) {
     this.#options = options;
@@ -94,23 +102,37 @@ export class DestinationWorker {
       await this.#runBuffering(destination, signal);
       return;
     }
+    const { maxDeliveryBytes } = this.#options;
+    // While a delivery is in flight the next one is already read and parsed from the spool
+    // (read-ahead), so the worker never waits for the spool between two requests. Deliveries
+    // still go one at a time and in spool order, and the cursor moves only after each one was
+    // acknowledged.
+    let ahead: Promise<SpoolBatch> | undefined;
     try {
       for (;;) {
-        const batch = await spool.read(this.name, this.#options.maxDeliveryBytes, signal);
-        const result = await this.#retried(
+        const batch = await (ahead ?? spool.read(this.name, maxDeliveryBytes, signal));
+        ahead = undefined;
+        const delivering = this.#retried(
           () => destination.deliver(batch.records, signal),
           batch.records.length,
           signal,
         );
+        if (spool.hasUnread(this.name)) {
+          ahead = spool.read(this.name, maxDeliveryBytes, signal);
+          // Observed below; a rejection while the delivery fails is not unhandled.
+          ahead.catch(() => undefined);
+        }
+        const result = await delivering;
         this.#delivered += batch.records.length - result.rejected;
         this.#countRejected(result.rejected);
         await spool.ack(this.name, batch.next);
-        // Linger only when the app is quiet (a small delivery and nothing more to read yet);
-        // under load the next delivery starts at once.
-        const small = batch.bytes < this.#options.maxDeliveryBytes / 4;
-        if (small && !this.#draining && !spool.hasUnread(this.name)) {
-          await this.#lingerFor(this.#options.lingerMs, signal);
-        }
+        // Linger only when the app is quiet (a small delivery and nothing more to read yet):
+        // wait for lingerMs or until a quarter of a full delivery is there, whichever is first.
+        // Under load the next delivery starts at once.
+        const small = batch.bytes < maxDeliveryBytes / 4;
+        if (ahead === undefined && small && !this.#draining && !spool.hasUnread(this.name)) {
+          this.#streaming = await this.#lingerFor(this.#options.lingerMs, maxDeliveryBytes / 4, signal);
+        } else this.#streaming = true;
       }
     } catch (error) {
       if (signal.aborted) return;
@@ -220,11 +242,48 @@ export class DestinationWorker {
     );
   }
 
-  async #lingerFor(ms: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Waits `ms`, or less: when `enoughBytes` are unread (a full enough delivery: returns true),
+   * right after a burst when nothing new came for BURST_QUIET_MS (the last records of a burst do
+   * not wait for the rest of the second), when drain() is called or the signal aborts. A trickle
+   * of lines still goes out once per `ms`, and a burst costs at most one early request after it.
+   */
+  async #lingerFor(ms: number, enoughBytes: number, signal: AbortSignal): Promise<boolean> {
+    const { clock, spool } = this.#options;
+    const stop = new AbortController();
+    const until = AbortSignal.any([signal, this.#linger.signal, stop.signal]);
+    clock.sleep(ms, until).then(
+      () => {
+        stop.abort();
+      },
+      () => undefined,
+    );
     try {
-      await this.#options.clock.sleep(ms, AbortSignal.any([signal, this.#linger.signal]));
+      for (;;) {
+        const unread = spool.unreadBytes(this.name);
+        if (unread >= enoughBytes) return true;
+        if (!this.#streaming || unread === 0) {
+          await spool.waitForUnread(this.name, unread + 1, until);
+          continue;
+        }
+        const quiet = new AbortController();
+        const grown = spool.waitForUnread(this.name, unread + 1, AbortSignal.any([until, quiet.signal])).then(
+          () => true,
+          () => false,
+        );
+        const slept = clock.sleep(BURST_QUIET_MS, AbortSignal.any([until, quiet.signal])).then(
+          () => false,
+          () => false,
+        );
+        const more = await Promise.race([grown, slept]);
+        quiet.abort();
+        if (!more) return false;
+      }
     } catch {
-      // woken early: shutdown, or drain()
+      // lingered long enough, or woken early: shutdown, or drain()
+      return false;
+    } finally {
+      stop.abort();
     }
   }
 }

@@ -154,6 +154,10 @@ export class FileTailSource implements LogSource {
     const saved = parsePosition(sink.checkpoint(checkpointKey(path)));
     const tail = await this.#open(path, 0);
     if (!tail || !saved) return tail;
+    // A path missing for a poll between logrotate's rename and its create comes back as a new
+    // file while its checkpoint still names the old one. If that one is still being read as a
+    // rotated tail, draining it again here would ship its lines twice.
+    if (rotated.some((t) => t.dev === saved.dev && t.ino === saved.ino)) return tail;
     if (saved.dev === tail.dev && saved.ino === tail.ino) {
       const { size } = await tail.handle.stat();
       tail.offset = saved.offset <= size ? saved.offset : 0;

@@ -139,6 +139,34 @@ describe('FileTailSource (fake file system)', () => {
     expect(sink.saved['file:/logs/app.log']).toEqual({ dev: '1', ino: '2', offset: 2 });
   });
 
+  it('does not read a rotated file twice when a poll finds the path missing between rename and create', async () => {
+    const fs = new FakeFileSystem();
+    const sink = new CollectingSink();
+    let polls = 0;
+    const counting: Clock = {
+      now: () => clock.now(),
+      sleep: (ms, signal) => (polls++, clock.sleep(ms, signal)),
+    };
+    fs.write('/logs/app.log', 'a\n');
+    const controller = new AbortController();
+    running.push(controller);
+    void new FileTailSource({ pattern: '/logs/app.log', log, fs, clock: counting, rotateWaitMs: 60_000 }).run(
+      sink,
+      controller.signal,
+    );
+    await lines(sink, 1);
+    fs.rename('/logs/app.log', '/logs/app.log.1');
+    const missingAt = polls;
+    await eventually(() => Promise.resolve(polls >= missingAt + 3 ? true : undefined), 'polls', 2_000);
+    fs.append('/logs/app.log.1', 'b\n'); // the writer has not reopened yet
+    await lines(sink, 2);
+    fs.write('/logs/app.log', 'c\n');
+    expect(await lines(sink, 3)).toEqual(['a', 'b', 'c']);
+    const createdAt = polls;
+    await eventually(() => Promise.resolve(polls >= createdAt + 3 ? true : undefined), 'polls', 2_000);
+    expect(sink.lines).toEqual(['a', 'b', 'c']);
+  });
+
   it('detects copytruncate by the size dropping below its offset', async () => {
     const fs = new FakeFileSystem();
     const sink = new CollectingSink();

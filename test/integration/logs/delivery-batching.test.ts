@@ -1,0 +1,84 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Redactor } from '../../../src/core/redactor.js';
+import type { DeliveryResult, LogDestination } from '../../../src/logs/log-destination.js';
+import { LogPipeline } from '../../../src/logs/log-pipeline.js';
+import type { LineSink, LogRecord, LogSource } from '../../../src/logs/log-record.js';
+import { eventually } from '../../support/test-env.js';
+
+const log = pino({ level: 'silent' });
+
+/** Keeps what it is given, one delivery at a time, and notes whether deliveries overlapped. */
+class CollectingDestination implements LogDestination {
+  readonly name = 'collect';
+  readonly records: LogRecord[] = [];
+  deliveries = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  async deliver(records: readonly LogRecord[]): Promise<DeliveryResult> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    this.deliveries++;
+    // A round trip: the worker reads ahead meanwhile.
+    await yieldToLoop();
+    this.records.push(...records);
+    this.inFlight--;
+    return { rejected: 0 };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Writes `count` numbered lines as fast as the pipeline takes them (a busy app). */
+class BurstSource implements LogSource {
+  readonly name = 'burst';
+  readonly maskJwt = false;
+  constructor(readonly count: number) {}
+  async run(sink: LineSink, signal: AbortSignal): Promise<void> {
+    for (let i = 0; i < this.count && !signal.aborted; i++) {
+      if (!sink.writeLine(`line ${i}`, 1_700_000_000_000 + i)) await sink.drained();
+      if (i % 1000 === 999) await yieldToLoop();
+    }
+  }
+}
+
+let dir: string;
+const pipelines: LogPipeline[] = [];
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'taupage-batching-'));
+});
+afterEach(async () => {
+  for (const pipeline of pipelines.splice(0)) await pipeline.stop(0);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('DestinationWorker batching under load', () => {
+  it('never lingers in the middle of a burst or after it: every line, in order, one delivery at a time', async () => {
+    const count = 100_000;
+    const destination = new CollectingDestination();
+    pipelines.push(
+      await LogPipeline.start({
+        stateDir: join(dir, 'state'),
+        sources: [new BurstSource(count)],
+        destinations: [destination],
+        redactor: new Redactor(),
+        log,
+        // Far longer than the test may take: a delivery that waits for the linger never arrives.
+        lingerMs: 600_000,
+      }),
+    );
+    const messages = await eventually(
+      () => Promise.resolve(destination.records.length >= count ? destination.records : undefined),
+      `${count} lines`,
+    );
+    expect(messages.map((r) => r.message)).toEqual(Array.from({ length: count }, (_, i) => `line ${i}`));
+    expect(destination.maxInFlight).toBe(1);
+    // Batched, not one delivery per spool flush of a few lines.
+    expect(destination.deliveries).toBeLessThan(count / 1000);
+  });
+});
