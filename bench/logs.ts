@@ -126,9 +126,10 @@ async function producedSeconds(name: string, client = docker): Promise<number | 
   }
 }
 
-async function runTaupage(emulator: CloudWatchLogsEmulator, work: string): Promise<Result> {
-  const name = `taupage-bench-logs-${randomUUID().slice(0, 8)}`;
-  const group = `/bench/taupage/${name}`;
+/** The container printing the numbered lines on the shared engine, removed on exit or Ctrl-C. */
+async function createLineContainer(
+  name: string,
+): Promise<{ container: Docker.Container; remove: () => Promise<void> }> {
   const container = await docker.createContainer({
     name,
     Image: IMAGE,
@@ -139,6 +140,13 @@ async function runTaupage(emulator: CloudWatchLogsEmulator, work: string): Promi
     await container.remove({ force: true }).catch(() => undefined);
   };
   cleanups.add(remove);
+  return { container, remove };
+}
+
+async function runTaupage(emulator: CloudWatchLogsEmulator, work: string): Promise<Result> {
+  const name = `taupage-bench-logs-${randomUUID().slice(0, 8)}`;
+  const group = `/bench/taupage/${name}`;
+  const { container, remove } = await createLineContainer(name);
   const { runner, ready } = startRunner(emulator, name, join(work, 'state'), group);
   try {
     await ready;
@@ -224,16 +232,7 @@ async function runKillRestart(emulator: CloudWatchLogsEmulator, work: string): P
   const name = `taupage-bench-kill-${randomUUID().slice(0, 8)}`;
   const group = `/bench/kill/${name}`;
   const stateDir = join(work, 'kill-state');
-  const container = await docker.createContainer({
-    name,
-    Image: IMAGE,
-    Entrypoint: ['/bin/sh', '-c'],
-    Cmd: [script],
-  });
-  const remove = async (): Promise<void> => {
-    await container.remove({ force: true }).catch(() => undefined);
-  };
-  cleanups.add(remove);
+  const { container, remove } = await createLineContainer(name);
   const first = startRunner(emulator, name, stateDir, group);
   let second: ChildProcess | undefined;
   try {

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import type { Clock } from '../core/clock.js';
-import { TaupageError, toTaupageError } from '../core/errors.js';
+import { TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
+import { parseApplicationUser } from '../host/application-user.js';
 import { CredentialsRefresher, type CredentialsState } from '../host/credentials-refresher.js';
 import { ensureCustomLogDir } from '../host/custom-log-dir.js';
 import { defaultDiskSettings } from '../host/disks/disk-settings.js';
@@ -72,7 +73,7 @@ export class HostPreparation {
   /** The `host` boot step; returns its one-line detail. Throws TaupageError naming the key. */
   async prepare(config: TaupageConfig, identity: InstanceIdentity, signal: AbortSignal): Promise<string> {
     const done: string[] = [];
-    const owner = parseOwner(this.#deps.applicationUser);
+    const owner = parseApplicationUser(this.#deps.applicationUser);
     try {
       await ensureCustomLogDir(owner, this.#deps.settings.customLogDir);
     } catch (error) {
@@ -217,16 +218,4 @@ export class HostPreparation {
     await this.#credentials.initial(signal);
     return `credentials from s3://${bucketName}/${config.applicationId}/ in ${directory}`;
   }
-}
-
-function parseOwner(applicationUser: string): { uid: number; gid: number } {
-  const match = /^(\d+):(\d+)$/.exec(applicationUser);
-  if (match === null) throw new Error(`expected the application user as uid:gid, found "${applicationUser}"`);
-  return { uid: Number(match[1]), gid: Number(match[2]) };
-}
-
-/** For log lines: a failure of a background host task, as one line. */
-export function describeHostFailure(error: unknown): string {
-  const failure = toTaupageError(error);
-  return `${failure.code}: ${failure.message}`;
 }

@@ -41,8 +41,6 @@ export interface DrainReport {
   readonly durationMs: number;
 }
 
-/** Docker's own stop timeout when the config sets none. */
-export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 /** Beyond the stop timeout: Docker's SIGKILL, the container's exit and the API round trips. */
 const STOP_GRACE_MS = 15_000;
 /** Fluent Bit gives FireLens 120 s; a spot notice has 120 s for everything, so flushes get 30 s each, in parallel. */

@@ -1,5 +1,6 @@
 import type { RetryPolicy } from '../../core/retry.js';
 import type { DevicePaths } from './block-devices.js';
+import { parseApplicationUser } from '../application-user.js';
 import type { FileOwner } from './filesystems.js';
 
 /** How long the disk step waits for what; named so each number carries its reason. */
@@ -63,14 +64,12 @@ export interface DiskSettings extends DevicePaths {
 
 /** The real paths; `applicationUser` is the agent's `uid:gid` setting (999:999 on the AMI). */
 export function defaultDiskSettings(applicationUser: string): DiskSettings {
-  const match = /^(\d+):(\d+)$/.exec(applicationUser);
-  if (match === null) throw new Error(`expected the application user as uid:gid, found "${applicationUser}"`);
   return {
     devDir: '/dev',
     sysBlockDir: '/sys/block',
     byIdDir: '/dev/disk/by-id',
     mountRoot: '/mounts',
-    applicationOwner: { uid: Number(match[1]), gid: Number(match[2]) },
+    applicationOwner: parseApplicationUser(applicationUser),
     timings: DEFAULT_DISK_TIMINGS,
   };
 }
