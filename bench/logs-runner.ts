@@ -2,6 +2,7 @@
 // measured alone: the app container's log → LogPipeline → CloudWatch Logs (the emulator).
 // Usage: node logs-runner.mjs <container> <endpoint> <stateDir> <logGroup> <logStream>
 import Docker from 'dockerode';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { pino } from 'pino';
 import { Redactor } from '../src/core/redactor.js';
@@ -61,6 +62,21 @@ const pipeline = await LogPipeline.start({
   log,
 });
 if (process.env.BENCH_TRACE) {
+  // Lines taken from the Docker API so far, every 250 ms once they start coming, and how long
+  // the event loop was blocked meanwhile (while it is, nobody reads Docker's stream).
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  let t0: number | undefined;
+  setInterval(() => {
+    const lines = pipeline.status().sources[0]?.lines ?? 0;
+    if (lines === 0) return;
+    t0 ??= performance.now();
+    const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+    process.stderr.write(
+      `source lines=${lines} at=${(performance.now() - t0).toFixed(0)} loop delay p50=${ms(delay.percentile(50))} p99=${ms(delay.percentile(99))} max=${ms(delay.max)} ms\n`,
+    );
+    delay.reset();
+  }, 250).unref();
   const ready = Object.entries(process.memoryUsage()).map(([k, v]) => `${k}=${Math.round(v / 1048576)}`);
   process.stderr.write(`memory MB at ready: ${ready.join(' ')}\n`);
 }

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import Docker from 'dockerode';
 import { CloudWatchLogsEmulator } from '../test/emulators/cloudwatch-logs-emulator.js';
 import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
+import { BOUNDED_CONTAINER_LOGS } from '../src/docker/container-spec.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -21,6 +22,8 @@ const RUNS = Number(option('--runs', '1'));
 /** awslogs-force-flush-interval-seconds for the awslogs runs; '' = the driver's default (5 s). */
 const AWSLOGS_FLUSH = option('--awslogs-flush-seconds', '');
 const RUNNER = option('--runner', '');
+/** The app container's log driver for the taupage runs; the agent's default unless given. */
+const LOG_DRIVER = option('--log-driver', BOUNDED_CONTAINER_LOGS.driver);
 const IMAGE = option('--image', process.env.TAUPAGE_TEST_IMAGE ?? '');
 const TIMEOUT_MS = 300_000;
 const STREAM = 'i-0bench0000000000';
@@ -135,6 +138,10 @@ async function createLineContainer(
     Image: IMAGE,
     Entrypoint: ['/bin/sh', '-c'],
     Cmd: [script],
+    // The log driver and options the agent gives the app container (see container-spec.ts).
+    HostConfig: {
+      LogConfig: { Type: LOG_DRIVER, Config: { ...BOUNDED_CONTAINER_LOGS.options } },
+    },
   });
   const remove = async (): Promise<void> => {
     await container.remove({ force: true }).catch(() => undefined);

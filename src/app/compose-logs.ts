@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
+import { AGENT_LOG_PATH, AGENT_SOURCE, type AgentLogSource } from '../logs/agent-log-source.js';
 import type { AnyLogDestination } from '../logs/log-destination.js';
 import type { LogPipeline } from '../logs/log-pipeline.js';
 import type { LogSource } from '../logs/log-record.js';
@@ -36,6 +37,11 @@ export interface LogShippingOptions {
    * `<localFileDir>/application.log` instead (what /var/log/application.log was in the original).
    */
   readonly localFileDir?: string | undefined;
+  /**
+   * The agent's own log (`/var/log/taupage.log`), teed from the logger and buffered since the
+   * start; told to stop buffering when the plan does not ship it.
+   */
+  readonly agentLog?: AgentLogSource | undefined;
   readonly redactor: Redactor;
   readonly log: Logger;
 }
@@ -45,10 +51,14 @@ export interface LogShippingOptions {
  * syslog); nothing to ship → undefined.
  */
 export async function startLogShipping(options: LogShippingOptions): Promise<LogPipeline | undefined> {
-  const { config, identity, log } = options;
-  if (options.localFileDir !== undefined) return startLocalLogShipping(options, options.localFileDir);
+  const { config, identity, log, agentLog } = options;
+  if (options.localFileDir !== undefined) {
+    agentLog?.stopBuffering();
+    return startLocalLogShipping(options, options.localFileDir);
+  }
   const plan = planLogShipping(config, identity, options.hostPaths ?? HOST_LOG_PATHS);
   for (const warning of plan.warnings) log.warn(warning);
+  if (!plan.sources.some((source) => source.name === AGENT_SOURCE)) agentLog?.stopBuffering();
   if (config.logging === undefined)
     log.info('No logging: section, so no logs go to S3 or syslog (the original’s fluentd defaulted to S3)');
   if (plan.sources.length === 0) return undefined;
@@ -60,21 +70,30 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
       import('../logs/file-tail-source.js'),
       import('../logs/dockerode-container-log-reader.js'),
     ]);
-  const sources: LogSource[] = plan.sources.map((source) =>
-    source.file === undefined
-      ? new ContainerLogSource({
-          name: source.name,
-          container: options.containerName,
-          reader: new DockerodeContainerLogReader(),
-          log: log.child({ source: source.name }),
-        })
-      : new FileTailSource({
-          pattern: source.file,
-          name: source.name,
-          maskJwt: source.maskJwt,
-          log: log.child({ source: source.name }),
-        }),
-  );
+  const sources: LogSource[] = [];
+  for (const source of plan.sources) {
+    if (source.name === AGENT_SOURCE) {
+      if (agentLog === undefined)
+        log.warn(`cloudwatch_logs ${AGENT_LOG_PATH}: the agent's own log is not teed here; not shipped`);
+      else sources.push(agentLog);
+      continue;
+    }
+    sources.push(
+      source.file === undefined
+        ? new ContainerLogSource({
+            name: source.name,
+            container: options.containerName,
+            reader: new DockerodeContainerLogReader(),
+            log: log.child({ source: source.name }),
+          })
+        : new FileTailSource({
+            pattern: source.file,
+            name: source.name,
+            maskJwt: source.maskJwt,
+            log: log.child({ source: source.name }),
+          }),
+    );
+  }
   const destinations: AnyLogDestination[] = [];
   if (Object.keys(plan.cloudWatchLogs).length > 0) {
     const { AwsCloudWatchLogsDestination } = await import('../logs/aws-cloudwatch-logs-destination.js');

@@ -2,6 +2,7 @@ import { startLogShipping } from './compose-logs.js';
 import { systemClock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
+import { AgentLogSource } from '../logs/agent-log-source.js';
 import { readDefaults } from '../config/load-config.js';
 import { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import { LocalInstanceMetadata } from '../metadata/local-instance-metadata.js';
@@ -36,9 +37,16 @@ export async function composeAgent(
   processStartedAt: number,
 ): Promise<{ agent: Agent; log: Logger }> {
   const redactor = new Redactor();
-  const log = createLogger({ level: settings.logLevel, redactor });
-  const clock = systemClock;
   const local = settings.local;
+  // EC2 mode: the agent's own log is also a log source (`cloudwatch_logs: /var/log/taupage.log`);
+  // the lines before the pipeline starts wait in its bounded buffer.
+  const agentLog = local === undefined ? new AgentLogSource() : undefined;
+  const log = createLogger({
+    level: settings.logLevel,
+    redactor,
+    ...(agentLog === undefined ? {} : { tee: agentLog }),
+  });
+  const clock = systemClock;
 
   const metadata =
     local === undefined
@@ -233,6 +241,7 @@ export async function composeAgent(
         s3Endpoint: settings.s3LogsEndpoint,
         // Local mode: the app output goes to a file next to the spool, not to AWS.
         localFileDir: local === undefined ? undefined : settings.logStateDir,
+        agentLog,
         redactor,
         log: log.child({ component: 'logs' }),
       }),

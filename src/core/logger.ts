@@ -8,6 +8,11 @@ export interface LoggerOptions {
   readonly redactor: Redactor;
   /** Where JSON lines go; stdout by default (journald under systemd). */
   readonly destination?: DestinationStream;
+  /**
+   * A second destination for the same lines, scrubbed the same way (the agent's own log as a
+   * log source, `/var/log/taupage.log`). The first destination's output does not change.
+   */
+  readonly tee?: DestinationStream;
 }
 
 /**
@@ -17,6 +22,7 @@ export interface LoggerOptions {
  */
 export function createLogger(options: LoggerOptions): Logger {
   const { redactor } = options;
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: true });
   return pino(
     {
       level: options.level ?? 'info',
@@ -29,6 +35,13 @@ export function createLogger(options: LoggerOptions): Logger {
       },
       hooks: { streamWrite: (line) => redactor.scrub(line) },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: true }),
+    options.tee === undefined
+      ? destination
+      : // Both at the lowest level: the logger's own level is the only filter. The streamWrite
+        // hook runs before the multistream, so both get the scrubbed line.
+        pino.multistream([
+          { level: 'trace', stream: destination },
+          { level: 'trace', stream: options.tee },
+        ]),
   );
 }

@@ -8,6 +8,7 @@ import { REDACTED } from './secret.js';
 export class Redactor {
   readonly #needles = new Set<string>();
   #pattern: RegExp | undefined;
+  #needleBytes: Buffer[] | undefined;
 
   /** Values shorter than this are not scrubbed: "1" or "true" would mangle every line. */
   static readonly MIN_LENGTH = 4;
@@ -19,10 +20,21 @@ export class Redactor {
     // appears escaped there.
     this.#needles.add(JSON.stringify(plaintext).slice(1, -1));
     this.#pattern = undefined;
+    this.#needleBytes = undefined;
   }
 
   get size(): number {
     return this.#needles.size;
+  }
+
+  /**
+   * Whether `bytes` (UTF-8) hold a registered value, as `scrub` would find it: a line without
+   * one may leave as it is, without becoming a string first.
+   */
+  foundIn(bytes: Buffer): boolean {
+    if (this.#needles.size === 0) return false;
+    this.#needleBytes ??= [...this.#needles].map((needle) => Buffer.from(needle, 'utf8'));
+    return this.#needleBytes.some((needle) => bytes.includes(needle));
   }
 
   scrub(text: string): string {

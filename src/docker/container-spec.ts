@@ -12,15 +12,21 @@ export const CONTAINER_LABELS = {
 } as const;
 
 /**
- * The container's output stays on the host in bounded files (250 MB at most): `docker logs` and
- * the log shipper read them, and a chatty app cannot fill the disk, which in the original took
- * SSH down with it (Taupage #176). `docker.log_driver`/`log_opt` override this; `log_opt` alone
- * (or `log_driver: json-file`) adjusts these options.
+ * The container's output stays on the host in bounded files (5 × 50 MB at most): `docker logs`
+ * and the log shipper read them, and a chatty app cannot fill the disk, which in the original
+ * took SSH down with it (Taupage #176). Docker's `local` driver, which Docker recommends over
+ * json-file: it compresses rotated files, and dockerd serves the log shipper's follow with about
+ * a fifth less CPU than from json-file (bench/logs: 1.8–2.1 against 2.4–2.6 CPU s for 200,000
+ * lines). `docker.log_driver`/`log_opt` override this; `log_opt` alone (or `log_driver: local`
+ * or `json-file`, which take the same options) adjusts these options.
  */
-export const BOUNDED_JSON_FILE_LOGS = {
-  driver: 'json-file',
+export const BOUNDED_CONTAINER_LOGS = {
+  driver: 'local',
   options: { 'max-size': '50m', 'max-file': '5' },
 } as const;
+
+/** Drivers that take BOUNDED_CONTAINER_LOGS' options. */
+const FILE_LOG_DRIVERS: ReadonlySet<string> = new Set(['local', 'json-file']);
 
 /** Host paths the AMI provides; settings so tests (and other AMIs) can point elsewhere. */
 export interface ContainerHostPaths {
@@ -101,9 +107,10 @@ export function buildContainerSpec(
     labels[CONTAINER_LABELS.applicationVersion] = config.applicationVersion;
 
   const { docker } = config;
-  const logDriver = docker.logDriver ?? BOUNDED_JSON_FILE_LOGS.driver;
-  const logOptions: Record<string, string | Secret> =
-    logDriver === BOUNDED_JSON_FILE_LOGS.driver ? { ...BOUNDED_JSON_FILE_LOGS.options } : {};
+  const logDriver = docker.logDriver ?? BOUNDED_CONTAINER_LOGS.driver;
+  const logOptions: Record<string, string | Secret> = FILE_LOG_DRIVERS.has(logDriver)
+    ? { ...BOUNDED_CONTAINER_LOGS.options }
+    : {};
   for (const [option, value] of docker.logOptions) logOptions[option] = resolve(value);
 
   return {

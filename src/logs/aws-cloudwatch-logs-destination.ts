@@ -8,9 +8,16 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { firstLine, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
-import { cloudWatchBatches, type CloudWatchEvent } from './cloudwatch-batches.js';
+import {
+  cloudWatchBatches,
+  encodedPutLogEvents,
+  putLogEventsHead,
+  type CloudWatchEvent,
+  type EncodedStream,
+} from './cloudwatch-batches.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
 import type { LogRecord } from './log-record.js';
+import { indexRecords, type RecordBatch } from './spool-records.js';
 
 /** Where one source's records go: the group from the config, the stream = the instance id. */
 export interface CloudWatchLogsRoute {
@@ -82,7 +89,73 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
   }
 
-  async deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
+  async deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult> {
+    if (batch.encoded !== undefined) {
+      const result = await this.#deliverEncoded(batch.encoded, batch.length, signal);
+      if (result !== undefined) return result;
+    }
+    return this.#deliverRecords(batch.records, signal);
+  }
+
+  /**
+   * Spool lines straight into request bodies (see encodedPutLogEvents); undefined when they
+   * need decoding after all (not in chronological order, or not in the spool's encoding).
+   */
+  async #deliverEncoded(
+    lines: Buffer,
+    count: number,
+    signal: AbortSignal,
+  ): Promise<DeliveryResult | undefined> {
+    const index = indexRecords(lines, count);
+    if (index === undefined) return undefined;
+    const routes: CloudWatchLogsRoute[] = [];
+    const streams: EncodedStream[] = [];
+    const streamOfRoute = new Map<string, number>();
+    const streamOfSource = new Map<string, number>();
+    // Records of one source come in runs: its JSON is decoded once per run, not per record.
+    let lastStart = -1;
+    let lastEnd = -1;
+    let lastStream = -1;
+    const streamOf = (n: number): number => {
+      const start = index.sourceStart[n] as number;
+      const end = index.sourceEnd[n] as number;
+      if (lastStart >= 0 && sameBytes(lines, lastStart, lastEnd, start, end)) return lastStream;
+      const sourceJson = lines.toString('utf8', start, end);
+      let stream = streamOfSource.get(sourceJson);
+      if (stream === undefined) {
+        const route = this.#routes[JSON.parse(sourceJson) as string];
+        if (route === undefined) stream = -1;
+        else {
+          const key = `${route.logGroup}\u0000${route.logStream}`;
+          stream = streamOfRoute.get(key);
+          if (stream === undefined) {
+            stream = streams.length;
+            streamOfRoute.set(key, stream);
+            routes.push(route);
+            streams.push({ head: putLogEventsHead(route.logGroup, route.logStream) });
+          }
+        }
+        streamOfSource.set(sourceJson, stream);
+      }
+      lastStart = start;
+      lastEnd = end;
+      lastStream = stream;
+      return stream;
+    };
+    const encoded = encodedPutLogEvents(lines, index, streams, streamOf);
+    if (encoded === undefined) return undefined;
+    let rejected = encoded.rejected;
+    for (const request of encoded.requests)
+      rejected += await this.#putBatch(
+        routes[request.stream] as CloudWatchLogsRoute,
+        request.events,
+        request.body,
+        signal,
+      );
+    return { rejected };
+  }
+
+  async #deliverRecords(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
     const streams = new Map<string, { route: CloudWatchLogsRoute; events: CloudWatchEvent[] }>();
     // Source → its stream's events (null: no route), so the key is made once per source.
     const bySource = new Map<string, CloudWatchEvent[] | null>();
@@ -108,7 +181,13 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
       events.push({ timestamp: record.timestamp, message: record.message });
     }
     for (const { route, events } of streams.values()) {
-      for (const batch of cloudWatchBatches(events)) rejected += await this.#putBatch(route, batch, signal);
+      for (const batch of cloudWatchBatches(events)) {
+        const body = Buffer.from(
+          JSON.stringify({ logGroupName: route.logGroup, logStreamName: route.logStream, logEvents: batch }),
+          'utf8',
+        );
+        rejected += await this.#putBatch(route, batch.length, body, signal);
+      }
     }
     return { rejected };
   }
@@ -118,17 +197,16 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     return Promise.resolve();
   }
 
-  /** Sends one batch (creating group and stream when missing); returns how many were rejected. */
+  /**
+   * Sends one request (creating group and stream when missing); returns how many of its `events`
+   * were rejected. `body` is its JSON, made once whatever the number of attempts (see #put).
+   */
   async #putBatch(
     route: CloudWatchLogsRoute,
-    events: CloudWatchEvent[],
+    events: number,
+    body: Buffer,
     signal: AbortSignal,
   ): Promise<number> {
-    // Serialized once, whatever the number of attempts (see #put).
-    const body = Buffer.from(
-      JSON.stringify({ logGroupName: route.logGroup, logStreamName: route.logStream, logEvents: events }),
-      'utf8',
-    );
     const send = async (): Promise<number> => {
       try {
         return await this.#put(route, events, body, signal);
@@ -159,10 +237,10 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
       // ever. Count its events as rejected (reported) and go on with the next batch.
       if (errorName((error as { cause?: unknown }).cause) === 'InvalidParameterException') {
         this.#log.error(
-          { err: error, logGroup: route.logGroup, events: events.length },
+          { err: error, logGroup: route.logGroup, events },
           'CloudWatch Logs refused a batch; its events are counted as rejected',
         );
-        return events.length;
+        return events;
       }
       throw error;
     }
@@ -175,12 +253,7 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
    * even without a logger) walk each of the up to 10,000 events and cost about a sixth of the
    * shipper's CPU.
    */
-  async #put(
-    route: CloudWatchLogsRoute,
-    events: CloudWatchEvent[],
-    body: Buffer,
-    signal: AbortSignal,
-  ): Promise<number> {
+  async #put(route: CloudWatchLogsRoute, events: number, body: Buffer, signal: AbortSignal): Promise<number> {
     const command = new PutLogEventsCommand({
       logGroupName: route.logGroup,
       logStreamName: route.logStream,
@@ -199,9 +272,8 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     if (!info) return 0;
     // Indexes per the API: too old and expired are prefixes (end exclusive), too new a suffix.
     const old = Math.max(info.tooOldLogEventEndIndex ?? 0, info.expiredLogEventEndIndex ?? 0);
-    const tooNew =
-      info.tooNewLogEventStartIndex === undefined ? 0 : events.length - info.tooNewLogEventStartIndex;
-    const count = Math.min(events.length, old + tooNew);
+    const tooNew = info.tooNewLogEventStartIndex === undefined ? 0 : events - info.tooNewLogEventStartIndex;
+    const count = Math.min(events, old + tooNew);
     if (count > 0) {
       this.#log.warn(
         { logGroup: route.logGroup, rejected: count, rejectedLogEventsInfo: info },
@@ -231,6 +303,13 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   #deadline(signal: AbortSignal): AbortSignal {
     return AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]);
   }
+}
+
+/** Whether `bytes[aStart, aEnd)` and `bytes[bStart, bEnd)` are equal (short ranges: a loop). */
+function sameBytes(bytes: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false;
+  return true;
 }
 
 function errorName(error: unknown): string {

@@ -1,3 +1,5 @@
+import { copyBytes, messageBytes, type RecordIndex } from './spool-records.js';
+
 /** One CloudWatch Logs event as PutLogEvents takes it. */
 export interface CloudWatchEvent {
   readonly timestamp: number;
@@ -57,4 +59,121 @@ export function cloudWatchBatches(
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
+}
+
+/** Where one route's events go, and the start of its request body (see putLogEventsHead). */
+export interface EncodedStream {
+  /** `{"logGroupName":…,"logStreamName":…,"logEvents":[` */
+  readonly head: Buffer;
+}
+
+/** One PutLogEvents request body made from spool lines. */
+export interface EncodedPutLogEvents {
+  /** Index of the stream in the `streams` given to encodedPutLogEvents. */
+  readonly stream: number;
+  readonly events: number;
+  readonly body: Buffer;
+}
+
+export function putLogEventsHead(logGroupName: string, logStreamName: string): Buffer {
+  const head = JSON.stringify({ logGroupName, logStreamName, logEvents: [] });
+  return Buffer.from(head.slice(0, -2), 'utf8');
+}
+
+const EVENT_OPEN = Buffer.from('{"timestamp":');
+const EVENT_MESSAGE = Buffer.from(',"message":');
+
+/**
+ * The same requests as cloudWatchBatches + JSON.stringify, made from spool lines without
+ * decoding them: each event's timestamp digits and message JSON are copied from the line.
+ * `streamOf(n)` names record n's stream (an index into `streams`, or -1: not shipped here).
+ * Records with an empty message are counted in `rejected` (CloudWatch has no empty events).
+ * Returns undefined when a stream's records are not in chronological order: the caller then
+ * sorts decoded records instead.
+ */
+export function encodedPutLogEvents(
+  lines: Buffer,
+  index: RecordIndex,
+  streams: readonly EncodedStream[],
+  streamOf: (n: number) => number,
+  limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS,
+): { requests: EncodedPutLogEvents[]; rejected: number } | undefined {
+  // Per stream, its records' numbers (streamOf may add streams as it meets their sources).
+  const members: number[][] = [];
+  let rejected = 0;
+  for (let n = 0; n < index.count; n++) {
+    const stream = streamOf(n);
+    if (stream < 0) continue;
+    if ((index.messageEnd[n] as number) - (index.messageStart[n] as number) === 2) {
+      rejected++;
+      continue;
+    }
+    (members[stream] ??= []).push(n);
+  }
+  const requests: EncodedPutLogEvents[] = [];
+  for (let stream = 0; stream < streams.length; stream++) {
+    const records = members[stream] ?? [];
+    for (let i = 1; i < records.length; i++)
+      if (
+        (index.timestamps[records[i - 1] as number] as number) >
+        (index.timestamps[records[i] as number] as number)
+      )
+        return undefined;
+    let from = 0;
+    while (from < records.length) {
+      const first = index.timestamps[records[from] as number] as number;
+      let bytes = 0;
+      let to = from;
+      for (; to < records.length && to - from < limits.maxEvents; to++) {
+        const n = records[to] as number;
+        const size = messageBytes(lines, index, n) + limits.eventOverheadBytes;
+        if (size > limits.maxBatchBytes)
+          throw new RangeError(`log event of ${size} bytes exceeds the batch limit`);
+        if (
+          to > from &&
+          (bytes + size > limits.maxBatchBytes || (index.timestamps[n] as number) - first > limits.maxSpanMs)
+        )
+          break;
+        bytes += size;
+      }
+      requests.push({
+        stream,
+        events: to - from,
+        body: putLogEventsBody(lines, index, (streams[stream] as EncodedStream).head, records, from, to),
+      });
+      from = to;
+    }
+  }
+  return { requests, rejected };
+}
+
+function putLogEventsBody(
+  lines: Buffer,
+  index: RecordIndex,
+  head: Buffer,
+  records: readonly number[],
+  from: number,
+  to: number,
+): Buffer {
+  let size = head.length + 2;
+  for (let i = from; i < to; i++) {
+    const n = records[i] as number;
+    const digits = (index.sourceStart[n] as number) - 1 - (index.timestampStart[n] as number);
+    const message = (index.messageEnd[n] as number) - (index.messageStart[n] as number);
+    size += EVENT_OPEN.length + digits + EVENT_MESSAGE.length + message + 2;
+  }
+  const body = Buffer.allocUnsafe(size - 1);
+  let o = head.copy(body, 0);
+  for (let i = from; i < to; i++) {
+    const n = records[i] as number;
+    if (i > from) body[o++] = 0x2c;
+    o = copyBytes(EVENT_OPEN, 0, EVENT_OPEN.length, body, o);
+    o = copyBytes(lines, index.timestampStart[n] as number, (index.sourceStart[n] as number) - 1, body, o);
+    o = copyBytes(EVENT_MESSAGE, 0, EVENT_MESSAGE.length, body, o);
+    o = copyBytes(lines, index.messageStart[n] as number, index.messageEnd[n] as number, body, o);
+    body[o++] = 0x7d;
+  }
+  body[o++] = 0x5d;
+  body[o++] = 0x7d;
+  return body.subarray(0, o);
 }

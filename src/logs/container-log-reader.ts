@@ -37,28 +37,41 @@ export function dockerTimestampToSince(timestamp: string): string {
 /**
  * The same for a stream of timestamps, faster: Docker's RFC3339NanoFixed form has a fixed layout,
  * and lines come many per second, so the date part is parsed once per second of log (this was
- * the hottest function of the shipper at 50,000 lines/s). Returns the `since` form and the
- * timestamp in milliseconds.
+ * the hottest function of the shipper at 50,000 lines/s), and the milliseconds are read from
+ * the digits without making strings.
  */
 export class DockerTimestampParser {
   #secondsText = '';
   #epochSeconds = 0;
 
+  /** Milliseconds since the epoch. */
+  millis(timestamp: string): number {
+    if (!this.#fixed(timestamp)) return sinceToMillis(dockerTimestampToSince(timestamp));
+    const digit = (at: number): number => timestamp.charCodeAt(at) - 0x30;
+    return this.#epochSeconds * 1000 + digit(20) * 100 + digit(21) * 10 + digit(22);
+  }
+
+  /** Docker's `since` form: "seconds.nanoseconds". */
+  since(timestamp: string): string {
+    if (!this.#fixed(timestamp)) return dockerTimestampToSince(timestamp);
+    return `${this.#epochSeconds}.${timestamp.slice(20, 29)}`;
+  }
+
   parse(timestamp: string): { since: string; millis: number } {
-    if (timestamp.length !== 30 || timestamp[19] !== '.' || timestamp[29] !== 'Z') {
-      const since = dockerTimestampToSince(timestamp);
-      return { since, millis: sinceToMillis(since) };
-    }
-    const secondsText = timestamp.slice(0, 19);
-    if (secondsText !== this.#secondsText) {
-      this.#epochSeconds = Date.parse(`${secondsText}Z`) / 1000;
+    return { since: this.since(timestamp), millis: this.millis(timestamp) };
+  }
+
+  /** True (and the seconds parsed) for the fixed layout "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ". */
+  #fixed(timestamp: string): boolean {
+    if (timestamp.length !== 30 || timestamp[19] !== '.' || timestamp[29] !== 'Z') return false;
+    if (!timestamp.startsWith(this.#secondsText) || this.#secondsText === '') {
+      const secondsText = timestamp.slice(0, 19);
+      const epochMillis = Date.parse(`${secondsText}Z`);
+      if (Number.isNaN(epochMillis)) return false;
+      this.#epochSeconds = epochMillis / 1000;
       this.#secondsText = secondsText;
     }
-    const fraction = timestamp.slice(20, 29);
-    return {
-      since: `${this.#epochSeconds}.${fraction}`,
-      millis: this.#epochSeconds * 1000 + Math.floor(Number(fraction) / 1e6),
-    };
+    return true;
   }
 }
 

@@ -1,7 +1,11 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
-import { DockerTimestampParser, type ContainerLogReader } from './container-log-reader.js';
-import type { CheckpointValue, LineSink, LogSource } from './log-record.js';
+import {
+  DockerTimestampParser,
+  type ContainerLogEntry,
+  type ContainerLogReader,
+} from './container-log-reader.js';
+import type { CheckpointValue, LineSink, LogSource, SourceCheckpoint } from './log-record.js';
 import { LineAssembler } from './line-assembler.js';
 
 export interface ContainerLogSourceOptions {
@@ -23,6 +27,12 @@ export interface ContainerLogSourceOptions {
  */
 interface Position {
   readonly since: string;
+  readonly count: number;
+}
+
+/** The same while following: Docker's timestamp as it came (made into `since` only to persist it). */
+interface FollowPosition {
+  readonly timestamp: string;
   readonly count: number;
 }
 
@@ -75,21 +85,40 @@ export class ContainerLogSource implements LogSource {
     sink: LineSink,
     signal: AbortSignal,
   ): Promise<Position | undefined> {
-    let position = start;
+    let position: FollowPosition | undefined;
     // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).
-    let complete = start;
+    let complete: FollowPosition | undefined;
     let skip = start?.count ?? 0;
     const partial = { stdout: new LineAssembler(), stderr: new LineAssembler() };
     const timestamps = new DockerTimestampParser();
+    const checkpoint = (at: FollowPosition): SourceCheckpoint => ({
+      key: this.#key,
+      value: { since: timestamps.since(at.timestamp), count: at.count },
+    });
     for await (const entries of reader.follow(container, start?.since, signal)) {
-      for (const entry of entries) {
-        const { since, millis } = timestamps.parse(entry.timestamp);
-        if (skip > 0 && start?.since === since) {
-          skip--;
-          continue;
+      // The checkpoint goes with the batch's last whole line (one per batch, not per line).
+      let checkpointed = true;
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i] as ContainerLogEntry;
+        const { timestamp } = entry;
+        if (skip > 0) {
+          if (start?.since === timestamps.since(timestamp)) {
+            skip--;
+            continue;
+          }
+          skip = 0;
         }
-        skip = 0;
-        position = position?.since === since ? { since, count: position.count + 1 } : { since, count: 1 };
+        position =
+          position?.timestamp === timestamp
+            ? { timestamp, count: position.count + 1 }
+            : {
+                timestamp,
+                count:
+                  position === undefined && start?.since === timestamps.since(timestamp)
+                    ? start.count + 1
+                    : 1,
+              };
+        const millis = timestamps.millis(timestamp);
         const assembler = partial[entry.stream];
         if (entry.partial) {
           // Pieces of a line longer than an event go out as soon as they are complete.
@@ -99,13 +128,16 @@ export class ContainerLogSource implements LogSource {
           continue;
         }
         const line = assembler.finish(entry.line);
-        // A checkpoint only at whole lines: a restart re-reads an unfinished partial line.
-        const checkpoint = { key: this.#key, value: { since: position.since, count: position.count } };
         complete = position;
-        if (!sink.writeLine(line, millis, checkpoint)) await sink.drained();
+        // A checkpoint only at whole lines: a restart re-reads an unfinished partial line.
+        const last = i === entries.length - 1;
+        checkpointed = last;
+        if (!sink.writeLine(line, millis, last ? checkpoint(complete) : undefined)) await sink.drained();
       }
+      if (!checkpointed && complete !== undefined) sink.setCheckpoint(checkpoint(complete));
     }
-    return complete;
+    if (complete === undefined) return start;
+    return { since: timestamps.since(complete.timestamp), count: complete.count };
   }
 }
 

@@ -164,7 +164,7 @@ export class DestinationWorker {
         if (waitMs > 0) {
           const batch = await this.#readUntil(waitMs, signal);
           if (batch !== undefined) {
-            this.#countRejected(destination.hold(batch.records, batch.from).rejected);
+            this.#countRejected(destination.hold(batch.records.records, batch.from).rejected);
             readTo = batch.next;
           }
         }

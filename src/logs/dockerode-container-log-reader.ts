@@ -81,9 +81,13 @@ async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<C
       const size = buffer.readUInt32BE(at + 4);
       if (buffer.length - at - HEADER_BYTES < size) break;
       const type = buffer[at];
-      const payload = buffer.subarray(at + HEADER_BYTES, at + HEADER_BYTES + size);
+      const entry = parseEntry(
+        buffer,
+        at + HEADER_BYTES,
+        at + HEADER_BYTES + size,
+        type === 2 ? 'stderr' : 'stdout',
+      );
       at += HEADER_BYTES + size;
-      const entry = parseEntry(payload, type === 2 ? 'stderr' : 'stdout');
       if (entry) entries.push(entry);
     }
     buffer = buffer.subarray(at);
@@ -99,7 +103,7 @@ async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<Container
     const entries: ContainerLogEntry[] = [];
     let start = 0;
     for (let end = buffer.indexOf(0x0a, start); end >= 0; end = buffer.indexOf(0x0a, start)) {
-      const entry = parseEntry(buffer.subarray(start, end + 1), 'stdout');
+      const entry = parseEntry(buffer, start, end + 1, 'stdout');
       if (entry) entries.push(entry);
       start = end + 1;
     }
@@ -108,13 +112,20 @@ async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<Container
   }
 }
 
-function parseEntry(payload: Buffer, stream: 'stdout' | 'stderr'): ContainerLogEntry | undefined {
-  const space = payload.indexOf(0x20);
-  if (space < 0) return undefined;
-  const timestamp = payload.toString('latin1', 0, space);
-  let end = payload.length;
-  const partial = payload[end - 1] !== 0x0a;
-  if (!partial) end--;
-  if (!partial && payload[end - 1] === 0x0d) end--; // a TTY's CRLF
-  return { stream, timestamp, line: payload.subarray(space + 1, end), partial };
+/** The entry "<timestamp> <line>" in `buffer[start, end)`, without copying the line. */
+function parseEntry(
+  buffer: Buffer,
+  start: number,
+  end: number,
+  stream: 'stdout' | 'stderr',
+): ContainerLogEntry | undefined {
+  // RFC3339NanoFixed is 30 characters; look for the space only when it is not there.
+  const space = start + 30 < end && buffer[start + 30] === 0x20 ? start + 30 : buffer.indexOf(0x20, start);
+  if (space < 0 || space >= end) return undefined;
+  const timestamp = buffer.toString('latin1', start, space);
+  let stop = end;
+  const partial = buffer[stop - 1] !== 0x0a;
+  if (!partial) stop--;
+  if (!partial && buffer[stop - 1] === 0x0d) stop--; // a TTY's CRLF
+  return { stream, timestamp, line: buffer.subarray(space + 1, stop), partial };
 }

@@ -2,7 +2,7 @@ import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { firstLine, TaupageError } from '../core/errors.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
-import type { LogRecord } from './log-record.js';
+import type { RecordBatch } from './spool-records.js';
 
 /** One source's route: the file (relative to the directory) its lines are appended to. */
 export interface FileRoute {
@@ -36,9 +36,9 @@ export class FileDestination implements LogDestination {
     }
   }
 
-  async deliver(records: readonly LogRecord[]): Promise<DeliveryResult> {
+  async deliver(batch: RecordBatch): Promise<DeliveryResult> {
     const byFile = new Map<string, string[]>();
-    for (const record of records) {
+    for (const record of batch.records) {
       const route = this.#options.routes[record.source];
       if (route === undefined || route.exclude?.test(record.message) === true) continue;
       let lines = byFile.get(route.file);

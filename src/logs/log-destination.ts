@@ -1,4 +1,5 @@
 import type { LogRecord } from './log-record.js';
+import type { RecordBatch } from './spool-records.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
 /** What a destination did with a delivery it acknowledged. */
@@ -20,7 +21,7 @@ export interface DeliveryResult {
 export interface LogDestination {
   /** Stable name: the key of this destination's cursor in the spool state. */
   readonly name: string;
-  deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult>;
+  deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult>;
   /** Releases clients and sockets. */
   close(): Promise<void>;
 }

@@ -4,9 +4,10 @@ import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import { DestinationWorker, type DestinationStatus } from './destination-worker.js';
 import type { AnyLogDestination } from './log-destination.js';
-import { prepareMessages } from './log-message.js';
+import { MAX_MESSAGE_BYTES, prepareMessages } from './log-message.js';
 import type { LineSink, LogSource, SourceCheckpoint } from './log-record.js';
 import { LogSpool, type LogSpoolOptions } from './log-spool.js';
+import { isPlainMessage } from './spool-records.js';
 
 export interface LogPipelineOptions {
   /** Directory for the spool segments and the state file (checkpoints, cursors). */
@@ -160,9 +161,19 @@ export class LogPipeline {
   #sinkFor(source: LogSource, state: { lines: number }): LineSink {
     const spool = this.#spool;
     const options = { redactor: this.#options.redactor, maskJwt: source.maskJwt };
+    const { redactor } = this.#options;
+    const { maskJwt } = source;
     return {
       writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint): boolean {
         state.lines++;
+        // Most lines need nothing of prepareMessages: their bytes go into the spool as they are.
+        if (
+          typeof line !== 'string' &&
+          line.length <= MAX_MESSAGE_BYTES &&
+          isPlainMessage(line, maskJwt) &&
+          !redactor.foundIn(line)
+        )
+          return spool.writePlain(timestamp, source.name, line, checkpoint);
         const pieces = prepareMessages(line, options);
         let room = true;
         pieces.forEach((message, index) => {

@@ -1,4 +1,5 @@
 import type { LogDestination as DestinationKey, TaupageConfig } from '../config/taupage-config.js';
+import { AGENT_LOG_PATH, AGENT_SOURCE } from './agent-log-source.js';
 import { parseTimekey } from './s3-log-chunks.js';
 import type { SyslogProtocol } from './syslog-destination.js';
 import type { SyslogSeverity } from './rfc5424.js';
@@ -29,7 +30,10 @@ export const HOST_LOG_PATHS: HostLogPaths = {
 export interface SourcePlan {
   /** The source's name in records and routes: `application`, or the file path/pattern. */
   readonly name: string;
-  /** undefined: the app container's output; else the file path or pattern tailed. */
+  /**
+   * The file path or pattern tailed; undefined: not a file, the app container's output
+   * (APPLICATION_SOURCE) or taupage's own log (AGENT_SOURCE).
+   */
   readonly file: string | undefined;
   /** JWTs are masked in the application and custom logs, as the original did. */
   readonly maskJwt: boolean;
@@ -92,8 +96,9 @@ export function planLogShipping(
   };
   const cloudWatchLogs: Record<string, string> = {};
   for (const [path, group] of config.cloudwatchLogs) {
-    const name = path === APPLICATION_LOG_PATH ? APPLICATION_SOURCE : path;
-    addSource(name, name === APPLICATION_SOURCE ? undefined : path, name === APPLICATION_SOURCE);
+    const name =
+      path === APPLICATION_LOG_PATH ? APPLICATION_SOURCE : path === AGENT_LOG_PATH ? AGENT_SOURCE : path;
+    addSource(name, name === path ? path : undefined, name === APPLICATION_SOURCE);
     cloudWatchLogs[name] = group;
   }
   const warnings: string[] = [];

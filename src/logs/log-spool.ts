@@ -5,6 +5,13 @@ import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
 import { comparePositions, countLines, cutTornTail } from './spool-segment-files.js';
+import {
+  countRecords,
+  EncodedRecordBatch,
+  encodeRecord,
+  plainRecordBytes,
+  writePlainRecord,
+} from './spool-records.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
 
 export interface LogSpoolOptions {
@@ -52,7 +59,7 @@ interface Consumer {
 }
 
 export interface SpoolBatch {
-  readonly records: LogRecord[];
+  readonly records: EncodedRecordBatch;
   /** Where the first record starts. */
   readonly from: SpoolPosition;
   readonly next: SpoolPosition;
@@ -104,7 +111,7 @@ export class LogSpool implements LogSink {
   #dataWaiters = new Set<() => void>();
   #flushError: unknown;
   #closed = false;
-  readonly #sourceJsonCache = new Map<string, string>();
+  readonly #sourceJsonCache = new Map<string, { text: string; bytes: Buffer }>();
 
   private constructor(options: LogSpoolOptions, nextId: number) {
     this.#dir = options.dir;
@@ -147,9 +154,32 @@ export class LogSpool implements LogSink {
 
   write(record: LogRecord, checkpoint: SourceCheckpoint | undefined): boolean {
     if (this.#closed) throw new Error('log spool is closed');
-    // The same text as JSON.stringify([timestamp, source, message]), without the array.
-    const line = `[${JSON.stringify(record.timestamp)},${this.#sourceJson(record.source)},${JSON.stringify(record.message)}]\n`;
-    this.#pendingBytes += this.#append(line);
+    this.#pendingBytes += this.#append(encodeRecord(record, this.#sourceJson(record.source).text));
+    return this.#written(checkpoint);
+  }
+
+  /**
+   * The same as `write` for a message that is plain (isPlainMessage in spool-records.ts: its
+   * bytes are its own JSON), copied from the source's buffer without becoming a string.
+   */
+  writePlain(
+    timestamp: number,
+    source: string,
+    message: Buffer,
+    checkpoint: SourceCheckpoint | undefined,
+  ): boolean {
+    if (this.#closed) throw new Error('log spool is closed');
+    if (!Number.isSafeInteger(timestamp) || timestamp < 0)
+      return this.write({ timestamp, source, message: message.toString('utf8') }, checkpoint);
+    const sourceJson = this.#sourceJson(source).bytes;
+    const size = plainRecordBytes(timestamp, sourceJson, message);
+    const chunk = this.#room(size);
+    this.#chunkUsed += writePlainRecord(chunk, this.#chunkUsed, timestamp, sourceJson, message);
+    this.#pendingBytes += size;
+    return this.#written(checkpoint);
+  }
+
+  #written(checkpoint: SourceCheckpoint | undefined): boolean {
     if (checkpoint) this.#pendingCheckpoints.set(checkpoint.key, checkpoint.value);
     if (this.#pendingBytes >= EAGER_FLUSH_BYTES) this.#scheduleFlush(0);
     else this.#scheduleFlush(this.#options.flushIntervalMs);
@@ -270,9 +300,13 @@ export class LogSpool implements LogSink {
     for (const wake of this.#dataWaiters) wake();
   }
 
-  #sourceJson(source: string): string {
+  #sourceJson(source: string): { text: string; bytes: Buffer } {
     let json = this.#sourceJsonCache.get(source);
-    if (json === undefined) this.#sourceJsonCache.set(source, (json = JSON.stringify(source)));
+    if (json === undefined) {
+      const text = JSON.stringify(source);
+      json = { text, bytes: Buffer.from(text, 'utf8') };
+      this.#sourceJsonCache.set(source, json);
+    }
     return json;
   }
 
@@ -312,20 +346,24 @@ export class LogSpool implements LogSink {
 
   /** Appends one NDJSON line to the pending chunks; returns its size in bytes. */
   #append(line: string): number {
-    let chunk = this.#chunk;
     // A UTF-16 code unit is at most 3 UTF-8 bytes: measure only when the line might not fit.
-    if (chunk === undefined || line.length * 3 > chunk.length - this.#chunkUsed) {
-      const size = Buffer.byteLength(line, 'utf8');
-      if (chunk === undefined || size > chunk.length - this.#chunkUsed) {
-        if (chunk !== undefined && this.#chunkUsed > 0)
-          this.#pending.push(chunk.subarray(0, this.#chunkUsed));
-        chunk = this.#chunk = Buffer.allocUnsafe(Math.max(PENDING_CHUNK_BYTES, size));
-        this.#chunkUsed = 0;
-      }
-    }
+    const chunk =
+      this.#chunk !== undefined && line.length * 3 <= this.#chunk.length - this.#chunkUsed
+        ? this.#chunk
+        : this.#room(Buffer.byteLength(line, 'utf8'));
     const written = chunk.write(line, this.#chunkUsed, 'utf8');
     this.#chunkUsed += written;
     return written;
+  }
+
+  /** The chunk to append `size` bytes to at #chunkUsed: the current one, or a new one. */
+  #room(size: number): Buffer {
+    const chunk = this.#chunk;
+    if (chunk !== undefined && size <= chunk.length - this.#chunkUsed) return chunk;
+    if (chunk !== undefined && this.#chunkUsed > 0) this.#pending.push(chunk.subarray(0, this.#chunkUsed));
+    this.#chunk = Buffer.allocUnsafe(Math.max(PENDING_CHUNK_BYTES, size));
+    this.#chunkUsed = 0;
+    return this.#chunk;
   }
 
   /** Takes the pending bytes out as one buffer (empty when there are none). */
@@ -443,17 +481,11 @@ export class LogSpool implements LogSink {
           size = Math.min(segment.bytes - offset, size * 2);
           continue;
         }
-        // Records are JSON arrays, one per line (a newline in a message is escaped): the lines
-        // joined by commas are one JSON array, parsed in one call instead of one per record.
-        const text = buffer.toString('utf8', 0, end);
-        const rows = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as [number, string, string][];
-        const records: LogRecord[] = rows.map(([timestamp, source, message]) => ({
-          timestamp,
-          source,
-          message,
-        }));
+        // Records are JSON arrays, one per line (a newline in a message is escaped); they are
+        // decoded only for a destination that asks for objects (see spool-records.ts).
+        const lines = buffer.subarray(0, end + 1);
         return {
-          records,
+          records: new EncodedRecordBatch(lines, countRecords(lines)),
           from: { segment: segment.id, offset },
           next: { segment: segment.id, offset: offset + end + 1 },
           bytes: end + 1,

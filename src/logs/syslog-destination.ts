@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
 import { splitUtf8 } from './log-message.js';
 import type { LogRecord } from './log-record.js';
+import type { RecordBatch } from './spool-records.js';
 import { octetCounted, rfc5424Prefix, type SyslogHeader } from './rfc5424.js';
 
 export type SyslogProtocol = 'tcp' | 'tls' | 'udp';
@@ -84,8 +85,8 @@ export class SyslogDestination implements LogDestination {
     return messages;
   }
 
-  async deliver(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
-    const messages = this.messages(records);
+  async deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult> {
+    const messages = this.messages(batch.records);
     if (messages.length === 0) return { rejected: 0 };
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.#options.timeoutMs ?? 30_000)]);
     try {

@@ -160,7 +160,7 @@ describe('taupage agent: user data to a healthy container', () => {
     expect(inspect.HostConfig.Binds).toEqual([`${boot.metaDir}:/meta:ro`]);
     expect(inspect.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 10 });
     expect(inspect.HostConfig.LogConfig).toEqual({
-      Type: 'json-file',
+      Type: 'local',
       Config: { 'max-size': '50m', 'max-file': '5' },
     });
     expect(inspect.Config.Labels['io.taupage.config-digest']).toMatch(/^sha256:[0-9a-f]{64}$/);

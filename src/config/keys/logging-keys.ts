@@ -431,7 +431,7 @@ export const LOGGING_FIELDS = {
     new Map(),
     {
       meaning:
-        'Ship these files to CloudWatch Logs, one stream per instance; `/var/log/application.log` means the app container’s output.',
+        'Ship these files to CloudWatch Logs, one stream per instance; `/var/log/application.log` means the app container’s output, `/var/log/taupage.log` taupage’s own log (no file: teed from its logger, boot lines included).',
       since: SINCE,
       defaultText: '—',
     },

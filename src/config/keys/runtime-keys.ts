@@ -114,9 +114,9 @@ function dockerOptionsNode(): SchemaNode<DockerOptions> {
         }),
         {
           meaning:
-            'Docker log driver (`json-file`, `awslogs`, `gelf`, …) for the container’s output. Only `json-file` (and `local`/`journald`, which `docker logs` reads) keeps the output readable by the log shipper.',
+            'Docker log driver (`local`, `json-file`, `awslogs`, `gelf`, …) for the container’s output. Only `local`, `json-file` and `journald` (which `docker logs` reads) keep the output readable by the log shipper.',
           since,
-          defaultText: '`json-file`, 5 × 50m',
+          defaultText: '`local`, 5 × 50m',
         },
       ),
       logOptions: field(
@@ -125,7 +125,7 @@ function dockerOptionsNode(): SchemaNode<DockerOptions> {
         new Map(),
         {
           meaning:
-            'Options of the log driver (`--log-opt`); values may be `aws:kms:`. With `json-file` they adjust the bounded defaults (`max-size: 50m`, `max-file: 5`).',
+            'Options of the log driver (`--log-opt`); values may be `aws:kms:`. With `local` or `json-file` they adjust the bounded defaults (`max-size: 50m`, `max-file: 5`).',
           since,
         },
       ),

@@ -8,6 +8,7 @@ import { Redactor } from '../../../src/core/redactor.js';
 import type { DeliveryResult, LogDestination } from '../../../src/logs/log-destination.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import type { LineSink, LogRecord, LogSource } from '../../../src/logs/log-record.js';
+import type { RecordBatch } from '../../../src/logs/spool-records.js';
 import { eventually } from '../../support/test-env.js';
 
 const log = pino({ level: 'silent' });
@@ -19,7 +20,7 @@ class CollectingDestination implements LogDestination {
   deliveries = 0;
   inFlight = 0;
   maxInFlight = 0;
-  async deliver(records: readonly LogRecord[]): Promise<DeliveryResult> {
+  async deliver({ records }: RecordBatch): Promise<DeliveryResult> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     this.deliveries++;

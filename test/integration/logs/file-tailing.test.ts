@@ -8,6 +8,7 @@ import { FileTailSource } from '../../../src/logs/file-tail-source.js';
 import type { DeliveryResult, LogDestination } from '../../../src/logs/log-destination.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import type { LogRecord } from '../../../src/logs/log-record.js';
+import type { RecordBatch } from '../../../src/logs/spool-records.js';
 import { eventually } from '../../support/test-env.js';
 
 const log = pino({ level: 'silent' });
@@ -16,7 +17,7 @@ const log = pino({ level: 'silent' });
 class CollectingDestination implements LogDestination {
   readonly name = 'collect';
   readonly records: LogRecord[] = [];
-  deliver(records: readonly LogRecord[]): Promise<DeliveryResult> {
+  deliver({ records }: RecordBatch): Promise<DeliveryResult> {
     this.records.push(...records);
     return Promise.resolve({ rejected: 0 });
   }

@@ -48,7 +48,7 @@ describe('buildContainerSpec', () => {
         nanoCpus: undefined,
         cpuShares: undefined,
       },
-      logConfig: { driver: 'json-file', options: { 'max-size': '50m', 'max-file': '5' } },
+      logConfig: { driver: 'local', options: { 'max-size': '50m', 'max-file': '5' } },
     });
     expect(spec.mounts).toEqual([{ source: '/meta', target: '/meta', readOnly: true }]);
   });
@@ -143,16 +143,26 @@ describe('buildContainerSpec', () => {
     expect(env('')).toEqual([]);
   });
 
-  it('keeps the bounded json-file options under log_opt, and replaces them for another driver', () => {
-    const jsonFile = buildContainerSpec(
+  it('keeps the bounded options under log_opt (local, json-file), and replaces them for another driver', () => {
+    const local = buildContainerSpec(
       config('docker:\n  log_opt:\n    max-file: "2"\n'),
+      'd',
+      SETTINGS,
+      undefined,
+    );
+    expect(local.logConfig).toEqual({
+      driver: 'local',
+      options: { 'max-size': '50m', 'max-file': '2' },
+    });
+    const jsonFile = buildContainerSpec(
+      config('docker:\n  log_driver: json-file\n'),
       'd',
       SETTINGS,
       undefined,
     );
     expect(jsonFile.logConfig).toEqual({
       driver: 'json-file',
-      options: { 'max-size': '50m', 'max-file': '2' },
+      options: { 'max-size': '50m', 'max-file': '5' },
     });
     const splunk = buildContainerSpec(
       config(

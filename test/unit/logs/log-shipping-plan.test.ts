@@ -100,6 +100,19 @@ describe('planLogShipping: cloudwatch_logs and logging:', () => {
     expect(Object.keys(plan.s3?.routes ?? {})).toEqual(['application', '/h/syslog']);
   });
 
+  it('reads /var/log/taupage.log as the agent’s own log (source taupage, no file, no JWT masking)', () => {
+    const plan = planLogShipping(
+      config('cloudwatch_logs:\n  /var/log/taupage.log: agent\n  /var/log/application.log: app\n'),
+      identity,
+      paths,
+    );
+    expect(plan.sources).toEqual([
+      { name: 'taupage', file: undefined, maskJwt: false },
+      { name: 'application', file: undefined, maskJwt: true },
+    ]);
+    expect(plan.cloudWatchLogs).toEqual({ taupage: 'agent', application: 'app' });
+  });
+
   it('warns that Scalyr is not supported: scalyr ships nothing, scalyr_s3 ships to S3', () => {
     const plan = planLogShipping(
       config(

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import {
+  cloudWatchBatches,
+  encodedPutLogEvents,
+  putLogEventsHead,
+  type PutLogEventsLimits,
+} from '../../../src/logs/cloudwatch-batches.js';
+import type { LogRecord } from '../../../src/logs/log-record.js';
+import {
+  countRecords,
+  decodeRecords,
+  encodeRecord,
+  indexRecords,
+  isPlainMessage,
+  messageBytes,
+  plainRecordBytes,
+  writePlainRecord,
+} from '../../../src/logs/spool-records.js';
+
+const T = Date.parse('2026-11-22T04:00:00Z');
+const encode = (records: readonly LogRecord[]): Buffer =>
+  Buffer.from(records.map((r) => encodeRecord(r, JSON.stringify(r.source))).join(''), 'utf8');
+
+/** Messages that exercise every escape JSON.stringify makes, and multi-byte UTF-8. */
+const MESSAGES = [
+  'plain line',
+  'with "quotes" and \\ backslash',
+  'tab\tand\u0001control',
+  'grüße 日本 🎉',
+  '',
+  'x'.repeat(300),
+  '\u2028 line separator and \u007f delete',
+];
+
+describe('spool records', () => {
+  it('writes a plain message byte for byte as JSON.stringify would', () => {
+    for (const text of ['plain', 'grüße 日本 🎉', '', 'a/b <c> {d}']) {
+      const message = Buffer.from(text, 'utf8');
+      expect(isPlainMessage(message)).toBe(true);
+      for (const timestamp of [0, 7, T, Number.MAX_SAFE_INTEGER]) {
+        const source = Buffer.from(JSON.stringify('/var/log/ü.log'));
+        const size = plainRecordBytes(timestamp, source, message);
+        const target = Buffer.alloc(size + 4, 0xff);
+        expect(writePlainRecord(target, 2, timestamp, source, message)).toBe(size);
+        expect(target.toString('utf8', 2, 2 + size)).toBe(
+          encodeRecord({ timestamp, source: '/var/log/ü.log', message: text }, source.toString()),
+        );
+        expect(target[1]).toBe(0xff);
+        expect(target[2 + size]).toBe(0xff);
+      }
+    }
+  });
+
+  it('takes the string path for what JSON escapes, invalid UTF-8 and (when asked) JWTs', () => {
+    for (const text of ['say "hi"', 'a\\b', 'tab\there', 'nul\u0000'])
+      expect(isPlainMessage(Buffer.from(text))).toBe(false);
+    expect(isPlainMessage(Buffer.from([0x61, 0xff, 0x62]))).toBe(false);
+    expect(isPlainMessage(Buffer.from([0xed, 0xa0, 0x80]))).toBe(false); // a UTF-8-encoded surrogate
+    expect(isPlainMessage(Buffer.from('token eyJhbGciOi.eyJzdWIi.sig'), true)).toBe(false);
+    expect(isPlainMessage(Buffer.from('token eyJhbGciOi.eyJzdWIi.sig'), false)).toBe(true);
+    expect(isPlainMessage(Buffer.from('ey J and eyj'), true)).toBe(true);
+  });
+
+  it('decodes and indexes what it encoded', () => {
+    const records = MESSAGES.map((message, i) => ({
+      timestamp: T + i,
+      source: i % 2 ? 'application' : '/var/log/"x"',
+      message,
+    }));
+    const lines = encode(records);
+    expect(countRecords(lines)).toBe(records.length);
+    expect(decodeRecords(lines)).toEqual(records);
+    const index = indexRecords(lines, records.length);
+    expect(index).toBeDefined();
+    if (!index) return;
+    records.forEach((record, n) => {
+      expect(index.timestamps[n]).toBe(record.timestamp);
+      expect(JSON.parse(lines.toString('utf8', index.sourceStart[n], index.sourceEnd[n]))).toBe(
+        record.source,
+      );
+      expect(JSON.parse(lines.toString('utf8', index.messageStart[n], index.messageEnd[n]))).toBe(
+        record.message,
+      );
+      expect(messageBytes(lines, index, n)).toBe(Buffer.byteLength(record.message, 'utf8'));
+    });
+  });
+
+  it('does not index lines that are not in the encoding', () => {
+    expect(indexRecords(Buffer.from('{"timestamp":1,"message":"x"}\n'), 1)).toBeUndefined();
+    expect(indexRecords(Buffer.from('[1.5,"a","x"]\n'), 1)).toBeUndefined();
+    expect(indexRecords(Buffer.from('[1,"a","x"\n'), 1)).toBeUndefined();
+  });
+});
+
+describe('encodedPutLogEvents', () => {
+  const routes: Record<string, number> = { application: 0, '/var/log/syslog': 1 };
+  const streams = [
+    { head: putLogEventsHead('group-a', 'i-1') },
+    { head: putLogEventsHead('group "b"', 'i-1') },
+  ];
+
+  /** What the record path sends: cloudWatchBatches per stream, each body one JSON.stringify. */
+  function expected(records: readonly LogRecord[], limits?: PutLogEventsLimits): object[] {
+    const bodies: object[] = [];
+    for (const [source, stream] of Object.entries(routes)) {
+      const events = records
+        .filter((r) => r.source === source && r.message !== '')
+        .map((r) => ({ timestamp: r.timestamp, message: r.message }));
+      const group = stream === 0 ? 'group-a' : 'group "b"';
+      for (const batch of cloudWatchBatches(events, limits))
+        bodies.push({ logGroupName: group, logStreamName: 'i-1', logEvents: batch });
+    }
+    return bodies;
+  }
+
+  function actual(
+    records: readonly LogRecord[],
+    limits?: PutLogEventsLimits,
+  ): { bodies: object[]; rejected: number } | undefined {
+    const lines = encode(records);
+    const index = indexRecords(lines, records.length);
+    if (!index) throw new Error('not indexed');
+    const result = encodedPutLogEvents(
+      lines,
+      index,
+      streams,
+      (n) => routes[records[n]?.source ?? ''] ?? -1,
+      limits,
+    );
+    if (!result) return undefined;
+    return {
+      bodies: result.requests.map((r) => JSON.parse(r.body.toString('utf8')) as object),
+      rejected: result.rejected,
+    };
+  }
+
+  it('makes the same requests as the record path, for two streams, escapes and an unrouted source', () => {
+    const records: LogRecord[] = [];
+    for (let i = 0; i < 60; i++) {
+      const source = ['application', '/var/log/syslog', '/var/log/other'][i % 3] ?? '';
+      records.push({ timestamp: T + i, source, message: `${MESSAGES[i % MESSAGES.length] ?? ''} ${i}` });
+    }
+    records.push({ timestamp: T + 99, source: 'application', message: '' });
+    const result = actual(records);
+    expect(result?.bodies).toEqual(expected(records));
+    expect(result?.rejected).toBe(1);
+  });
+
+  it('cuts at the same count, byte and span limits, counting UTF-8 bytes of escaped messages', () => {
+    const limits: PutLogEventsLimits = {
+      maxBatchBytes: 200,
+      eventOverheadBytes: 26,
+      maxEvents: 4,
+      maxSpanMs: 1000,
+    };
+    const records: LogRecord[] = [];
+    for (let i = 0; i < 40; i++)
+      records.push({
+        timestamp: T + i * 150,
+        source: 'application',
+        message: i % 4 ? `"q" ü ${'y'.repeat(i * 3)}` : 'short',
+      });
+    const result = actual(records, limits);
+    expect(result?.bodies).toEqual(expected(records, limits));
+    expect(result?.bodies.length).toBeGreaterThan(10);
+  });
+
+  it('gives up (undefined) when a stream is out of order, for the record path to sort', () => {
+    const records = [
+      { timestamp: T + 5, source: 'application', message: 'later' },
+      { timestamp: T + 1, source: 'application', message: 'earlier' },
+    ];
+    expect(actual(records)).toBeUndefined();
+  });
+});
