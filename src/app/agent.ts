@@ -33,6 +33,7 @@ import {
   DEFAULT_STOP_TIMEOUT_SECONDS,
   stopTimeoutSeconds,
   type BootDependencies,
+  type BootHooks,
   type BootResult,
 } from './boot.js';
 import { Supervisor, type SupervisorOutcome } from './supervisor.js';
@@ -100,6 +101,8 @@ export class Agent {
   readonly #clock: Clock;
   #server: Server | undefined;
   #logShipping: LogPipeline | undefined;
+  /** Log shipping being started (alongside the boot's later steps, not in their way). */
+  #logShippingStarting: Promise<void> | undefined;
   #metricsServer: Server | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
   #runtime: ContainerRuntime | undefined;
@@ -164,7 +167,7 @@ export class Agent {
       this.#containerStats = adapters.containerStats;
       this.#containerEvents = adapters.containerEvents;
       this.#operator?.onAdapters(adapters);
-      const result = await boot({ ...this.#deps, ...adapters }, signal);
+      const result = await boot({ ...this.#deps, ...adapters, hooks: this.#bootHooks() }, signal);
       // The boot is done here; what follows (signals, log shipping, background tasks) is not part of it.
       const timeline = this.#state.timeline;
       this.#log.info(
@@ -184,7 +187,6 @@ export class Agent {
       if (result.container !== undefined) this.#auditBoot(result.container.id);
       // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
       await this.#signalCloudFormation('SUCCESS');
-      await this.#startLogShipping(result.config);
       await this.#startHostLifecycle(result.config);
       this.#state.configSummary = summarizeConfig(result.config);
       this.#state.containerCheckedAt = this.#clock.now();
@@ -267,7 +269,24 @@ export class Agent {
     }
   }
 
-  /** Log shipping never fails a healthy boot: a problem is logged and shown in /status. */
+  /**
+   * The composed hooks, and log shipping as soon as the secrets are known (the redactor holds
+   * them then): a boot that fails later (pull, container, health) still ships the app's output
+   * and the agent's log, flushed on the way out, which an operator needs most. It starts
+   * alongside the later steps (loading the pipeline and its AWS client takes a while).
+   */
+  #bootHooks(): BootHooks {
+    const hooks = this.#deps.hooks;
+    return {
+      ...hooks,
+      afterSecrets: async (config, identity, secrets) => {
+        await hooks?.afterSecrets?.(config, identity, secrets);
+        this.#logShippingStarting ??= this.#startLogShipping(config);
+      },
+    };
+  }
+
+  /** Log shipping never fails a boot: a problem is logged and shown in /status. */
   async #startLogShipping(config: TaupageConfig): Promise<void> {
     const identity = this.#state.identity;
     if (this.#deps.startLogShipping === undefined || identity === undefined) return;
@@ -433,6 +452,7 @@ export class Agent {
       log: this.#log,
     });
     // After the container (its last lines are in the spool), before the endpoints.
+    await this.#logShippingStarting;
     await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
     if (this.#metricsServer !== undefined) {
       await Promise.race([close(this.#metricsServer), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);

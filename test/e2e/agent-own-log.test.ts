@@ -130,3 +130,69 @@ describe('cloudwatch_logs /var/log/taupage.log: the agent ships its own log', ()
     }
   });
 });
+
+describe('a boot that fails after the kms step still ships its logs', () => {
+  it('ships the app output and the agent log up to "Boot failed", flushed before the agent exits', async () => {
+    const group = 'taupage-failing-boot';
+    const instanceId = 'i-0ownlog000000002';
+    const port = await freePort();
+    const name = `${containerName}-fail`;
+    const failing = await ImdsEmulator.start({
+      userData: [
+        '#taupage-ami-config',
+        'runtime: Docker',
+        `source: ${env.image}`,
+        'ports:',
+        `  ${String(port)}: 8080`,
+        // httpd -v logs every request on stderr ("…: response:404"): the failing health checks
+        // are the app's output.
+        'health_check_path: /not-there',
+        'health_check_timeout_seconds: 3',
+        'cloudwatch_logs:',
+        `  /var/log/application.log: ${group}`,
+        `  /var/log/taupage.log: ${group}-agent`,
+        '',
+      ].join('\n'),
+      identity: { region: 'eu-central-1', instanceId },
+    });
+    const agent = new AgentProcess(
+      [
+        'agent',
+        ...['--imds-url', failing.url, '--kms-endpoint', kms.url, '--cloudwatch-logs-endpoint', logs.url],
+        ...[
+          '--status-listen',
+          '127.0.0.1:0',
+          '--meta-dir',
+          join(workDir, 'meta-fail'),
+          '--defaults',
+          '/nonexistent',
+        ],
+        ...['--container-name', name],
+      ],
+      {
+        AWS_ACCESS_KEY_ID: 'AKIDOWNLOGTEST',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent',
+      },
+    );
+    try {
+      // The agent exits on its own (HEALTH_CHECK_TIMEOUT) after flushing the pipeline.
+      expect(await agent.exited).toBe(3);
+      const app = logs.events(group, instanceId).map((event) => event.message);
+      expect(app.some((line) => line.endsWith('response:404'))).toBe(true);
+      const own = logs
+        .events(`${group}-agent`, instanceId)
+        .map((event) => JSON.parse(event.message) as { msg?: string });
+      expect(own.some((line) => String(line.msg).startsWith('Boot failed'))).toBe(true);
+      expect(logs.violations).toEqual([]);
+    } finally {
+      await agent.stop();
+      await failing.close();
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  });
+});
