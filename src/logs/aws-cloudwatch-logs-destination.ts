@@ -192,6 +192,30 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     return { rejected };
   }
 
+  /**
+   * Creates every route's group and stream before the first delivery (as the CloudWatch agent
+   * does at start), which also sets up the client's credentials and connection: the first
+   * PutLogEvents then neither waits for that nor finds the stream missing (a new instance's
+   * stream always is). A refusal (no CreateLogGroup permission for a group made beforehand, say)
+   * is only logged: `deliver` creates what is missing on ResourceNotFound and reports failures.
+   */
+  async prepare(signal: AbortSignal): Promise<void> {
+    const routes = new Map<string, CloudWatchLogsRoute>();
+    for (const route of Object.values(this.#routes))
+      routes.set(`${route.logGroup}\u0000${route.logStream}`, route);
+    for (const route of routes.values()) {
+      try {
+        await this.#createStream(route, signal, { ignoreGroupError: true });
+      } catch (error) {
+        if (signal.aborted) return;
+        this.#log.warn(
+          { err: error, logGroup: route.logGroup, logStream: route.logStream },
+          'Could not create the log stream before the first delivery',
+        );
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.#client.destroy();
     return Promise.resolve();
@@ -283,7 +307,11 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     return count;
   }
 
-  async #createStream(route: CloudWatchLogsRoute, signal: AbortSignal): Promise<void> {
+  async #createStream(
+    route: CloudWatchLogsRoute,
+    signal: AbortSignal,
+    options: { ignoreGroupError?: boolean } = {},
+  ): Promise<void> {
     const ignoreExisting = (error: unknown): void => {
       if (errorName(error) !== 'ResourceAlreadyExistsException') throw error;
     };
@@ -292,7 +320,15 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
       .send(new CreateLogGroupCommand({ logGroupName: route.logGroup }), {
         abortSignal: this.#deadline(signal),
       })
-      .catch(ignoreExisting);
+      .catch((error: unknown) => {
+        // The group may exist without our being allowed to create one: try the stream anyway.
+        if (options.ignoreGroupError === true && !signal.aborted) {
+          if (errorName(error) !== 'ResourceAlreadyExistsException')
+            this.#log.warn({ err: error, logGroup: route.logGroup }, 'Could not create the log group');
+          return;
+        }
+        ignoreExisting(error);
+      });
     await this.#client
       .send(new CreateLogStreamCommand({ logGroupName: route.logGroup, logStreamName: route.logStream }), {
         abortSignal: this.#deadline(signal),

@@ -103,6 +103,7 @@ export class DestinationWorker {
       return;
     }
     const { maxDeliveryBytes } = this.#options;
+    await destination.prepare?.(signal);
     // While a delivery is in flight the next one is already read and parsed from the spool
     // (read-ahead), so the worker never waits for the spool between two requests. Deliveries
     // still go one at a time and in spool order, and the cursor moves only after each one was

@@ -22,6 +22,12 @@ export interface LogDestination {
   /** Stable name: the key of this destination's cursor in the spool state. */
   readonly name: string;
   deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult>;
+  /**
+   * Called once before the first delivery, while the app may still be starting: creates what
+   * the deliveries need and warms the client, so the first lines do not wait for it. Never
+   * throws; what it could not do, `deliver` does (or reports) in its turn.
+   */
+  prepare?(signal: AbortSignal): Promise<void>;
   /** Releases clients and sockets. */
   close(): Promise<void>;
 }

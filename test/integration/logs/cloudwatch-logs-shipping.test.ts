@@ -9,6 +9,7 @@ import { AwsCloudWatchLogsDestination } from '../../../src/logs/aws-cloudwatch-l
 import { FileTailSource } from '../../../src/logs/file-tail-source.js';
 import { JWT_REDACTED, MAX_MESSAGE_BYTES } from '../../../src/logs/log-message.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
+import { recordBatch } from '../../../src/logs/spool-records.js';
 import { CloudWatchLogsEmulator } from '../../emulators/cloudwatch-logs-emulator.js';
 import { eventually } from '../../support/test-env.js';
 
@@ -98,15 +99,42 @@ function assertNoGaps(messages: readonly string[], count: number): void {
 }
 
 describe('log pipeline → CloudWatch Logs emulator (real SDK)', () => {
-  it('creates the group and stream on ResourceNotFound and ships every line in order, within the limits', async () => {
+  it('creates the group and stream before the first line and ships every line in order, within the limits', async () => {
     const { file, group } = await startPipeline();
+    await eventually(
+      () => Promise.resolve(emulator.streams(group).includes(INSTANCE) ? true : undefined),
+      'the stream, created at start',
+    );
+    expect(emulator.groupNames()).toContain(group);
     await writeFile(file, numbered(0, 25_000));
     const messages = await received(group, 25_000);
     expect(messages).toEqual(Array.from({ length: 25_000 }, (_, i) => `line ${i}`));
-    expect(emulator.groupNames()).toContain(group);
     expect(emulator.streams(group)).toEqual([INSTANCE]);
     expect(emulator.violations).toEqual([]);
     expect(emulator.maxBatchEvents).toBeLessThanOrEqual(10_000);
+  });
+
+  it('creates the group and stream on ResourceNotFound when they are missing at a delivery', async () => {
+    const group = `${GROUP}/lazy-${Math.random().toString(36).slice(2)}`;
+    const destination = new AwsCloudWatchLogsDestination({
+      region: emulator.region,
+      endpoint: emulator.url,
+      routes: { app: { logGroup: group, logStream: INSTANCE } },
+      log,
+      clock: quickClock,
+    });
+    try {
+      const before = emulator.calls.PutLogEvents ?? 0;
+      const records = [{ source: 'app', timestamp: Date.now(), message: 'first' }];
+      expect(await destination.deliver(recordBatch(records), new AbortController().signal)).toEqual({
+        rejected: 0,
+      });
+      expect(emulator.events(group, INSTANCE).map((e) => e.message)).toEqual(['first']);
+      // The first PutLogEvents found no stream, the second (after the creates) was accepted.
+      expect((emulator.calls.PutLogEvents ?? 0) - before).toBe(2);
+    } finally {
+      await destination.close();
+    }
   });
 
   it('loses nothing when the destination is down, throttles and fails with 5xx, then recovers', async () => {
