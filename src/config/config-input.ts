@@ -1,8 +1,7 @@
 import { TaupageError } from '../core/errors.js';
-import { isMapping } from './config-values.js';
 import type { MutableTagPolicy } from './image-reference.js';
 import { byLine, type ConfigIssue } from './issues.js';
-import { userDataNotes } from './load-config.js';
+import { mergeDefaults, userDataNotes } from './load-config.js';
 import { findTaupageConfigs, isTaupageConfigContainer, valueAt } from './senza-definition.js';
 import { decodeUserData, type DecodedUserData } from './user-data.js';
 import { validateConfig } from './validate-config.js';
@@ -55,7 +54,7 @@ export function checkConfigInput(bytes: Uint8Array, options: InputOptions): Inpu
   const notes = userDataNotes(decoded);
 
   if (!isTaupageConfigContainer(document.value)) {
-    const validation = validateConfig(merge(document.value, options.defaults), {
+    const validation = validateConfig(mergeDefaults(document.value, options.defaults), {
       document,
       template: options.template,
       digest: false,
@@ -77,7 +76,7 @@ export function checkConfigInput(bytes: Uint8Array, options: InputOptions): Inpu
       message: 'is a Senza definition without a TaupageConfig block; nothing to check',
     });
   for (const prefix of blocks) {
-    const block = merge(valueAt(document.value, prefix), options.defaults);
+    const block = mergeDefaults(valueAt(document.value, prefix), options.defaults);
     const validation = validateConfig(block, {
       document,
       prefix,
@@ -94,10 +93,6 @@ export function checkConfigInput(bytes: Uint8Array, options: InputOptions): Inpu
     errors: byLine(errors),
     warnings: byLine(warnings),
   };
-}
-
-function merge(value: unknown, defaults: Readonly<Record<string, unknown>>): unknown {
-  return isMapping(value) ? { ...defaults, ...value } : value;
 }
 
 function failed(error: ConfigIssue): InputCheck {

@@ -14,10 +14,25 @@ export interface LoadedConfig {
 }
 
 /**
+ * The AMI defaults under a config: its top-level keys replace the defaults' entirely (a shallow
+ * merge, as the original's cloud-init handler did), except `logging`, merged key by key: the
+ * AMI's log destinations (bucket, region, rsyslog host) are the site's, and a team that sets
+ * one `*_destination` should not lose them (with the original, its logs then went to the
+ * default `zalando-logging-<account>-<region>` bucket instead).
+ */
+const DEEP_MERGED = 'logging';
+
+export function mergeDefaults(config: unknown, defaults: Readonly<Record<string, unknown>>): unknown {
+  if (!isMapping(config)) return config;
+  const merged: Record<string, unknown> = { ...defaults, ...config };
+  const [ours, theirs] = [config[DEEP_MERGED], defaults[DEEP_MERGED]];
+  if (isMapping(ours) && isMapping(theirs)) merged[DEEP_MERGED] = { ...theirs, ...ours };
+  return merged;
+}
+
+/**
  * User data (bytes) → validated config, exactly as the agent reads it at boot (rendered user
- * data: `{{…}}` is plain text here). Top-level keys of the user data replace the AMI defaults
- * entirely (a shallow merge, as the original's cloud-init handler did): nested maps such as
- * `logging` are not merged key by key.
+ * data: `{{…}}` is plain text here), merged onto the AMI defaults (mergeDefaults).
  */
 export function loadConfig(
   userData: Uint8Array,
@@ -27,7 +42,7 @@ export function loadConfig(
   const decoded = decodeUserData(userData);
   const document = parseYaml(decoded.yaml, 'user data', decoded.lineOffset);
   const user = document.value;
-  const merged = isMapping(user) ? { ...defaults, ...user } : user;
+  const merged = mergeDefaults(user, defaults);
   const validation = validateConfig(merged, {
     document,
     ...(options.mutableTags === undefined ? {} : { mutableTags: options.mutableTags }),

@@ -167,6 +167,35 @@ describe('validateConfig', () => {
     expect(merged).toMatchObject({ root: true, notify_cfn: { stack: 's' } });
   });
 
+  it('replaces AMI default keys entirely, but merges logging key by key (the site’s destinations stay)', () => {
+    const defaults = {
+      notify_cfn: { stack: 's', resource: 'r' },
+      logging: { s3_bucket: 'corp-logs', s3_region: 'eu-west-1', log_destination: 's3' },
+    };
+    const { merged, validation } = loadConfig(
+      Buffer.from(
+        `${base}notify_cfn: {stack: mine}\nlogging:\n  applog_destination: none\n  s3_region: eu-central-1\n`,
+      ),
+      defaults,
+    );
+    expect(merged).toMatchObject({
+      notify_cfn: { stack: 'mine' },
+      logging: {
+        s3_bucket: 'corp-logs',
+        s3_region: 'eu-central-1',
+        log_destination: 's3',
+        applog_destination: 'none',
+      },
+    });
+    expect((merged as { notify_cfn: object }).notify_cfn).toEqual({ stack: 'mine' });
+    expect(validation.config?.logging?.s3Bucket).toBe('corp-logs');
+    expect(defaults.logging).toEqual({
+      s3_bucket: 'corp-logs',
+      s3_region: 'eu-west-1',
+      log_destination: 's3',
+    });
+  });
+
   it('reads dockercfg basic auth per registry host', () => {
     const auth = Buffer.from('robot:s3cret').toString('base64');
     const { config } = validate(
