@@ -1,6 +1,6 @@
 import type { TaupageConfig } from '../config/taupage-config.js';
 import type { LogPipeline } from '../logs/log-pipeline.js';
-import { logShippingState } from './compose-logs.js';
+import { logPipelineState } from './compose-logs.js';
 import { signalBootResult } from '../cloudformation/signal-boot-result.js';
 import type { SignalStatus, StackSignaller } from '../cloudformation/stack-signaller.js';
 import type { Server } from 'node:http';
@@ -291,9 +291,10 @@ export class Agent {
     const identity = this.#state.identity;
     if (this.#deps.startLogShipping === undefined || identity === undefined) return;
     try {
-      this.#logShipping = await this.#deps.startLogShipping(config, identity);
-      // Refreshed by the supervisor every few seconds from here on.
-      if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
+      const pipeline = await this.#deps.startLogShipping(config, identity);
+      this.#logShipping = pipeline;
+      // Read fresh at each GET /status and scrape.
+      if (pipeline !== undefined) this.#state.logPipeline = () => logPipelineState(pipeline.status());
     } catch (error) {
       const failure = toTaupageError(error);
       this.#recordError('logs', failure.code, failure.message);
@@ -359,9 +360,6 @@ export class Agent {
       count: (kind) => this.#operator?.agentMetrics.containerEvents.inc({ kind }),
       recordError: (component, code, message) => {
         this.#recordError(component, code, message);
-      },
-      onTick: () => {
-        if (this.#logShipping !== undefined) this.#state.logShipping = logShippingState(this.#logShipping);
       },
     });
     return supervisor.run(signal);

@@ -5,7 +5,7 @@ import type { Redactor } from '../core/redactor.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
 import { AGENT_LOG_PATH, AGENT_SOURCE, type AgentLogSource } from '../logs/agent-log-source.js';
 import type { AnyLogDestination } from '../logs/log-destination.js';
-import type { LogPipeline } from '../logs/log-pipeline.js';
+import type { LogPipeline, LogPipelineStatus } from '../logs/log-pipeline.js';
 import type { LogSource } from '../logs/log-record.js';
 import {
   APPLICATION_SOURCE,
@@ -15,7 +15,7 @@ import {
   type HostLogPaths,
 } from '../logs/log-shipping-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
-import type { LogShippingState } from '../status/agent-state.js';
+import type { LogPipelineState, LogShippingState } from '../status/agent-state.js';
 
 export { APPLICATION_LOG_PATH } from '../logs/log-shipping-plan.js';
 
@@ -214,14 +214,27 @@ async function startLocalLogShipping(options: LogShippingOptions, dir: string): 
   });
 }
 
-/** The pipeline's state as GET /status shows it. */
-export function logShippingState(pipeline: LogPipeline): LogShippingState[] {
-  const status = pipeline.status();
-  return status.destinations.map((destination) => ({
-    destination: destination.name,
-    lagSeconds: undefined,
-    spoolBytes: destination.lagBytes,
-    droppedLines: destination.dropped + destination.rejected,
-    lastError: destination.lastError,
-  }));
+/** The pipeline's state as GET /status and the `taupage_log_*` metrics show it. */
+export function logPipelineState(status: LogPipelineStatus): LogPipelineState {
+  return {
+    destinations: status.destinations.map((destination): LogShippingState => ({
+      destination: destination.name,
+      lagSeconds: destination.lagSeconds,
+      spoolBytes: destination.lagBytes,
+      droppedLines: destination.dropped + destination.rejected,
+      delivered: destination.delivered,
+      rejected: destination.rejected,
+      dropped: destination.dropped,
+      failures: destination.failures,
+      failing: destination.failing,
+      lastError: destination.lastError,
+    })),
+    sources: status.sources.map(({ name, running, lines, lastError }) => ({
+      name,
+      running,
+      lines,
+      lastError,
+    })),
+    spool: { diskBytes: status.spool.diskBytes, pendingBytes: status.spool.pendingBytes },
+  };
 }

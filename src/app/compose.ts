@@ -136,6 +136,7 @@ export async function composeAgent(
     mode: settings.mode,
     startedAt: new Date(processStartedAt).toISOString(),
   });
+  if (agentLog !== undefined) state.agentLogBuffer = () => agentLog.status();
   // prom-client and node-cron load after the status endpoint is up, like dockerode and the SDK.
   let operator: OperatorSurface | undefined;
   const loadOperator = async (): Promise<OperatorSurface> => {

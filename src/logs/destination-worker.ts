@@ -42,6 +42,12 @@ export interface DestinationStatus {
   readonly lastError: string | undefined;
   /** Bytes in the spool not yet acknowledged by this destination. */
   readonly lagBytes: number;
+  /**
+   * 0 when caught up; else seconds without progress: since the later of its last acknowledged
+   * delivery and the moment it fell behind (the first record written after it was caught up).
+   * Grows while the destination is down or holds records (S3 until the chunk is due).
+   */
+  readonly lagSeconds: number;
 }
 
 export interface DestinationWorkerOptions {
@@ -51,6 +57,8 @@ export interface DestinationWorkerOptions {
   readonly log: Logger;
   /** Records read from the spool per delivery (the destination splits them into requests). */
   readonly maxDeliveryBytes: number;
+  /** Called when the worker sees itself caught up (the pipeline then watches for the next write). */
+  readonly onCaughtUp?: () => void;
   /** After a small delivery, wait this long so that records accumulate into fuller requests. */
   readonly lingerMs: number;
 }
@@ -63,6 +71,10 @@ export class DestinationWorker {
   #failures = 0;
   #failing = false;
   #lastError: string | undefined;
+  /** When it fell behind (undefined: caught up); for lagSeconds. */
+  #behindSince: number | undefined;
+  /** When a delivery was last acknowledged (ms since the epoch). */
+  #progressAt = 0;
   #draining = false;
   #linger = new AbortController();
   /** The last delivery was part of a burst (full enough, or more records were waiting). */
@@ -70,6 +82,13 @@ export class DestinationWorker {
 
   constructor(options: DestinationWorkerOptions) {
     this.#options = options;
+    // A backlog left by the last run counts from the start.
+    if (!options.spool.caughtUp(this.name)) this.#behindSince = options.clock.now();
+  }
+
+  /** A record was written to the spool at `now`: a caught-up destination is behind from now on. */
+  behindFrom(now: number): void {
+    this.#behindSince ??= now;
   }
 
   get name(): string {
@@ -84,6 +103,8 @@ export class DestinationWorker {
 
   status(): DestinationStatus {
     const stats = this.#options.spool.stats();
+    const caughtUp = this.#checkCaughtUp();
+    const since = Math.max(this.#behindSince ?? 0, this.#progressAt);
     return {
       name: this.name,
       delivered: this.#delivered,
@@ -93,7 +114,23 @@ export class DestinationWorker {
       failing: this.#failing,
       lastError: this.#lastError,
       lagBytes: stats.lagBytes[this.name] ?? 0,
+      lagSeconds: caughtUp ? 0 : Math.max(0, this.#options.clock.now() - since) / 1000,
     };
+  }
+
+  /** Whether everything written was acknowledged; notes it (and tells the pipeline) when so. */
+  #checkCaughtUp(): boolean {
+    if (!this.#options.spool.caughtUp(this.name)) return false;
+    if (this.#behindSince !== undefined) {
+      this.#behindSince = undefined;
+      this.#options.onCaughtUp?.();
+    }
+    return true;
+  }
+
+  #acknowledged(): void {
+    this.#progressAt = this.#options.clock.now();
+    this.#checkCaughtUp();
   }
 
   async run(signal: AbortSignal): Promise<void> {
@@ -127,6 +164,7 @@ export class DestinationWorker {
         this.#delivered += batch.records.length - result.rejected;
         this.#countRejected(result.rejected);
         await spool.ack(this.name, batch.next);
+        this.#acknowledged();
         // Linger only when the app is quiet (a small delivery and nothing more to read yet):
         // wait for lingerMs or until a quarter of a full delivery is there, whichever is first.
         // Under load the next delivery starts at once.
@@ -174,9 +212,11 @@ export class DestinationWorker {
         const due = destination.dueAt();
         if (due !== undefined && (all || due <= clock.now())) {
           this.#delivered += await this.#retried(() => destination.flush(all, signal), undefined, signal);
+          this.#progressAt = clock.now();
         }
         const ackTo = destination.heldFrom() ?? readTo;
         if (ackTo !== undefined) await spool.ack(this.name, ackTo);
+        this.#checkCaughtUp();
       }
     } catch (error) {
       if (signal.aborted) return;

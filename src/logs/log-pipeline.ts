@@ -60,12 +60,16 @@ export class LogPipeline {
   readonly #abort = new AbortController();
   readonly #sourcesAbort = new AbortController();
   readonly #tasks: Promise<void>[] = [];
+  readonly #clock: Clock;
+  /** Some destination was caught up: the next line written puts it behind (lagSeconds). */
+  #someCaughtUp = true;
   #stopped = false;
 
   private constructor(options: LogPipelineOptions, spool: LogSpool) {
     this.#options = options;
     this.#spool = spool;
     const clock = options.clock ?? systemClock;
+    this.#clock = clock;
     this.#workers = options.destinations.map(
       (destination) =>
         new DestinationWorker({
@@ -75,6 +79,9 @@ export class LogPipeline {
           log: options.log.child({ destination: destination.name }),
           maxDeliveryBytes: options.maxDeliveryBytes ?? DEFAULT_DELIVERY_BYTES,
           lingerMs: options.lingerMs ?? DEFAULT_LINGER_MS,
+          onCaughtUp: () => {
+            this.#someCaughtUp = true;
+          },
         }),
     );
   }
@@ -163,9 +170,17 @@ export class LogPipeline {
     const options = { redactor: this.#options.redactor, maskJwt: source.maskJwt };
     const { redactor } = this.#options;
     const { maskJwt } = source;
+    // One flag test per line; the clock is read only when a caught-up destination falls behind.
+    const noteWrite = (): void => {
+      if (!this.#someCaughtUp) return;
+      this.#someCaughtUp = false;
+      const now = this.#clock.now();
+      for (const worker of this.#workers) worker.behindFrom(now);
+    };
     return {
       writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint): boolean {
         state.lines++;
+        noteWrite();
         // Most lines need nothing of prepareMessages: their bytes go into the spool as they are.
         if (
           typeof line !== 'string' &&

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AgentState } from '../status/agent-state.js';
+import type { AgentState, LogShippingState } from '../status/agent-state.js';
 
 /**
  * The agent's own metrics (`taupage_*`), kept in a prom-client registry that belongs to this
@@ -75,6 +75,7 @@ export class AgentMetrics {
           this.set(state.health.status === 'passing' ? 1 : 0);
       },
     });
+    registerLogShippingMetrics(state, registers);
     this.imagePulls = new Counter({
       name: 'taupage_image_pulls_total',
       help: 'Image pull attempts, by outcome (success or the error code).',
@@ -134,4 +135,95 @@ export class AgentMetrics {
   names(): string[] {
     return this.registry.getMetricsAsArray().map((metric) => metric.name);
   }
+}
+
+/**
+ * `taupage_log_*`: what log shipping delivered, lost and how far behind it is, read from
+ * AgentState at scrape time (the pipeline's own counters since the agent started). Totals are
+ * Counters refilled in `collect` (reset, then inc by the current count): real counter semantics,
+ * reset only by an agent restart, which rate() handles.
+ */
+function registerLogShippingMetrics(state: AgentState, registers: Registry[]): void {
+  new Counter({
+    name: 'taupage_log_records_total',
+    help: 'Log records per destination by outcome: delivered, rejected (refused for good by the destination), dropped (the spool disk bound was hit).',
+    labelNames: ['destination', 'outcome'],
+    registers,
+    collect() {
+      this.reset();
+      for (const d of state.logShipping.destinations) {
+        this.inc({ destination: d.destination, outcome: 'delivered' }, d.delivered);
+        this.inc({ destination: d.destination, outcome: 'rejected' }, d.rejected);
+        this.inc({ destination: d.destination, outcome: 'dropped' }, d.dropped);
+      }
+    },
+  });
+  new Counter({
+    name: 'taupage_log_delivery_failures_total',
+    help: 'Failed log delivery attempts per destination (each one retried).',
+    labelNames: ['destination'],
+    registers,
+    collect() {
+      this.reset();
+      for (const d of state.logShipping.destinations) this.inc({ destination: d.destination }, d.failures);
+    },
+  });
+  const perDestination = (
+    name: string,
+    help: string,
+    value: (destination: LogShippingState) => number,
+  ): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['destination'],
+      registers,
+      collect() {
+        this.reset();
+        for (const d of state.logShipping.destinations) this.set({ destination: d.destination }, value(d));
+      },
+    });
+  };
+  perDestination(
+    'taupage_log_destination_lag_bytes',
+    'Spool bytes the destination has not yet acknowledged.',
+    (d) => d.spoolBytes,
+  );
+  perDestination(
+    'taupage_log_destination_lag_seconds',
+    '0 when the destination is caught up; else seconds since its last acknowledged delivery or since it fell behind, whichever is later.',
+    (d) => d.lagSeconds,
+  );
+  perDestination(
+    'taupage_log_destination_failing',
+    '1 while the destination’s deliveries keep failing (being retried), else 0.',
+    (d) => (d.failing ? 1 : 0),
+  );
+  new Counter({
+    name: 'taupage_log_source_lines_total',
+    help: 'Lines read per log source.',
+    labelNames: ['source'],
+    registers,
+    collect() {
+      this.reset();
+      for (const source of state.logShipping.sources) this.inc({ source: source.name }, source.lines);
+    },
+  });
+  new Gauge({
+    name: 'taupage_log_spool_disk_bytes',
+    help: 'Bytes of log spool segments on disk (bounded by the spool’s disk limit).',
+    registers,
+    collect() {
+      this.set(state.logShipping.spool?.diskBytes ?? 0);
+    },
+  });
+  new Counter({
+    name: 'taupage_log_agent_log_dropped_lines_total',
+    help: 'Lines of the agent’s own log lost because its buffer before the log pipeline was full.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(state.logShipping.agentLog?.droppedLines ?? 0);
+    },
+  });
 }

@@ -28,13 +28,60 @@ export interface RecordedError {
   readonly message: string;
 }
 
-/** One log destination's shipping state (filled in by the log shipping issue). */
+/** One log destination's shipping state (counts since the agent started). */
 export interface LogShippingState {
   readonly destination: string;
-  readonly lagSeconds: number | undefined;
+  /** 0 when caught up; else seconds since its last acknowledged delivery or since it fell behind. */
+  readonly lagSeconds: number;
+  /** Spool bytes this destination has not yet acknowledged. */
   readonly spoolBytes: number;
+  /** dropped + rejected (kept for clients of the first shape). */
   readonly droppedLines: number;
+  /** Records the destination acknowledged. */
+  readonly delivered: number;
+  /** Records the destination refused for good (too old or new for CloudWatch, empty). */
+  readonly rejected: number;
+  /** Records dropped unsent because the spool's disk bound was hit. */
+  readonly dropped: number;
+  /** Failed delivery attempts (each retried). */
+  readonly failures: number;
+  /** true while its head delivery keeps failing. */
+  readonly failing: boolean;
   readonly lastError: string | undefined;
+}
+
+/** One log source of the pipeline. */
+export interface LogSourceState {
+  readonly name: string;
+  readonly running: boolean;
+  /** Lines read since the agent started. */
+  readonly lines: number;
+  readonly lastError: string | undefined;
+}
+
+/** The log pipeline's numbers, as compose-logs maps them. */
+export interface LogPipelineState {
+  readonly destinations: readonly LogShippingState[];
+  readonly sources: readonly LogSourceState[];
+  /** Spool segment bytes on disk, and bytes written but not yet on disk. */
+  readonly spool: { readonly diskBytes: number; readonly pendingBytes: number };
+}
+
+/** The agent's own log's bounded buffer before the pipeline (EC2 mode). */
+export interface AgentLogBufferState {
+  readonly state: 'buffering' | 'shipping' | 'off';
+  readonly queuedLines: number;
+  readonly queuedBytes: number;
+  /** Lines lost because the buffer was full, since the agent started. */
+  readonly droppedLines: number;
+}
+
+/** GET /status `logShipping` and the `taupage_log_*` metrics. */
+export interface LogShippingReport extends Omit<LogPipelineState, 'spool'> {
+  /** null: log shipping has not started (or ships nothing). */
+  readonly spool: LogPipelineState['spool'] | null;
+  /** null: the agent's own log is not teed (local mode). */
+  readonly agentLog: AgentLogBufferState | null;
 }
 
 /** One active SSH access grant (filled in by the SSH access issue); never the key itself. */
@@ -91,7 +138,12 @@ export class AgentState {
   lifecycle: LifecycleState | undefined;
   health: HealthSummary = { status: 'unknown', url: undefined, lastCheckedAt: undefined };
   warnings: string[] = [];
-  logShipping: LogShippingState[] = [];
+  /**
+   * Read at each GET /status and scrape (fresh numbers, no copies): the running log pipeline,
+   * set once it started, and the agent's own log buffer (EC2 mode).
+   */
+  logPipeline: (() => LogPipelineState) | undefined;
+  agentLogBuffer: (() => AgentLogBufferState) | undefined;
   sshGrants: SshGrantState[] = [];
   cloudwatch: CloudWatchState | undefined;
   /** `notify_cfn`, known as soon as the user data parses (even when the config is invalid). */
@@ -114,5 +166,15 @@ export class AgentState {
 
   get errors(): readonly RecordedError[] {
     return this.#errors;
+  }
+
+  get logShipping(): LogShippingReport {
+    const pipeline = this.logPipeline?.();
+    return {
+      destinations: pipeline?.destinations ?? [],
+      sources: pipeline?.sources ?? [],
+      spool: pipeline?.spool ?? null,
+      agentLog: this.agentLogBuffer?.() ?? null,
+    };
   }
 }

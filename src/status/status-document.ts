@@ -67,7 +67,7 @@ export function statusDocument(state: AgentState, now: number): Record<string, u
           },
     health: state.health,
     checks: healthChecks(state, now),
-    logShipping: { destinations: state.logShipping },
+    logShipping: state.logShipping,
     ssh: { grants: state.sshGrants },
     cloudwatch: state.cloudwatch ?? { enabled: false },
     warnings: state.warnings,

@@ -17,7 +17,6 @@ export function renderStatusPage(status: Record<string, unknown>): string {
   const steps = (boot.steps ?? []) as Record<string, unknown>[];
   const errors = (status.lastErrors ?? []) as Record<string, unknown>[];
   const warnings = (status.warnings ?? []) as string[];
-  const logDestinations = (record(status.logShipping).destinations ?? []) as Record<string, unknown>[];
   const grants = (record(status.ssh).grants ?? []) as Record<string, unknown>[];
 
   const overall =
@@ -34,7 +33,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d2329;background:#f
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.05em;margin:1.2em 0 .4em}
 section{background:#fff;border:1px solid #d8dde3;border-radius:6px;padding:.6em 1em;margin-bottom:1em}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.2em .6em .2em 0;vertical-align:top}
-th{color:#5b6672;font-weight:600;width:14em}code,pre{font:12px/1.4 ui-monospace,monospace}
+th{color:#5b6672;font-weight:600;width:14em}.grid th{width:auto}code,pre{font:12px/1.4 ui-monospace,monospace}
 pre{white-space:pre-wrap;margin:0}.badge{padding:.1em .5em;border-radius:4px;color:#fff;font-weight:700}
 .ok{background:#2e7d32}.bad{background:#c62828}.warn{background:#ef6c00}.muted{color:#5b6672}
 .succeeded{color:#2e7d32}.failed{color:#c62828}.running{color:#1565c0}.skipped,.pending{color:#5b6672}
@@ -61,7 +60,7 @@ ${steps.map((step) => `<tr><td>${esc(str(step.name))}</td><td class="${esc(str(s
 <section><h2>Checks</h2><table>
 ${checks.map((check) => row(check.name, `<span class="badge ${check.ok ? 'ok' : 'bad'}">${check.ok ? 'ok' : 'failed'}</span> ${esc(check.detail)}`, false)).join('\n')}
 </table></section>
-<section><h2>Log shipping</h2>${logDestinations.length === 0 ? '<p class="muted">no destinations</p>' : `<table>${logDestinations.map((d) => row(str(d.destination), `lag ${str(d.lagSeconds)} s, spool ${str(d.spoolBytes)} bytes, ${str(d.droppedLines)} dropped`)).join('')}</table>`}</section>
+<section><h2>Log shipping</h2>${logShippingSection(record(status.logShipping))}</section>
 <section><h2>SSH access</h2>${grants.length === 0 ? '<p class="muted">no active grants</p>' : `<table>${grants.map((g) => row(str(g.user), `until ${str(g.expiresAt)} ${str(g.reason)}`)).join('')}</table>`}</section>
 <section><h2>Recent errors</h2>${
     errors.length === 0
@@ -83,6 +82,43 @@ ${warnings.length === 0 ? '' : `<section><h2>Config warnings</h2><ul>${warnings.
 <p class="muted">JSON: <a href="/status">/status</a> · liveness: <a href="/healthz">/healthz</a></p>
 </body></html>
 `;
+}
+
+/** Per destination: failing or not, what was delivered and lost, how far behind; then sources. */
+function logShippingSection(shipping: Record<string, unknown>): string {
+  const destinations = (shipping.destinations ?? []) as Record<string, unknown>[];
+  const sources = (shipping.sources ?? []) as Record<string, unknown>[];
+  const spool = record(shipping.spool);
+  const agentLog = record(shipping.agentLog);
+  const lost = (d: Record<string, unknown>): boolean => Number(d.dropped) > 0 || Number(d.rejected) > 0;
+  const table =
+    destinations.length === 0
+      ? '<p class="muted">no destinations</p>'
+      : `<table class="grid"><tr><th>destination</th><th>state</th><th>delivered</th><th>dropped</th><th>rejected</th><th>failures</th><th>lag</th></tr>
+${destinations
+  .map(
+    (d) =>
+      `<tr><td>${esc(str(d.destination))}</td><td>${d.failing === true ? `<span class="badge bad">failing</span> ${esc(str(d.lastError))}` : '<span class="badge ok">ok</span>'}</td><td>${esc(str(d.delivered))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.dropped))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.rejected))}</td><td>${esc(str(d.failures))}</td><td>${esc(str(d.lagSeconds))} s, ${esc(str(d.spoolBytes))} bytes</td></tr>`,
+  )
+  .join('\n')}</table>`;
+  const details = [
+    ...sources.map((source) =>
+      row(
+        `source ${str(source.name)}`,
+        `${str(source.lines)} lines${source.running === true ? '' : ', stopped'}${source.lastError === undefined ? '' : `: ${str(source.lastError)}`}`,
+      ),
+    ),
+    ...(spool.diskBytes === undefined ? [] : [row('spool', `${str(spool.diskBytes)} bytes on disk`)]),
+    ...(agentLog.droppedLines === undefined
+      ? []
+      : [
+          row(
+            'agent log buffer',
+            `${str(agentLog.state)}, ${str(agentLog.queuedLines)} queued, ${str(agentLog.droppedLines)} dropped`,
+          ),
+        ]),
+  ];
+  return details.length === 0 ? table : `${table}<table>${details.join('')}</table>`;
 }
 
 function row(label: string, value: string, escapeValue = true): string {

@@ -60,6 +60,15 @@ export function formatStatusText(status: Record<string, unknown>): string {
     );
   const health = status.health;
   row('health check', `${s(get(health, 'status'))}${get(health, 'url') ? ` ${s(get(health, 'url'))}` : ''}`);
+  const shipping = status.logShipping;
+  for (const d of (get(shipping, 'destinations') ?? []) as Record<string, unknown>[])
+    row(
+      'logs',
+      `${s(d.destination)} ${d.failing === true ? `FAILING (${s(d.lastError)})` : 'ok'}, ${s(d.delivered)} delivered, ${s(d.dropped)} dropped, ${s(d.rejected)} rejected, lag ${s(d.lagSeconds)} s / ${s(d.spoolBytes)} bytes`,
+    );
+  const agentLogDropped = get(get(shipping, 'agentLog'), 'droppedLines');
+  if (typeof agentLogDropped === 'number' && agentLogDropped > 0)
+    row('agent log', `${s(agentLogDropped)} lines dropped before shipping (buffer full)`);
   const endpoints = get(agent, 'endpoints');
   if (get(endpoints, 'metrics') !== undefined) row('metrics', s(get(endpoints, 'metrics')));
   const errors = (status.lastErrors ?? []) as Record<string, unknown>[];

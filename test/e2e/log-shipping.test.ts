@@ -189,3 +189,152 @@ describe('logging: s3 — the app container output reaches S3 as gzip objects', 
     }
   });
 });
+
+describe('cloudwatch_logs: kill -9 in the middle of a burst of 1,000,000 lines', () => {
+  const LINES = 1_000_000;
+  const KILL_AT = 300_000;
+  // The bound on duplicates after a crash, from the code (src/logs/): the spool cursor is
+  // persisted after each acknowledged delivery, so at most the delivery in flight is sent again
+  // (DEFAULT_DELIVERY_BYTES, 2 MiB of spool); the container checkpoint is persisted after each
+  // group commit's fsync, so at most one group commit is read again from Docker (the spool's
+  // memoryBytes, 4 MiB: writers wait past it). A spool record of "line N" is
+  // `[1700000000000,"application","line N"]\n`, 39 to 44 bytes.
+  const SPOOL_RECORD_MIN_BYTES = 39;
+  const DUPLICATE_BOUND = Math.ceil((2 * 1024 * 1024 + 4 * 1024 * 1024) / SPOOL_RECORD_MIN_BYTES);
+  const PEAK_RSS_LIMIT = 150 * 1024 * 1024;
+
+  it('ships every line once the restarted agent resumes from the checkpoint, with bounded duplicates and memory', async () => {
+    const group = 'burst-logs';
+    const instanceId = 'i-0logsburst00001';
+    const name = `taupage-logs-burst-${randomBytes(4).toString('hex')}`;
+    const image = await imageRunning(`seq 0 ${String(LINES - 1)} | sed 's/^/line /'; exec sleep 3600`);
+    const imds = await ImdsEmulator.start({
+      userData: [
+        '#taupage-ami-config',
+        'runtime: Docker',
+        `source: ${image}`,
+        'cloudwatch_logs:',
+        `  /var/log/application.log: ${group}`,
+        '',
+      ].join('\n'),
+      identity: { region: 'eu-central-1', instanceId },
+    });
+    // The second agent is the same instance after a crash: same log state (spool, checkpoints),
+    // supervisor state, boot marker and meta dir, so it adopts the container and resumes.
+    const host = join(workDir, 'burst');
+    const startAgent = (): AgentProcess =>
+      new AgentProcess(
+        [
+          'agent',
+          ...[
+            '--imds-url',
+            imds.url,
+            '--cloudwatch-logs-endpoint',
+            logs.url,
+            '--status-listen',
+            '127.0.0.1:0',
+          ],
+          ...['--meta-dir', join(host, 'meta'), '--defaults', '/nonexistent', '--container-name', name],
+        ],
+        {
+          AWS_ACCESS_KEY_ID: 'AKIDLOGSTEST',
+          AWS_SECRET_ACCESS_KEY: 'x',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+          AWS_CONFIG_FILE: '/nonexistent',
+          TAUPAGE_LOG_STATE_DIR: join(host, 'logs'),
+          TAUPAGE_SUPERVISOR_STATE: join(host, 'container.json'),
+          TAUPAGE_BOOT_MARKER: join(host, 'boot'),
+        },
+      );
+    // Counts what reached the emulator, incrementally: once per line number, duplicates, and
+    // anything that is not one of the app's lines.
+    const seen = new Uint8Array(LINES);
+    let scanned = 0;
+    let distinct = 0;
+    let duplicates = 0;
+    let foreign = 0;
+    const scan = (): number => {
+      const events = logs.events(group, instanceId);
+      for (; scanned < events.length; scanned++) {
+        const match = /^line (\d+)$/.exec(events[scanned]?.message ?? '');
+        const n = match ? Number(match[1]) : -1;
+        if (n < 0 || n >= LINES) foreign++;
+        else if (seen[n] === 1) duplicates++;
+        else {
+          seen[n] = 1;
+          distinct++;
+        }
+      }
+      return distinct;
+    };
+    const started = performance.now();
+    const first = startAgent();
+    let second: AgentProcess | undefined;
+    try {
+      await eventually(
+        () => Promise.resolve(scan() >= KILL_AT ? true : undefined),
+        `${String(KILL_AT)} lines in CloudWatch Logs`,
+        60_000,
+      );
+      const firstPeak = await first.peakRssBytes();
+      first.signal('SIGKILL');
+      await first.exited;
+      const atKill = scan();
+      const killedAt = performance.now();
+
+      second = startAgent();
+      await eventually(
+        () => Promise.resolve(scan() === LINES ? true : undefined),
+        `all ${String(LINES)} lines in CloudWatch Logs`,
+        90_000,
+      );
+      const done = performance.now();
+      const secondPeak = await second.peakRssBytes();
+      const status = await second.status();
+      const steps = (status.boot as { steps: { name: string; detail: string | null }[] }).steps;
+      expect(steps.find((step) => step.name === 'container')?.detail).toMatch(/^adopted running container/);
+      expect(await second.stop()).toBe(0);
+      scan();
+      const seconds = (done - started) / 1000;
+      console.log(
+        `burst: ${String(LINES)} lines in ${seconds.toFixed(1)} s (${String(Math.round(LINES / seconds))} lines/s, ` +
+          `agent restart included); ${String(atKill)} had arrived at the kill -9 after ` +
+          `${((killedAt - started) / 1000).toFixed(1)} s, the restarted agent shipped the rest at ` +
+          `${String(Math.round((LINES - atKill) / ((done - killedAt) / 1000)))} lines/s; duplicates ${String(duplicates)} ` +
+          `(bound ${String(DUPLICATE_BOUND)}); peak RSS ${(firstPeak / 2 ** 20).toFixed(0)} MiB ` +
+          `(killed agent), ${(secondPeak / 2 ** 20).toFixed(0)} MiB (restarted agent)`,
+      );
+      expect(distinct).toBe(LINES);
+      expect(foreign).toBe(0);
+      expect(duplicates).toBeLessThanOrEqual(DUPLICATE_BOUND);
+      expect(logs.violations).toEqual([]);
+      expect(firstPeak).toBeLessThanOrEqual(PEAK_RSS_LIMIT);
+      expect(secondPeak).toBeLessThanOrEqual(PEAK_RSS_LIMIT);
+    } finally {
+      await first.stop();
+      await second?.stop();
+      await imds.close();
+      await docker
+        .getContainer(name)
+        .remove({ force: true })
+        .catch(() => undefined);
+      await docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
+  });
+});
+
+/** An image whose CMD is `script` (committed locally, never pushed: an image present is not pulled). */
+async function imageRunning(script: string): Promise<string> {
+  const repo = `${env.registry}/taupage-test/e2e-logs-burst`;
+  const tag = randomBytes(4).toString('hex');
+  const base = await docker.createContainer({ Image: env.image, Cmd: ['true'] });
+  try {
+    await base.commit({ repo, tag, changes: [`CMD ["/bin/sh","-c",${JSON.stringify(script)}]`] });
+  } finally {
+    await base.remove({ force: true });
+  }
+  return `${repo}:${tag}`;
+}

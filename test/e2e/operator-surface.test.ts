@@ -184,7 +184,13 @@ describe('operator surface of the running agent', () => {
       oomKilled: false,
       exitCode: null,
     });
-    expect(document.logShipping).toEqual({ destinations: [] });
+    // No cloudwatch_logs and no logging: nothing shipped, the agent's own log buffer turned off.
+    expect(document.logShipping).toEqual({
+      destinations: [],
+      sources: [],
+      spool: null,
+      agentLog: { state: 'off', queuedLines: 0, queuedBytes: 0, droppedLines: 0 },
+    });
     expect(document.ssh).toEqual({ grants: [] });
     expect(document.cloudwatch).toEqual({ enabled: false });
     expect(document.lastErrors).toEqual([]);
@@ -257,6 +263,8 @@ describe('operator surface of the running agent', () => {
       /taupage_boot_step_duration_seconds\{step="health",outcome="succeeded"\} [0-9.e-]+/,
     );
     expect(metrics).toContain('taupage_boot_state{state="succeeded"} 1');
+    expect(metrics).toContain('# TYPE taupage_log_records_total counter');
+    expect(metrics).toContain('taupage_log_agent_log_dropped_lines_total 0\n');
     expect(metrics).toMatch(/taupage_build_info\{version="[^"]+",commit="[^"]+",mode="ec2"\} 1/);
     expect(metrics).toContain('cron_job_last_run_seconds{job="backup"} 1700000000');
     expect(metrics).toContain('node_textfile_scrape_error 0');

@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -91,6 +92,19 @@ export class AgentProcess {
 
   signal(signal: NodeJS.Signals): void {
     this.#child.kill(signal);
+  }
+
+  /**
+   * The agent's peak resident set size so far, in bytes: VmHWM of /proc/<pid>/status (the
+   * kernel's high-water mark, so no sampling is missed). Read it while the process runs.
+   */
+  async peakRssBytes(): Promise<number> {
+    const pid = this.#child.pid;
+    if (pid === undefined) throw new Error('the agent process did not start');
+    const status = await readFile(`/proc/${String(pid)}/status`, 'utf8');
+    const kib = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    if (kib === undefined) throw new Error(`no VmHWM in /proc/${String(pid)}/status`);
+    return Number(kib) * 1024;
   }
 
   async stop(): Promise<number | null> {
