@@ -4,7 +4,7 @@ import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LineSink, LogSource } from './log-record.js';
 import { LineAssembler } from './line-assembler.js';
 import { nodeTailFileSystem } from './node-tail-file-system.js';
-import type { TailFileHandle, TailFileSystem } from './tail-file-system.js';
+import type { TailFileHandle, TailFileStat, TailFileSystem } from './tail-file-system.js';
 
 export interface FileTailSourceOptions {
   /** An absolute path; `*` and `?` may appear in the file name (e.g. /var/log-custom/*.log). */
@@ -27,6 +27,8 @@ export interface FileTailSourceOptions {
 const DEFAULT_POLL_MS = 250;
 const DEFAULT_ROTATE_WAIT_MS = 5_000;
 const READ_BYTES = 256 * 1024;
+// Rotated names logrotate gives a file once compressed: not text to ship.
+const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|lzma|lzo|z|zip)$/i;
 
 interface Tail {
   readonly path: string;
@@ -41,6 +43,12 @@ interface Tail {
   closeAt: number;
 }
 
+/** A file next to a tailed path, named like a rotated copy of it (`app.log.1`, `app.log-20240101`). */
+interface Sibling {
+  readonly path: string;
+  readonly stat: TailFileStat;
+}
+
 interface FilePosition {
   readonly dev: string;
   readonly ino: string;
@@ -52,6 +60,11 @@ interface FilePosition {
  * one read from its start), copytruncate and truncation (size below our offset: start over),
  * and picks up files that appear later. Checkpoints are device + inode + offset per path, so a
  * restart resumes where it was, including in a file that was rotated away meanwhile.
+ *
+ * Rotations can come faster than the polls (a storm, two logrotate runs in a row): a file can be
+ * created as the path and renamed away between two polls, never seen there. So each path
+ * remembers which rotated-looking files were next to it at the last look (`known`); when the
+ * path changes, the new ones are such files and are read from their start, oldest first.
  */
 export class FileTailSource implements LogSource {
   readonly name: string;
@@ -60,6 +73,8 @@ export class FileTailSource implements LogSource {
   readonly #fs: TailFileSystem;
   readonly #clock: Clock;
   readonly #buffer = Buffer.allocUnsafe(READ_BYTES);
+  /** The file names the pattern matches (`*` and `?`), or undefined for a plain path. */
+  readonly #names: RegExp | undefined;
 
   constructor(options: FileTailSourceOptions) {
     this.name = options.name ?? options.pattern;
@@ -67,10 +82,21 @@ export class FileTailSource implements LogSource {
     this.#options = options;
     this.#fs = options.fs ?? nodeTailFileSystem;
     this.#clock = options.clock ?? systemClock;
+    const name = basename(options.pattern);
+    this.#names = /[*?]/.test(name)
+      ? new RegExp(
+          `^${name
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '.*')
+            .replace(/\?/g, '.')}$`,
+        )
+      : undefined;
   }
 
   async run(sink: LineSink, signal: AbortSignal): Promise<void> {
     const live = new Map<string, Tail>();
+    /** Per path: the keys (fileKey) of the rotated-looking files next to it at the last look. */
+    const known = new Map<string, Set<string>>();
     let rotated: Tail[] = [];
     const { log } = this.#options;
     try {
@@ -78,15 +104,20 @@ export class FileTailSource implements LogSource {
         try {
           for (const path of await this.#paths()) {
             if (live.has(path)) continue;
+            // New: what is next to it now predates us. Back after a poll without it: what was
+            // the path meanwhile is read (#readMissed).
+            const following = known.has(path);
+            if (!following) known.set(path, await this.#siblingKeys(path));
             const opened = await this.#openResumed(path, sink, rotated);
             if (opened) live.set(path, opened);
+            if (following) await this.#readMissed(path, known, live, rotated, sink);
           }
           for (const tail of rotated) await this.#drain(tail, sink);
           const now = this.#clock.now();
           for (const tail of rotated.filter((t) => t.closeAt <= now)) await this.#close(tail, sink);
           rotated = rotated.filter((t) => t.closeAt > now);
           for (const [path, tail] of live) {
-            await this.#drain(tail, sink);
+            await this.#drain(tail, sink, () => this.#rememberSiblings(path, tail, known));
             const current = await this.#fs.stat(path);
             if (current?.ino === tail.ino && current.dev === tail.dev) continue;
             // Renamed or deleted: keep reading the old file a while, read the new one from its start.
@@ -96,10 +127,9 @@ export class FileTailSource implements LogSource {
             rotated.push(tail);
             live.delete(path);
             const fresh = current ? await this.#open(path, 0) : undefined;
-            if (fresh) {
-              live.set(path, fresh);
-              await this.#drain(fresh, sink);
-            }
+            if (fresh) live.set(path, fresh);
+            await this.#readMissed(path, known, live, rotated, sink);
+            if (fresh) await this.#drain(fresh, sink);
           }
         } catch (error) {
           if (isAborted(signal)) break;
@@ -118,19 +148,75 @@ export class FileTailSource implements LogSource {
 
   async #paths(): Promise<string[]> {
     const { pattern } = this.#options;
-    const name = basename(pattern);
-    if (!/[*?]/.test(name)) return [pattern];
+    const names = this.#names;
+    if (!names) return [pattern];
     const dir = dirname(pattern);
-    const re = new RegExp(
-      `^${name
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-    );
     return (await this.#fs.list(dir))
-      .filter((entry) => re.test(entry))
+      .filter((entry) => names.test(entry))
       .sort()
       .map((entry) => join(dir, entry));
+  }
+
+  /**
+   * Reads the files renamed away from `path` that were never seen there: the rotated-looking
+   * files next to it that were not there at the last look and are not being read. Called after
+   * the path's new file was opened, so a file that was the path until then is in this look.
+   */
+  async #readMissed(
+    path: string,
+    known: Map<string, Set<string>>,
+    live: Map<string, Tail>,
+    rotated: Tail[],
+    sink: LineSink,
+  ): Promise<void> {
+    const siblings = await this.#siblings(path);
+    const before = known.get(path) ?? new Set();
+    known.set(path, new Set(siblings.map((s) => fileKey(s.stat))));
+    const reading = new Set([...live.values(), ...rotated].map((t) => `${t.dev}:${t.ino}`));
+    const missed = siblings
+      .filter((s) => !before.has(fileKey(s.stat)) && !reading.has(`${s.stat.dev}:${s.stat.ino}`))
+      .sort(byBirth);
+    for (const sibling of missed) {
+      const tail = await this.#open(sibling.path, 0);
+      if (!tail) continue;
+      this.#options.log.info(
+        { path, rotatedTo: sibling.path, source: this.name },
+        'Reading a log file that was rotated away between two polls',
+      );
+      tail.checkpointed = false;
+      tail.closeAt = this.#clock.now() + (this.#options.rotateWaitMs ?? DEFAULT_ROTATE_WAIT_MS);
+      rotated.push(tail);
+      await this.#drain(tail, sink);
+    }
+  }
+
+  /**
+   * After copytruncate: its copy is a new file next to the path but holds lines already read.
+   * Remembered before the lines after the truncation are read, and only if the path was not
+   * rotated meanwhile (else the look could hold a file that was the path for a moment).
+   */
+  async #rememberSiblings(path: string, tail: Tail, known: Map<string, Set<string>>): Promise<void> {
+    const siblings = await this.#siblingKeys(path);
+    const current = await this.#fs.stat(path);
+    if (current?.ino !== tail.ino || current.dev !== tail.dev) return;
+    known.set(path, siblings);
+  }
+
+  async #siblingKeys(path: string): Promise<Set<string>> {
+    return new Set((await this.#siblings(path)).map((s) => fileKey(s.stat)));
+  }
+
+  async #siblings(path: string): Promise<Sibling[]> {
+    const dir = dirname(path);
+    const name = basename(path);
+    const siblings: Sibling[] = [];
+    for (const entry of await this.#fs.list(dir)) {
+      // A rotated name the pattern matches is tailed as a path of its own.
+      if (!isRotatedName(name, entry) || this.#names?.test(entry)) continue;
+      const stat = await this.#fs.stat(join(dir, entry));
+      if (stat) siblings.push({ path: join(dir, entry), stat });
+    }
+    return siblings;
   }
 
   async #open(path: string, offset: number): Promise<Tail | undefined> {
@@ -182,7 +268,7 @@ export class FileTailSource implements LogSource {
     return tail;
   }
 
-  async #drain(tail: Tail, sink: LineSink): Promise<void> {
+  async #drain(tail: Tail, sink: LineSink, onTruncated?: () => Promise<void>): Promise<void> {
     const { size } = await tail.handle.stat();
     if (size < tail.offset) {
       // Truncated in place (copytruncate, `> file`): what was before is gone; start over.
@@ -192,6 +278,7 @@ export class FileTailSource implements LogSource {
       );
       await this.#emitPartial(tail, sink);
       tail.offset = 0;
+      await onTruncated?.();
     }
     while (tail.offset < size) {
       const read = await tail.handle.read(this.#buffer, tail.offset);
@@ -236,6 +323,27 @@ export class FileTailSource implements LogSource {
     const offset = tail.offset - tail.partial.bytes;
     return { key: checkpointKey(tail.path), value: { dev: tail.dev, ino: tail.ino, offset } };
   }
+}
+
+/** Names one file, also after its inode number was freed and reused (when the birth time is known). */
+function fileKey(stat: TailFileStat): string {
+  return `${stat.dev}:${stat.ino}:${stat.born ?? ''}`;
+}
+
+/** `app.log.1`, `app.log-20240101`, `app.log_old` for `app.log`; not compressed ones. */
+function isRotatedName(name: string, entry: string): boolean {
+  return (
+    entry.length > name.length + 1 &&
+    entry.startsWith(name) &&
+    '.-_'.includes(entry.charAt(name.length)) &&
+    !COMPRESSED.test(entry)
+  );
+}
+
+/** Oldest first (by birth time, where known; then by name). */
+function byBirth(a: Sibling, b: Sibling): number {
+  const born = BigInt(a.stat.born ?? 0) - BigInt(b.stat.born ?? 0);
+  return born < 0n ? -1 : born > 0n ? 1 : a.path.localeCompare(b.path);
 }
 
 function checkpointKey(path: string): string {

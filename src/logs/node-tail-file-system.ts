@@ -37,8 +37,10 @@ export const nodeTailFileSystem: TailFileSystem = {
   },
 };
 
-function toStat(s: { dev: bigint; ino: bigint; size: bigint }): TailFileStat {
-  return { dev: s.dev.toString(), ino: s.ino.toString(), size: Number(s.size) };
+function toStat(s: { dev: bigint; ino: bigint; size: bigint; birthtimeNs: bigint }): TailFileStat {
+  const file = { dev: s.dev.toString(), ino: s.ino.toString(), size: Number(s.size) };
+  // 0: the file system keeps no birth time.
+  return s.birthtimeNs > 0n ? { ...file, born: s.birthtimeNs.toString() } : file;
 }
 
 function isMissing(error: unknown): boolean {

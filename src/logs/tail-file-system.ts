@@ -3,6 +3,11 @@ export interface TailFileStat {
   readonly dev: string;
   readonly ino: string;
   readonly size: number;
+  /**
+   * Birth time in ns, when the file system reports it (statx on Linux): with dev and ino it names
+   * a file even after its inode number was freed and reused.
+   */
+  readonly born?: string;
 }
 
 export interface TailFileHandle {
