@@ -22,6 +22,8 @@ export interface ContainerLogReader {
     container: string,
     since: string | undefined,
     signal: AbortSignal,
+    /** `follow: false`: what the log holds now, then the end (Docker's `follow=0`). */
+    options?: { readonly follow?: boolean },
   ): AsyncIterable<readonly ContainerLogEntry[]>;
 }
 

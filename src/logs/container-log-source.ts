@@ -20,6 +20,9 @@ export interface ContainerLogSourceOptions {
   readonly reconnectDelayMs?: number;
 }
 
+/** The last read of the log at shutdown (see run) gets this long. */
+const FINAL_READ_MS = 2_000;
+
 /**
  * Where the container's log was taken up to: the Docker timestamp of the last entry shipped, and
  * how many entries carry exactly that timestamp (Docker's `since` is inclusive, so on resume we
@@ -73,8 +76,16 @@ export class ContainerLogSource implements LogSource {
       try {
         await clock.sleep(this.#options.reconnectDelayMs ?? 1_000, signal);
       } catch {
-        return;
+        break;
       }
+    }
+    // Stopped between two follows (the container was not there yet, had just stopped, or Docker
+    // failed): what it wrote meanwhile is read once more, without following, so a shutdown or a
+    // drain right after the app stopped still ships its last lines.
+    try {
+      await this.#follow(reader, container, position, sink, AbortSignal.timeout(FINAL_READ_MS), false);
+    } catch (error) {
+      log.warn({ err: error, container }, 'Could not read the container log a last time');
     }
   }
 
@@ -84,6 +95,7 @@ export class ContainerLogSource implements LogSource {
     start: Position | undefined,
     sink: LineSink,
     signal: AbortSignal,
+    follow = true,
   ): Promise<Position | undefined> {
     let position: FollowPosition | undefined;
     // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).
@@ -95,7 +107,7 @@ export class ContainerLogSource implements LogSource {
       key: this.#key,
       value: { since: timestamps.since(at.timestamp), count: at.count },
     });
-    for await (const entries of reader.follow(container, start?.since, signal)) {
+    for await (const entries of reader.follow(container, start?.since, signal, { follow })) {
       // The checkpoint goes with the batch's last whole line (one per batch, not per line).
       let checkpointed = true;
       for (let i = 0; i < entries.length; i++) {

@@ -19,25 +19,27 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
     container: string,
     since: string | undefined,
     signal: AbortSignal,
+    options: { readonly follow?: boolean } = {},
   ): AsyncIterable<readonly ContainerLogEntry[]> {
     const handle = this.#docker.getContainer(container);
     let tty: boolean;
-    let stream: NodeJS.ReadableStream;
+    let stream: NodeJS.ReadableStream | Buffer;
     try {
       const inspect = await handle.inspect({
         abortSignal: AbortSignal.any([signal, AbortSignal.timeout(INSPECT_TIMEOUT_MS)]),
       } as object);
       tty = inspect.Config.Tty;
       // dockerode's types omit abortSignal on logs; it passes it to the request.
-      const options = {
-        follow: true as const,
+      const logOptions = {
+        follow: (options.follow ?? true) as true,
         stdout: true,
         stderr: true,
         timestamps: true,
         ...(since === undefined ? {} : { since }),
         abortSignal: signal,
       };
-      stream = await handle.logs(options);
+      // Without follow, dockerode answers with the whole body as one Buffer.
+      stream = (await handle.logs(logOptions)) as NodeJS.ReadableStream | Buffer;
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return; // not there (yet)
       if (signal.aborted) throw abortReason(signal);
@@ -51,11 +53,14 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
       );
     }
     const onAbort = (): void => {
-      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      if (!Buffer.isBuffer(stream)) (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      yield* tty ? parseRaw(stream) : parseMultiplexed(stream);
+      const chunks: AsyncIterable<Buffer> | Iterable<Buffer> = Buffer.isBuffer(stream)
+        ? [stream]
+        : (stream as AsyncIterable<Buffer>);
+      yield* tty ? parseRaw(chunks) : parseMultiplexed(chunks);
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
       throw error;
@@ -71,9 +76,11 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
  * 3 zero bytes, big-endian payload length) and a payload; Docker writes one log entry per frame,
  * "<timestamp> <line>" with a newline unless the entry is a partial piece of a long line.
  */
-async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry[]> {
+async function* parseMultiplexed(
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>,
+): AsyncIterable<ContainerLogEntry[]> {
   let buffer: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of stream) {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     const entries: ContainerLogEntry[] = [];
     let at = 0;
@@ -96,9 +103,11 @@ async function* parseMultiplexed(stream: NodeJS.ReadableStream): AsyncIterable<C
 }
 
 /** With a TTY there are no frames and no partial markers: one entry per newline-ended line. */
-async function* parseRaw(stream: NodeJS.ReadableStream): AsyncIterable<ContainerLogEntry[]> {
+async function* parseRaw(
+  stream: AsyncIterable<Buffer> | Iterable<Buffer>,
+): AsyncIterable<ContainerLogEntry[]> {
   let buffer: Buffer = Buffer.alloc(0);
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
+  for await (const chunk of stream) {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
     const entries: ContainerLogEntry[] = [];
     let start = 0;

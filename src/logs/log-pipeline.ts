@@ -38,6 +38,9 @@ export interface LogPipelineStatus {
   readonly lostRecords: number;
 }
 
+/** At most this long (or half the stop deadline) for the sources to finish on stop. */
+const SOURCE_FINISH_MS = 2_500;
+
 // 2 MiB per delivery is two full PutLogEvents requests (or 20,000 short lines): a few deliveries
 // a second keep up with 50,000 lines/s, and the memory a destination holds stays small.
 const DEFAULT_DELIVERY_BYTES = 2 * 1024 * 1024;
@@ -60,6 +63,7 @@ export class LogPipeline {
   readonly #abort = new AbortController();
   readonly #sourcesAbort = new AbortController();
   readonly #tasks: Promise<void>[] = [];
+  readonly #sourceTasks: Promise<void>[] = [];
   readonly #clock: Clock;
   /** Some destination was caught up: the next line written puts it behind (lagSeconds). */
   #someCaughtUp = true;
@@ -119,6 +123,12 @@ export class LogPipeline {
     const { log } = this.#options;
     const deadline = Date.now() + deadlineMs;
     this.#sourcesAbort.abort();
+    // The sources finish what they were writing (a container source reads the log once more,
+    // see ContainerLogSource.run), within part of the deadline.
+    await Promise.race([
+      Promise.allSettled(this.#sourceTasks),
+      new Promise((resolve) => setTimeout(resolve, Math.min(SOURCE_FINISH_MS, deadlineMs / 2)).unref()),
+    ]);
     await this.#spool.flush().catch((error: unknown) => {
       log.error({ err: error }, 'Failed to write the log spool on shutdown');
     });
@@ -151,17 +161,17 @@ export class LogPipeline {
     for (const source of this.#options.sources) {
       const state = { running: true, lines: 0, lastError: undefined as string | undefined };
       this.#sourceState.set(source.name, state);
-      this.#tasks.push(
-        source
-          .run(this.#sinkFor(source, state), this.#sourcesAbort.signal)
-          .catch((error: unknown) => {
-            state.lastError = error instanceof Error ? firstLine(error.message) : String(error);
-            log.error({ err: error, source: source.name }, 'Log source stopped on an unexpected error');
-          })
-          .finally(() => {
-            state.running = false;
-          }),
-      );
+      const task = source
+        .run(this.#sinkFor(source, state), this.#sourcesAbort.signal)
+        .catch((error: unknown) => {
+          state.lastError = error instanceof Error ? firstLine(error.message) : String(error);
+          log.error({ err: error, source: source.name }, 'Log source stopped on an unexpected error');
+        })
+        .finally(() => {
+          state.running = false;
+        });
+      this.#tasks.push(task);
+      this.#sourceTasks.push(task);
     }
   }
 

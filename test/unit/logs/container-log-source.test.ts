@@ -35,9 +35,28 @@ class CollectingSink implements LineSink {
 
 /** A ContainerLogReader fake that serves each follow from a script and records its `since`. */
 class ScriptedReader implements ContainerLogReader {
+  /** `since` of each follow (`follow: true`). */
   readonly sinces: Array<string | undefined> = [];
-  constructor(private readonly follows: ContainerLogEntry[][]) {}
-  async *follow(_container: string, since: string | undefined): AsyncIterable<ContainerLogEntry[]> {
+  /** `since` of each read without follow (the last read when the source stops). */
+  readonly finalSinces: Array<string | undefined> = [];
+  constructor(
+    private readonly follows: ContainerLogEntry[][],
+    private readonly finalEntries: ContainerLogEntry[] = [],
+  ) {}
+  async *follow(
+    _container: string,
+    since: string | undefined,
+    _signal: AbortSignal,
+    options: { readonly follow?: boolean } = {},
+  ): AsyncIterable<ContainerLogEntry[]> {
+    if (options.follow === false) {
+      this.finalSinces.push(since);
+      const since0 = since === undefined ? -Infinity : Number(since);
+      // Docker's since is inclusive.
+      const entries = this.finalEntries.filter((e) => Number(sinceOf(e)) >= since0);
+      if (entries.length > 0) yield await Promise.resolve(entries);
+      return;
+    }
     this.sinces.push(since);
     const entries = this.follows.shift() ?? [];
     // One entry per batch: the source must handle batches of any size, and awaits between them.
@@ -68,6 +87,7 @@ async function run(reader: ScriptedReader, sink: CollectingSink, follows: number
 }
 
 const BASE = Date.parse('2026-11-21T23:00:00Z') / 1000;
+const sinceOf = (e: ContainerLogEntry): string => dockerTimestampToSince(e.timestamp);
 
 describe('ContainerLogSource', () => {
   it('checkpoints the Docker timestamp and how many entries share it', async () => {
@@ -99,6 +119,19 @@ describe('ContainerLogSource', () => {
     ]);
     await run(reader, sink, 2);
     expect(reader.sinces).toEqual([undefined, `${BASE + 3}.000000000`]);
+    expect(sink.lines).toEqual(['a', 'b', 'c']);
+  });
+
+  it('reads the log once more without following when stopped between two follows', async () => {
+    const sink = new CollectingSink();
+    // The first follow finds the app already exited after two lines; while the source waits to
+    // reconnect, the app was restarted and wrote a third line; then the source is stopped.
+    const reader = new ScriptedReader(
+      [[entry(1, 0, 'a'), entry(2, 0, 'b')]],
+      [entry(1, 0, 'a'), entry(2, 0, 'b'), entry(3, 0, 'c')],
+    );
+    await run(reader, sink, 1);
+    expect(reader.finalSinces).toEqual([`${BASE + 2}.000000000`]);
     expect(sink.lines).toEqual(['a', 'b', 'c']);
   });
 
