@@ -39,7 +39,7 @@ export class DockerodeContainerLogReader implements ContainerLogReader {
         abortSignal: signal,
       };
       // Without follow, dockerode answers with the whole body as one Buffer.
-      stream = (await handle.logs(logOptions)) as NodeJS.ReadableStream | Buffer;
+      stream = await handle.logs(logOptions);
     } catch (error) {
       if ((error as { statusCode?: number }).statusCode === 404) return; // not there (yet)
       if (signal.aborted) throw abortReason(signal);
