@@ -6,8 +6,15 @@ import type { AgentState } from './agent-state.js';
  */
 export const CONTAINER_CHECK_STALE_MS = 20_000;
 
+/**
+ * A log destination failing this long is an impairment, not a blip: the delivery retries back off
+ * to 30 s, so ten failed attempts and more; the spool holds the records meanwhile (about an hour
+ * of a busy app, see log-spool.ts), and an operator has that long to act before they are dropped.
+ */
+export const LOG_DESTINATION_FAILING_MS = 5 * 60_000;
+
 export interface HealthCheckResult {
-  readonly name: 'boot' | 'container' | 'supervisor' | 'health';
+  readonly name: 'boot' | 'container' | 'supervisor' | 'health' | 'logs';
   readonly ok: boolean;
   readonly detail: string;
 }
@@ -21,6 +28,22 @@ export function healthChecks(state: AgentState, now: number): HealthCheckResult[
   }
   checks.push({ name: 'boot', ok: true, detail: state.bootState });
   if (state.bootState !== 'succeeded') return checks;
+  // Before the app checks: the logs matter in maintenance too.
+  const stuck = state.logShipping.destinations.filter(
+    (d) => d.failing && d.lagSeconds * 1000 >= LOG_DESTINATION_FAILING_MS,
+  );
+  if (stuck.length > 0) {
+    checks.push({
+      name: 'logs',
+      ok: false,
+      detail: stuck
+        .map(
+          (d) =>
+            `log destination ${d.destination} failing for ${Math.round(d.lagSeconds)} s: ${d.lastError ?? ''}`,
+        )
+        .join('; '),
+    });
+  }
   if (state.lifecycle?.maintenance === true) {
     checks.push({ name: 'container', ok: true, detail: 'maintenance: the app is not started' });
     return checks;

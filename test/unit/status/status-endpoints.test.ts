@@ -3,7 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Redactor } from '../../../src/core/redactor.js';
 import { AgentState } from '../../../src/status/agent-state.js';
 import { BootTimeline } from '../../../src/status/boot-timeline.js';
-import { CONTAINER_CHECK_STALE_MS, healthChecks } from '../../../src/status/health-checks.js';
+import {
+  CONTAINER_CHECK_STALE_MS,
+  healthChecks,
+  LOG_DESTINATION_FAILING_MS,
+} from '../../../src/status/health-checks.js';
 import { RateLimiter } from '../../../src/status/rate-limiter.js';
 import { statusDocument } from '../../../src/status/status-document.js';
 import { renderStatusPage } from '../../../src/status/status-page.js';
@@ -63,6 +67,40 @@ describe('healthChecks', () => {
       ['container', 'container exited, exit code 137, OOM-killed'],
       ['supervisor', 'container not inspected for 20 s (Docker not answering?)'],
       ['health', 'health check failing: '],
+    ]);
+  });
+
+  it('a log destination failing for 5 minutes impairs the agent; a shorter outage does not', () => {
+    const state = newState();
+    state.bootState = 'succeeded';
+    state.lifecycle = { maintenance: true, shutdown: 'never', powerOff: undefined };
+    const destination = {
+      destination: 'cloudwatch-logs',
+      lagSeconds: 299,
+      spoolBytes: 10,
+      droppedLines: 0,
+      delivered: 5,
+      rejected: 0,
+      dropped: 0,
+      failures: 9,
+      failing: true,
+      lastError: 'CloudWatch Logs /app: ServiceUnavailableException',
+    };
+    const report = (lagSeconds: number) => ({
+      destinations: [{ ...destination, lagSeconds }],
+      sources: [],
+      spool: { diskBytes: 10, pendingBytes: 0 },
+    });
+    state.logPipeline = () => report(299);
+    expect(healthChecks(state, 0).filter((check) => !check.ok)).toEqual([]);
+    state.logPipeline = () => report(LOG_DESTINATION_FAILING_MS / 1000);
+    expect(healthChecks(state, 0).filter((check) => !check.ok)).toEqual([
+      {
+        name: 'logs',
+        ok: false,
+        detail:
+          'log destination cloudwatch-logs failing for 300 s: CloudWatch Logs /app: ServiceUnavailableException',
+      },
     ]);
   });
 });
