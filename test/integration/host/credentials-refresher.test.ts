@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { TaupageError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { Redactor } from '../../../src/core/redactor.js';
@@ -11,6 +10,7 @@ import type { Scheduler } from '../../../src/metrics/scheduler.js';
 import { AwsS3CredentialsBucket } from '../../../src/host/aws-s3-credentials-bucket.js';
 import { CredentialsRefresher, registerCredentialsMetrics } from '../../../src/host/credentials-refresher.js';
 import { S3Emulator } from '../../emulators/s3-emulator.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const BUCKET = 'zalando-stups-mint-123456789012-eu-central-1';
 const APP = 'hello';
@@ -20,10 +20,7 @@ const CLIENT = '{"client_id":"hello-client","client_secret":"client-s3cr3t-42"}'
 const OWNER = { uid: 4242, gid: 4343 };
 
 /** Retries without real waits: the policy's delays are capped at a few ms. */
-const fastClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 5), signal),
-};
+const fastClock = cappedClock(5);
 
 let s3: S3Emulator;
 let bucket: AwsS3CredentialsBucket;

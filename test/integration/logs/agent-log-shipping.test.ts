@@ -6,7 +6,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startLogShipping } from '../../../src/app/compose-logs.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { TaupageConfig } from '../../../src/config/taupage-config.js';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { AgentLogSource } from '../../../src/logs/agent-log-source.js';
@@ -15,6 +14,7 @@ import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import type { InstanceIdentity } from '../../../src/metadata/instance-metadata.js';
 import { CloudWatchLogsEmulator } from '../../emulators/cloudwatch-logs-emulator.js';
 import { eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const identity: InstanceIdentity = {
   instanceId: 'i-0agentlog0000001',
@@ -27,10 +27,7 @@ const identity: InstanceIdentity = {
   autoScalingGroupName: undefined,
 };
 // Real time, but no backoff longer than 20 ms: many failed deliveries in a short test.
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const quickClock = cappedClock(20);
 
 let emulator: CloudWatchLogsEmulator;
 let dir = '';

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { AwsCloudWatchLogsDestination } from '../../../src/logs/aws-cloudwatch-logs-destination.js';
 import { FileTailSource } from '../../../src/logs/file-tail-source.js';
@@ -12,15 +11,13 @@ import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import { recordBatch } from '../../../src/logs/spool-records.js';
 import { CloudWatchLogsEmulator } from '../../emulators/cloudwatch-logs-emulator.js';
 import { eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const GROUP = '/taupage/app';
 const INSTANCE = 'i-0123456789abcdef0';
 const log = pino({ level: 'silent' });
 // Real time, but no backoff longer than 20 ms: the retry policies are exercised, not waited out.
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const quickClock = cappedClock(20);
 
 let emulator: CloudWatchLogsEmulator;
 let dir = '';

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { AwsCloudWatchLogsDestination } from '../../../src/logs/aws-cloudwatch-logs-destination.js';
 import { ContainerLogSource } from '../../../src/logs/container-log-source.js';
@@ -13,13 +12,11 @@ import { DockerodeContainerLogReader } from '../../../src/logs/dockerode-contain
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import { CloudWatchLogsEmulator } from '../../emulators/cloudwatch-logs-emulator.js';
 import { env, eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const INSTANCE = 'i-0fedcba9876543210';
 const log = pino({ level: 'silent' });
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 50), signal),
-};
+const quickClock = cappedClock(50);
 const docker = new Docker();
 const containers: string[] = [];
 const pipelines: LogPipeline[] = [];

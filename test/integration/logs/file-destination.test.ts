@@ -3,18 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { FileDestination } from '../../../src/logs/file-destination.js';
 import { FileTailSource } from '../../../src/logs/file-tail-source.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import { eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const log = pino({ level: 'silent' });
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const quickClock = cappedClock(20);
 let dir = '';
 const pipelines: LogPipeline[] = [];
 

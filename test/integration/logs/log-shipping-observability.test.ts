@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { logPipelineState } from '../../../src/app/compose-logs.js';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import type { DeliveryResult, LogDestination } from '../../../src/logs/log-destination.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
@@ -16,6 +15,7 @@ import { BootTimeline } from '../../../src/status/boot-timeline.js';
 import { statusDocument } from '../../../src/status/status-document.js';
 import { formatStatusText } from '../../../src/status/status-text.js';
 import { eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const log = pino({ level: 'silent' });
 
@@ -24,10 +24,7 @@ const log = pino({ level: 'silent' });
  * it); retry back-off shortened to at most 20 ms.
  */
 let skew = 0;
-const clock: Clock = {
-  now: () => Date.now() + skew,
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const clock = cappedClock(20, () => skew);
 
 /** Counts what it is given; `down` makes every delivery fail; `refuses`: messages with "reject". */
 class TestDestination implements LogDestination {

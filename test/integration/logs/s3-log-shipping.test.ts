@@ -4,21 +4,18 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { AwsS3LogDestination } from '../../../src/logs/aws-s3-log-destination.js';
 import { FileTailSource } from '../../../src/logs/file-tail-source.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import { S3Emulator } from '../../emulators/s3-emulator.js';
 import { eventually } from '../../support/test-env.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const INSTANCE = 'i-0s3logs000000001';
 const log = pino({ level: 'silent' });
 // Real time, but no backoff longer than 20 ms: the retry policies are exercised, not waited out.
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const quickClock = cappedClock(20);
 const KEY_RE = /^taupage\/hello\/1\.0\.3\/app\/\d{4}\/\d{2}\/\d{2}\/\d{2}\/i-0s3logs000000001-(\d+)\.gz$/;
 
 let emulator: S3Emulator;

@@ -3,19 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock, type Clock } from '../../../src/core/clock.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { FileTailSource } from '../../../src/logs/file-tail-source.js';
 import { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import { SyslogDestination, type SyslogProtocol } from '../../../src/logs/syslog-destination.js';
 import { eventually } from '../../support/test-env.js';
 import { makeTlsMaterial, RsyslogServer, type ReceivedMessage, type TlsMaterial } from './rsyslog-server.js';
+import { cappedClock } from '../../support/capped-clock.js';
 
 const log = pino({ level: 'silent' });
-const quickClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) => systemClock.sleep(Math.min(ms, 20), signal),
-};
+const quickClock = cappedClock(20);
 
 let dir = '';
 let tls: TlsMaterial;
