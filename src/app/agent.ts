@@ -39,6 +39,11 @@ import {
 import { Supervisor, type SupervisorOutcome } from './supervisor.js';
 import { drainForTermination } from './termination.js';
 import type { TerminationNotice } from '../host/lifecycle-watcher.js';
+import {
+  DEFAULT_HEALTH_MONITOR_SETTINGS,
+  monitorHealth,
+  type HealthMonitorSettings,
+} from '../health/health-monitor.js';
 
 /** The CLI's hard deadline for the whole shutdown when no app stop is involved (see agent-command). */
 const SHUTDOWN_BASE_DEADLINE_MS = 30_000;
@@ -77,6 +82,8 @@ export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAda
     ((config: TaupageConfig, identity: InstanceIdentity) => Promise<LogPipeline | undefined>) | undefined;
   /** Power-off for `shutdown:`, and "is the host shutting down?" on SIGTERM. */
   readonly hostPower: HostPower;
+  /** The health check after the boot; undefined: DEFAULT_HEALTH_MONITOR_SETTINGS. */
+  readonly healthMonitor?: HealthMonitorSettings;
   /** The supervisor's memory across agent restarts; undefined: not kept. */
   readonly lastSeenFile: string | undefined;
   /** After the boot: credentials refresh and the spot/Auto Scaling termination watcher. */
@@ -362,7 +369,29 @@ export class Agent {
         this.#recordError(component, code, message);
       },
     });
-    return supervisor.run(signal);
+    // The health check keeps running beside the supervisor (report only, see monitorHealth).
+    const stopHealth = new AbortController();
+    const health = this.#state.health;
+    const monitoring =
+      health.status === 'none'
+        ? Promise.resolve()
+        : monitorHealth(
+            {
+              health,
+              url: health.url,
+              dockerHealth: health.dockerHealthcheck ? () => this.#state.container?.health : undefined,
+              settings: this.#deps.healthMonitor ?? DEFAULT_HEALTH_MONITOR_SETTINGS,
+              clock: this.#clock,
+              log: this.#deps.log.child({ component: 'health' }),
+            },
+            AbortSignal.any([signal, stopHealth.signal]),
+          );
+    try {
+      return await supervisor.run(signal);
+    } finally {
+      stopHealth.abort();
+      await monitoring;
+    }
   }
 
   /**

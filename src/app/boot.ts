@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { isTaupageError, TaupageError } from '../core/errors.js';
+import { isTaupageError, TaupageError, toTaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
@@ -205,14 +205,18 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
     container.health === undefined ? undefined : { runtime: deps.runtime, containerId: container.id };
   if (config.healthCheck === undefined && dockerHealth === undefined) {
     timeline.skip('health', 'no health_check_path configured and no HEALTHCHECK in the image');
-    state.health = { status: 'none', url: undefined, lastCheckedAt: undefined };
+    state.health.nothingToCheck();
   } else {
     const { healthCheck } = config;
     const url =
       healthCheck === undefined
         ? undefined
         : `http://${deps.settings.healthCheckHost}:${healthCheck.port}${healthCheck.path}`;
-    state.health = { status: 'unknown', url, lastCheckedAt: undefined };
+    state.health.checking(url, dockerHealth !== undefined);
+    const startedAt = deps.clock.now();
+    const gate = (ok: boolean, detail: string) => {
+      state.health.bootGate({ ok, detail, at: deps.clock.now(), durationMs: deps.clock.now() - startedAt });
+    };
     await timeline
       .run('health', async (step) => {
         step.detail = await waitForHealthGate({
@@ -222,10 +226,10 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
           clock: deps.clock,
           signal,
         });
-        state.health = { status: 'passing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
+        gate(true, step.detail);
       })
       .catch((error: unknown) => {
-        state.health = { status: 'failing', url, lastCheckedAt: new Date(deps.clock.now()).toISOString() };
+        if (!signal.aborted) gate(false, toTaupageError(error).message);
         throw error;
       });
   }

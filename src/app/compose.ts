@@ -276,6 +276,7 @@ export async function composeAgent(
     hostPower: hostPower(settings.hostPower, log),
     hostBootedAt: () => Promise.resolve(bootStartedAt),
     lastSeenFile: settings.supervisorStateFile,
+    healthMonitor: settings.healthMonitor,
     processStartedAt,
     loadOperator,
   });

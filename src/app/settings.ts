@@ -1,4 +1,5 @@
 import type { MutableTagPolicy } from '../config/image-reference.js';
+import type { HealthMonitorSettings } from '../health/health-monitor.js';
 import type { HostSettings } from './compose-host.js';
 import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
 
@@ -48,6 +49,8 @@ export interface AgentSettings {
   /** Whether `source` may use a mutable tag (`latest`, `*SNAPSHOT*`): reject (default), warn, allow. */
   readonly mutableTags?: MutableTagPolicy;
   readonly pullInactivityTimeoutMs: number;
+  /** The app's health check after the boot: interval, timeout, thresholds (docs/health.md). */
+  readonly healthMonitor: HealthMonitorSettings;
   /** `systemd`, `record:<file>` (tests) or `off` (local mode); see src/lifecycle/. */
   readonly hostPower: string;
   /** The supervisor's memory of the container across agent restarts. */
@@ -117,6 +120,11 @@ export const DEFAULTS = {
   // uid:gid of the `application` user, fixed in the AMI (the original used uid 999).
   applicationUser: '999:999',
   pullInactivitySeconds: 120,
+  // The health check after the boot (src/health/health-monitor.ts says why these numbers).
+  healthCheckIntervalSeconds: 10,
+  healthCheckTimeoutSeconds: 5,
+  healthCheckFailureThreshold: 2,
+  healthCheckSuccessThreshold: 2,
   logLevel: 'info',
   localRegion: 'eu-central-1',
 } as const;

@@ -26,6 +26,10 @@ interface CommonOptions {
   containerName: string;
   applicationUser: string;
   pullInactivityTimeout: string;
+  healthCheckInterval: string;
+  healthCheckTimeout: string;
+  healthCheckFailureThreshold: string;
+  healthCheckSuccessThreshold: string;
   logLevel: string;
   mutableTags: string;
 }
@@ -122,6 +126,35 @@ function addCommonOptions(command: Command, metaDir: string, defaultsFile: strin
         .env('TAUPAGE_PULL_INACTIVITY_TIMEOUT')
         .default(String(DEFAULTS.pullInactivitySeconds)),
     )
+    .addOption(
+      new Option(
+        '--health-check-interval <seconds>',
+        'after the boot, probe health_check_path (and follow the image HEALTHCHECK) every N seconds',
+      )
+        .env('TAUPAGE_HEALTH_CHECK_INTERVAL')
+        .default(String(DEFAULTS.healthCheckIntervalSeconds)),
+    )
+    .addOption(
+      new Option('--health-check-timeout <seconds>', 'a probe without an answer this long fails')
+        .env('TAUPAGE_HEALTH_CHECK_TIMEOUT')
+        .default(String(DEFAULTS.healthCheckTimeoutSeconds)),
+    )
+    .addOption(
+      new Option(
+        '--health-check-failure-threshold <n>',
+        'failed probes in a row before the health check counts as failing',
+      )
+        .env('TAUPAGE_HEALTH_CHECK_FAILURE_THRESHOLD')
+        .default(String(DEFAULTS.healthCheckFailureThreshold)),
+    )
+    .addOption(
+      new Option(
+        '--health-check-success-threshold <n>',
+        'passed probes in a row before a failing health check counts as passing again',
+      )
+        .env('TAUPAGE_HEALTH_CHECK_SUCCESS_THRESHOLD')
+        .default(String(DEFAULTS.healthCheckSuccessThreshold)),
+    )
     .addOption(mutableTagsOption())
     .addOption(
       new Option('--log-level <level>', 'trace, debug, info, warn, error')
@@ -139,6 +172,13 @@ function seconds(value: string, flag: string): number {
   if (!Number.isFinite(number) || number <= 0)
     throw new UsageError(`${flag} expects a positive number of seconds, not "${value}"`);
   return number * 1000;
+}
+
+function count(value: string, flag: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1 || number > 100)
+    throw new UsageError(`${flag} expects a whole number from 1 to 100, not "${value}"`);
+  return number;
 }
 
 /** A cron step: whole seconds that divide a minute (1, 2, 5, 10, 30, …). */
@@ -197,6 +237,12 @@ function commonSettings(options: CommonOptions) {
     containerName: options.containerName,
     applicationUser: options.applicationUser,
     pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout'),
+    healthMonitor: {
+      intervalMs: seconds(options.healthCheckInterval, '--health-check-interval'),
+      timeoutMs: seconds(options.healthCheckTimeout, '--health-check-timeout'),
+      failureThreshold: count(options.healthCheckFailureThreshold, '--health-check-failure-threshold'),
+      successThreshold: count(options.healthCheckSuccessThreshold, '--health-check-success-threshold'),
+    },
     logLevel: options.logLevel,
     mutableTags: mutableTagPolicy(options.mutableTags),
   };

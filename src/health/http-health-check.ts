@@ -14,16 +14,17 @@ export const HEALTH_POLL = {
   requestTimeoutMs: 2_000,
 } as const;
 
-export type HealthProbe = (url: string, signal: AbortSignal) => Promise<number>;
+/** One GET: the status code; rejects when there is no answer within `timeoutMs` (or the default). */
+export type HealthProbe = (url: string, signal: AbortSignal, timeoutMs?: number) => Promise<number>;
 
 /**
  * GET the URL and return the status code (redirects are not followed); rejects on connection
  * errors. node:http, not fetch: the first fetch loads undici, 130–200 ms on the boot's path.
  */
-export const httpProbe: HealthProbe = async (url, signal) => {
+export const httpProbe: HealthProbe = async (url, signal, timeoutMs = HEALTH_POLL.requestTimeoutMs) => {
   const response = await httpRequest(url, {
     signal,
-    timeoutMs: HEALTH_POLL.requestTimeoutMs,
+    timeoutMs,
     headers: { 'user-agent': 'taupage-health-check' },
     discardBody: true,
   });

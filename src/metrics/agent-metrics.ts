@@ -67,12 +67,24 @@ export class AgentMetrics {
     });
     new Gauge({
       name: 'taupage_health_check_passing',
-      help: '1 when the application health check last passed, 0 when it failed; absent without a check.',
+      help: '1 while the application health check passes, 0 while it fails (after the thresholds); absent without a check.',
       registers,
       collect() {
         this.reset();
         if (state.health.status === 'passing' || state.health.status === 'failing')
           this.set(state.health.status === 'passing' ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'taupage_health_check_transitions_total',
+      help: 'Changes of the application health check state since the agent started, by the state entered (passing, failing).',
+      labelNames: ['to'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = state.health.transitionCounts;
+        this.inc({ to: 'passing' }, counts.passing);
+        this.inc({ to: 'failing' }, counts.failing);
       },
     });
     registerLogShippingMetrics(state, registers);

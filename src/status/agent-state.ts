@@ -1,5 +1,6 @@
 import type { SignalStatus, SignalTarget } from '../cloudformation/stack-signaller.js';
 import type { BootTimeline } from './boot-timeline.js';
+import { ApplicationHealth } from '../health/application-health.js';
 import type { ContainerInfo } from '../docker/container-runtime.js';
 import type { ContainerHistory } from '../docker/container-watch.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
@@ -11,13 +12,6 @@ export interface ApplicationSummary {
   readonly version: string | undefined;
   readonly image: string;
   readonly configDigest: string;
-}
-
-export interface HealthSummary {
-  /** passing/failing: our HTTP check; none: no health_check_path configured. */
-  status: 'unknown' | 'passing' | 'failing' | 'none';
-  url: string | undefined;
-  lastCheckedAt: string | undefined;
 }
 
 export interface RecordedError {
@@ -136,7 +130,8 @@ export class AgentState {
   /** Restarts, exits, OOM kills, crash loops the supervisor saw (docker/container-watch.ts). */
   containerHistory: ContainerHistory | undefined;
   lifecycle: LifecycleState | undefined;
-  health: HealthSummary = { status: 'unknown', url: undefined, lastCheckedAt: undefined };
+  /** The app's health check: the boot's gate, then the monitor for as long as the app runs. */
+  readonly health = new ApplicationHealth();
   warnings: string[] = [];
   /**
    * Read at each GET /status and scrape (fresh numbers, no copies): the running log pipeline,

@@ -78,7 +78,15 @@ export function healthChecks(state: AgentState, now: number): HealthCheckResult[
           },
     );
   }
-  if (state.health.status === 'failing')
-    checks.push({ name: 'health', ok: false, detail: `health check failing: ${state.health.url ?? ''}` });
+  const health = state.health;
+  if (health.status === 'failing') {
+    const since = health.since === undefined ? '' : ` since ${new Date(health.since).toISOString()}`;
+    const what = health.url ?? 'Docker HEALTHCHECK';
+    checks.push({
+      name: 'health',
+      ok: false,
+      detail: `health check ${what} failing${since} (last: ${health.lastResult?.detail ?? 'no answer'})`,
+    });
+  }
   return checks;
 }

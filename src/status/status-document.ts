@@ -65,7 +65,7 @@ export function statusDocument(state: AgentState, now: number): Record<string, u
             powerOff: state.lifecycle.powerOff ?? null,
             termination: state.lifecycle.termination ?? null,
           },
-    health: state.health,
+    health: state.health.toJSON(),
     checks: healthChecks(state, now),
     logShipping: state.logShipping,
     ssh: { grants: state.sshGrants },

@@ -12,6 +12,7 @@ export function renderStatusPage(status: Record<string, unknown>): string {
   const boot = record(status.boot);
   const container = record(status.container);
   const health = record(status.health);
+  const lastProbe = health.lastResult === null || health.lastResult === undefined ? undefined : record(health.lastResult);
   const checks = (status.checks ?? []) as HealthCheckResult[];
   const impaired = checks.filter((check) => !check.ok);
   const steps = (boot.steps ?? []) as Record<string, unknown>[];
@@ -50,8 +51,10 @@ ${row('image', str(application.image) || '—')}
 ${row('digest', str(application.imageDigest) || '—')}
 ${row('config digest', str(application.configDigest) || '—')}
 ${row('container', container.state === undefined ? '—' : `<span class="${esc(str(container.state))}">${esc(str(container.state))}</span> ${esc(str(container.name))} ${esc(str(container.id))}, ${esc(str(container.restartCount))} restart(s), last exit code ${esc(str(container.exitCode) || '—')}${container.oomKilled === true ? ', <b>OOM-killed</b>' : ''}`, false)}
-${row('health check', `${str(health.status)} ${str(health.url)}`)}
-</table></section>
+${row('health check', healthLine(health), false)}
+${row('last probe', lastProbe === undefined ? '—' : `${str(lastProbe.at)}: ${str(lastProbe.detail)}`)}
+</table>
+${healthTransitions(health)}</section>
 <section><h2>Boot: <span class="${esc(str(boot.state))}">${esc(str(boot.state))}</span>${boot.totalMs === null || boot.totalMs === undefined ? '' : ` in ${esc(str(boot.totalMs))} ms`}</h2>
 ${boot.error === null || boot.error === undefined ? '' : `<p class="failed"><b>${esc(str(record(boot.error).code))}</b>: ${esc(str(record(boot.error).message))}</p>`}
 <table><tr><th>step</th><th>outcome</th><th>duration</th><th>detail</th></tr>
@@ -119,6 +122,37 @@ ${destinations
         ]),
   ];
   return details.length === 0 ? table : `${table}<table>${details.join('')}</table>`;
+}
+
+/** State (a badge when judged), what is checked and since when. */
+function healthLine(health: Record<string, unknown>): string {
+  const state = str(health.status);
+  const badge =
+    state === 'passing'
+      ? '<span class="badge ok">passing</span>'
+      : state === 'failing'
+        ? '<span class="badge bad">failing</span>'
+        : esc(state);
+  const what = [str(health.url), health.dockerHealthcheck === true ? 'Docker HEALTHCHECK' : '']
+    .filter((part) => part !== '')
+    .join(' + ');
+  const since = str(health.since);
+  return `${badge} ${esc(what)}${since === '' ? '' : ` since ${esc(since)}`}`;
+}
+
+/** The recent transitions, newest first. */
+function healthTransitions(health: Record<string, unknown>): string {
+  const transitions = (health.transitions ?? []) as Record<string, unknown>[];
+  if (transitions.length === 0) return '';
+  return `<table class="grid"><tr><th>health changed at</th><th>from</th><th>to</th><th>because</th></tr>
+${transitions
+  .slice()
+  .reverse()
+  .map(
+    (t) =>
+      `<tr><td>${esc(str(t.at))}</td><td>${esc(str(t.from))}</td><td class="${t.to === 'failing' ? 'failed' : 'succeeded'}">${esc(str(t.to))}</td><td>${esc(str(t.reason))}</td></tr>`,
+  )
+  .join('\n')}</table>`;
 }
 
 function row(label: string, value: string, escapeValue = true): string {

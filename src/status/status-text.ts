@@ -59,7 +59,10 @@ export function formatStatusText(status: Record<string, unknown>): string {
       `${s(get(container, 'name'))} ${s(get(container, 'state'))}, ${s(get(container, 'restartCount'))} restart(s), exit code ${s(get(container, 'exitCode'))}${get(container, 'oomKilled') === true ? ', OOM-killed' : ''}`,
     );
   const health = status.health;
-  row('health check', `${s(get(health, 'status'))}${get(health, 'url') ? ` ${s(get(health, 'url'))}` : ''}`);
+  row(
+    'health check',
+    `${s(get(health, 'status'))}${get(health, 'url') ? ` ${s(get(health, 'url'))}` : ''}${get(health, 'since') ? ` since ${s(get(health, 'since'))}` : ''}${get(get(health, 'lastResult'), 'detail') ? ` (last: ${s(get(get(health, 'lastResult'), 'detail'))})` : ''}`,
+  );
   const shipping = status.logShipping;
   for (const d of (get(shipping, 'destinations') ?? []) as Record<string, unknown>[])
     row(

@@ -49,9 +49,11 @@ export class AgentProcess {
   readonly exited: Promise<number | null>;
   readonly #child: ChildProcess;
 
-  constructor(args: readonly string[], extraEnv: Record<string, string> = {}) {
+  /** `cwd`: where `taupage local` keeps its state (.taupage/); the test's own temp dir. */
+  constructor(args: readonly string[], extraEnv: Record<string, string> = {}, cwd?: string) {
     this.#child = spawn(process.execPath, [AGENT_BUNDLE, ...args], {
       env: { ...process.env, ...isolatedHostPaths(), ...extraEnv },
+      ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.#child.stdout?.on('data', (chunk: Buffer) => (this.stdout += chunk.toString()));

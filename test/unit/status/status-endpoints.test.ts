@@ -61,12 +61,16 @@ describe('healthChecks', () => {
     state.bootState = 'succeeded';
     state.container = { ...running, state: 'exited', exitCode: 137, oomKilled: true };
     state.containerCheckedAt = 0;
-    state.health.status = 'failing';
+    state.health.checking('http://127.0.0.1:8080/health', false);
+    state.health.bootGate({ ok: false, detail: 'HTTP 404 from http://127.0.0.1:8080/health', at: 0, durationMs: 5 });
     const failed = healthChecks(state, CONTAINER_CHECK_STALE_MS + 1).filter((check) => !check.ok);
     expect(failed.map((check) => [check.name, check.detail])).toEqual([
       ['container', 'container exited, exit code 137, OOM-killed'],
       ['supervisor', 'container not inspected for 20 s (Docker not answering?)'],
-      ['health', 'health check failing: '],
+      [
+        'health',
+        'health check http://127.0.0.1:8080/health failing since 1970-01-01T00:00:00.000Z (last: HTTP 404 from http://127.0.0.1:8080/health)',
+      ],
     ]);
   });
 
