@@ -89,7 +89,10 @@ export async function monitorHealth(options: HealthMonitorOptions, signal: Abort
 }
 
 /** One round: the HTTP check and the Docker HEALTHCHECK state; both must pass. Never throws. */
-export async function probeRound(options: HealthMonitorOptions, signal: AbortSignal): Promise<HealthProbeResult> {
+export async function probeRound(
+  options: HealthMonitorOptions,
+  signal: AbortSignal,
+): Promise<HealthProbeResult> {
   const { clock } = options;
   const startedAt = clock.now();
   const failures: string[] = [];

@@ -12,7 +12,8 @@ export function renderStatusPage(status: Record<string, unknown>): string {
   const boot = record(status.boot);
   const container = record(status.container);
   const health = record(status.health);
-  const lastProbe = health.lastResult === null || health.lastResult === undefined ? undefined : record(health.lastResult);
+  const lastProbe =
+    health.lastResult === null || health.lastResult === undefined ? undefined : record(health.lastResult);
   const checks = (status.checks ?? []) as HealthCheckResult[];
   const impaired = checks.filter((check) => !check.ok);
   const steps = (boot.steps ?? []) as Record<string, unknown>[];

@@ -104,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Local mode removes the app container on exit; -f in case the agent died first.
-  await agent?.stop();
+  await agent.stop();
   await run('docker', ['rm', '-f', containerName], { env: process.env }).catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
 });
@@ -113,7 +113,9 @@ describe('the health check after the boot (taupage local)', () => {
   it('passes after the boot: /healthz 200, the gauge 1, the status says passing', async () => {
     expect(await text(`${statusBase}/healthz`)).toEqual({ status: 200, body: 'ok\n' });
     expect((await healthMetrics()).passing).toBe('1');
-    const status = JSON.parse((await text(`${statusBase}/status`)).body) as { health: Record<string, unknown> };
+    const status = JSON.parse((await text(`${statusBase}/status`)).body) as {
+      health: Record<string, unknown>;
+    };
     expect(status.health).toMatchObject({ status: 'passing', url: healthUrl });
   });
 
@@ -146,7 +148,12 @@ describe('the health check after the boot (taupage local)', () => {
     expect(metrics.toFailing).toBe('1');
 
     const status = JSON.parse((await text(`${statusBase}/status`)).body) as {
-      health: { status: string; since: string; lastResult: { ok: boolean; detail: string }; transitions: unknown[] };
+      health: {
+        status: string;
+        since: string;
+        lastResult: { ok: boolean; detail: string };
+        transitions: unknown[];
+      };
       checks: { name: string; ok: boolean }[];
     };
     expect(status.health).toMatchObject({

@@ -67,7 +67,11 @@ describe('monitorHealth', () => {
   function start(
     health: ApplicationHealth,
     probe: HealthProbe,
-    extra: { dockerHealth?: () => ContainerInfo['health']; settings?: HealthMonitorSettings; url?: string } = {},
+    extra: {
+      dockerHealth?: () => ContainerInfo['health'];
+      settings?: HealthMonitorSettings;
+      url?: string;
+    } = {},
   ) {
     const { log, lines } = recordingLog();
     const done = monitorHealth(
@@ -200,7 +204,12 @@ describe('monitorHealth', () => {
   it("follows the image's Docker HEALTHCHECK state, with or without an HTTP check", async () => {
     const health = new ApplicationHealth();
     health.checking(undefined, true);
-    health.bootGate({ ok: true, detail: 'Docker HEALTHCHECK healthy after 1.0 s', at: Date.now(), durationMs: 1 });
+    health.bootGate({
+      ok: true,
+      detail: 'Docker HEALTHCHECK healthy after 1.0 s',
+      at: Date.now(),
+      durationMs: 1,
+    });
     let docker: ContainerInfo['health'] = 'healthy';
     const { probe } = app();
     start(health, probe, { url: undefined, dockerHealth: () => docker });
@@ -251,7 +260,10 @@ describe('monitorHealth', () => {
     }
     const view = health.toJSON();
     expect(view.transitions).toHaveLength(MAX_HEALTH_TRANSITIONS);
-    expect(view.transitionCounts).toEqual({ passing: MAX_HEALTH_TRANSITIONS + 1, failing: MAX_HEALTH_TRANSITIONS });
+    expect(view.transitionCounts).toEqual({
+      passing: MAX_HEALTH_TRANSITIONS + 1,
+      failing: MAX_HEALTH_TRANSITIONS,
+    });
   });
 
   it('stops probing when aborted, also in the middle of a probe', async () => {

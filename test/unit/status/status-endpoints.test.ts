@@ -62,7 +62,12 @@ describe('healthChecks', () => {
     state.container = { ...running, state: 'exited', exitCode: 137, oomKilled: true };
     state.containerCheckedAt = 0;
     state.health.checking('http://127.0.0.1:8080/health', false);
-    state.health.bootGate({ ok: false, detail: 'HTTP 404 from http://127.0.0.1:8080/health', at: 0, durationMs: 5 });
+    state.health.bootGate({
+      ok: false,
+      detail: 'HTTP 404 from http://127.0.0.1:8080/health',
+      at: 0,
+      durationMs: 5,
+    });
     const failed = healthChecks(state, CONTAINER_CHECK_STALE_MS + 1).filter((check) => !check.ok);
     expect(failed.map((check) => [check.name, check.detail])).toEqual([
       ['container', 'container exited, exit code 137, OOM-killed'],
