@@ -4,6 +4,7 @@ import type { MutableTagPolicy } from './image-reference.js';
 import { byLine, IssueCollector, type ConfigIssue } from './issues.js';
 import { INVALID, type ReadContext } from './schema/schema-node.js';
 import { isSupportedPath, TAUPAGE_SCHEMA } from './taupage-schema.js';
+import { KMS_PREFIX } from './taupage-config.js';
 import type {
   EncryptedValue,
   HealthCheckConfig,
@@ -126,11 +127,16 @@ function collectEncryptedValues(
       const ciphertext = readCiphertext(value);
       if (ciphertext !== undefined)
         found.push(Object.freeze({ path: formatPath(path), ciphertext, required }));
-      else if (template)
+      else if (template && holdsPlaceholder(value))
         issues.warning(
           path,
           'is not aws:kms: followed by well-formed base64 (a placeholder?); KMS will refuse it at boot',
           'value',
+        );
+      else if (template)
+        issues.error(
+          path,
+          'expected aws:kms: followed by a base64 KMS ciphertext (or a Senza {{…}} placeholder), found malformed text',
         );
       else
         issues.error(path, 'expected aws:kms: followed by a base64 KMS ciphertext, found malformed base64');
@@ -145,4 +151,18 @@ function collectEncryptedValues(
   };
   for (const [key, value] of Object.entries(raw)) visit(value, [key], isSupportedPath([key]));
   return found;
+}
+
+/**
+ * Whether a malformed `aws:kms:` value in a config as written stands for a ciphertext someone
+ * fills in before the boot: a Senza `{{…}}` (or `<…>`, `${…}`) placeholder, an elision (`...`,
+ * `…`), or a written stand-in of letters, digits and the few marks documentation uses for one
+ * (`aws:kms:SECRET!!!`, `aws:kms:abcdef1234=`, real configs in ../shared/corpus do this). Text
+ * that can be neither (`aws:kms:%%%`, nothing after the prefix, spaces) is an error: KMS would
+ * refuse it at boot, and no rendering changes it.
+ */
+function holdsPlaceholder(value: string): boolean {
+  const text = value.slice(KMS_PREFIX.length).trim();
+  if (/\{\{[^}]*\}\}|<[^<>]+>|\$\{[^}]+\}|\.\.|…/.test(text)) return true;
+  return /[A-Za-z0-9]/.test(text) && /^[A-Za-z0-9+/=_:!.-]+$/.test(text);
 }

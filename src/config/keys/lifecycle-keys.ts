@@ -87,10 +87,12 @@ function notifyCfnNode(): SchemaNode<NotifyCfn | undefined> {
       }),
     },
     check(value, _raw, path, context) {
+      // The original crashed at boot on half a notify_cfn, unsignalled: CloudFormation then
+      // waits out the whole CreationPolicy timeout. Refuse it where it is written.
       if ((value.stack === undefined) !== (value.resource === undefined))
-        context.warning(
+        context.error(
           path,
-          `has no ${value.stack === undefined ? 'stack' : 'resource'}; CloudFormation is not signalled`,
+          `expected both stack and resource, found no ${value.stack === undefined ? 'stack' : 'resource'}: CloudFormation could not be signalled and would wait out its timeout`,
         );
       return value;
     },

@@ -115,6 +115,62 @@ describe('checkConfigInput: templates and rendered user data', () => {
     ]);
     expect(JSON.stringify(check(text, false))).not.toContain('v5V2b');
   });
+
+  it('a malformed aws:kms: value that holds no placeholder is an error at its key path, also in a template', () => {
+    const text = 'runtime: Docker\nsource: r.example.org/t/a:1\nenvironment:\n  DB_PASSWORD: "aws:kms:%%%"\n';
+    expect(check(text).errors).toEqual([
+      {
+        path: 'environment.DB_PASSWORD',
+        message:
+          'expected aws:kms: followed by a base64 KMS ciphertext (or a Senza {{…}} placeholder), found malformed text',
+        line: 4,
+        column: 16,
+      },
+    ]);
+    expect(
+      check('runtime: Docker\nsource: r.example.org/t/a:1\nscalyr_account_key: "aws:kms:"\n').errors,
+    ).toEqual([expect.objectContaining({ path: 'scalyr_account_key', line: 3 })]);
+  });
+
+  it('a malformed aws:kms: value holding a Senza placeholder or a written stand-in stays a warning in a template', () => {
+    for (const value of [
+      'aws:kms:{{Arguments.DbPassword}}',
+      'aws:kms:...',
+      'aws:kms:AQICAHh…',
+      'aws:kms:SECRET!!!',
+      'aws:kms:abcdef1234567890abcdef=',
+      'aws:kms:<ciphertext>',
+    ]) {
+      const result = check(
+        `runtime: Docker\nsource: r.example.org/t/a:1\nenvironment:\n  DB_PASSWORD: "${value}"\n`,
+      );
+      expect(result.errors, value).toEqual([]);
+      expect(result.warnings, value).toEqual([
+        expect.objectContaining({ path: 'environment.DB_PASSWORD', line: 4 }),
+      ]);
+    }
+  });
+
+  it('notify_cfn with a stack and no resource (or the reverse) is an error at notify_cfn', () => {
+    const base = 'runtime: Docker\nsource: r.example.org/t/a:1\n';
+    for (const [yaml, missing, line] of [
+      ['notify_cfn:\n  stack: app-1\n', 'resource', 4],
+      ['notify_cfn: {resource: AppServer}\n', 'stack', 3],
+    ] as const) {
+      for (const template of [true, false])
+        expect(check(base + yaml, template).errors).toEqual([
+          {
+            path: 'notify_cfn',
+            message: `expected both stack and resource, found no ${missing}: CloudFormation could not be signalled and would wait out its timeout`,
+            line,
+            column: expect.any(Number) as unknown,
+          },
+        ]);
+    }
+    expect(
+      check(`${base}notify_cfn: {stack: "{{SenzaInfo.StackName}}", resource: AppServer}\n`).errors,
+    ).toEqual([]);
+  });
 });
 
 describe('checkConfigInput: user data forms', () => {

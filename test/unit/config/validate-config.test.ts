@@ -188,7 +188,13 @@ describe('validateConfig', () => {
       },
     });
     expect((merged as { notify_cfn: object }).notify_cfn).toEqual({ stack: 'mine' });
-    expect(validation.config?.logging?.s3Bucket).toBe('corp-logs');
+    // The default's resource did not survive: half a notify_cfn is an error.
+    expect(validation.errors.map((error) => error.path)).toEqual(['notify_cfn']);
+    const logging = loadConfig(
+      Buffer.from(`${base}logging:\n  applog_destination: none\n  s3_region: eu-central-1\n`),
+      defaults,
+    ).validation;
+    expect(logging.config?.logging?.s3Bucket).toBe('corp-logs');
     expect(defaults.logging).toEqual({
       s3_bucket: 'corp-logs',
       s3_region: 'eu-west-1',

@@ -70,7 +70,7 @@ describe('monitorHealth', () => {
     extra: {
       dockerHealth?: () => ContainerInfo['health'];
       settings?: HealthMonitorSettings;
-      url?: string;
+      url?: string | undefined;
     } = {},
   ) {
     const { log, lines } = recordingLog();
