@@ -155,7 +155,9 @@ export async function composeAgent(
   const bootStartedAt =
     settings.bootMarkerDir === undefined
       ? undefined
-      : await hostBootStartedAt(settings.bootMarkerDir, processStartedAt);
+      : await hostBootStartedAt(settings.bootMarkerDir, processStartedAt, {
+          log: log.child({ component: 'lifecycle' }),
+        });
 
   const audit =
     settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
