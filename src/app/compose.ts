@@ -1,5 +1,6 @@
 import { startLogShipping } from './compose-logs.js';
 import { systemClock } from '../core/clock.js';
+import { whenLoaded } from '../core/when-loaded.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
 import { AgentLogSource } from '../logs/agent-log-source.js';
@@ -198,9 +199,15 @@ export async function composeAgent(
         await (await loadHost()).start(onTermination);
       },
       stop: () => {
-        void hostPreparation?.then((host) => {
-          host.stop();
-        });
+        void whenLoaded(
+          hostPreparation,
+          (host) => {
+            host.stop();
+          },
+          (error: unknown) => {
+            log.warn({ err: error }, "Could not stop the host's background tasks");
+          },
+        );
       },
     },
     lifecycleAction:
