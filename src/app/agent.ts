@@ -407,7 +407,10 @@ export class Agent {
     }
     const operator = this.#operator;
     if (operator?.metricsListen === undefined) return;
-    const server = createMetricsServer({ render: operator.renderMetrics });
+    const server = createMetricsServer({
+      render: operator.renderMetrics,
+      log: this.#deps.log.child({ component: 'metrics' }),
+    });
     try {
       const address = await listen(server, operator.metricsListen.host, operator.metricsListen.port);
       this.#metricsServer = server;

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { prometheusContentType } from 'prom-client';
+import type { Logger } from '../core/logger.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -13,6 +14,8 @@ export const MAX_CONCURRENT_SCRAPES = 10;
 
 export interface MetricsServerOptions {
   readonly render: () => Promise<string>;
+  /** Where a failed scrape is reported (the scraper only sees a 500). */
+  readonly log: Logger;
 }
 
 /** GET /metrics on its own listener (like node_exporter's :9100), read-only, short timeouts. */
@@ -53,7 +56,9 @@ export function createMetricsServer(options: MetricsServerOptions): Server {
         });
         response.end(request.method === 'HEAD' ? undefined : body);
       })
-      .catch(() => {
+      .catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        options.log.error({ err: error }, `Scrape failed: ${reason}`);
         if (!response.headersSent)
           response.writeHead(500, { 'content-type': 'text/plain' }).end('scrape failed\n');
       })
