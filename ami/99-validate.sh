@@ -51,7 +51,13 @@ check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wan
 check "rsyslog enabled (auth.log, syslog)" test -L /etc/systemd/system/multi-user.target.wants/rsyslog.service
 check "SSH grant expiry timer enabled" test -L /etc/systemd/system/timers.target.wants/taupage-ssh-expiry.timer
 check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service /etc/systemd/system/taupage-ssh-expiry.service /etc/systemd/system/taupage-ssh-expiry.timer
-check "defaults file parses" /usr/local/bin/node -e 'require("node:fs").readFileSync("/etc/taupage/defaults.yaml", "utf8")'
+# Parsed and checked key by key as the agent reads it at boot (a typo such as `root: maybe` fails
+# the build here, not every instance's boot); the output names the key and line.
+if out="$(/usr/local/bin/taupage validate --defaults /etc/taupage/defaults.yaml 2>&1)"; then
+  pass "defaults file is a valid TaupageConfig base"
+else
+  fail "defaults file is a valid TaupageConfig base: $out"
+fi
 for key in TAUPAGE_VERSION TAUPAGE_COMMIT TAUPAGE_BUILD_TIME; do
   check "/etc/taupage-release has $key" grep -q "^$key=." /etc/taupage-release
 done

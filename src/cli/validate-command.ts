@@ -7,8 +7,13 @@ import { readConfigFile, readDefaults } from '../config/load-config.js';
 import { mutableTagPolicy, mutableTagsOption } from './mutable-tags-option.js';
 import { type CliIo, UsageError } from './output.js';
 
+/** What a defaults file is checked under: the keys every config has (the file's own keys win). */
+const DEFAULTS_CHECK_BASE = { runtime: 'Docker', source: 'registry.example.org/defaults-check/app:1.0' };
+
 interface FileResult {
   readonly file: string;
+  /** The AMI defaults file, checked alone. */
+  readonly defaultsOnly?: boolean;
   readonly valid: boolean;
   readonly kind: InputKind | undefined;
   readonly configs: number;
@@ -33,8 +38,11 @@ export function registerValidateCommand(
     .description(
       'Check TaupageConfig files without running anything: taupage.yaml, user data (gzip, MIME multipart) or whole Senza definitions',
     )
-    .argument('<file...>', 'files to check')
-    .option('--defaults <file>', 'AMI defaults file to merge under each config before checking')
+    .argument('[file...]', 'files to check')
+    .option(
+      '--defaults <file>',
+      'AMI defaults file to merge under each config before checking; with no files, check the defaults file itself',
+    )
     .option('--format <format>', 'text or json', 'text')
     .option(
       '--rendered',
@@ -52,10 +60,18 @@ export function registerValidateCommand(
       if (options.format !== 'text' && options.format !== 'json')
         throw new UsageError(`--format must be text or json, not "${options.format}"`);
       const mutableTags = mutableTagPolicy(options.mutableTags);
-      const defaults = await readDefaults(options.defaults);
+      const defaultsOnly = files.length === 0;
+      if (defaultsOnly && options.defaults === undefined)
+        throw new UsageError(
+          'validate expects FILE... to check, or --defaults FILE to check an AMI defaults file',
+        );
+      // The defaults file alone (the AMI build's last step checks it): its keys, as the base of a
+      // config that adds only what every config must have.
+      const defaults = defaultsOnly ? DEFAULTS_CHECK_BASE : await readDefaults(options.defaults);
+      const template = defaultsOnly ? false : options.rendered !== true;
       const results: FileResult[] = [];
       let unreadable = false;
-      for (const file of files) {
+      for (const file of defaultsOnly && options.defaults !== undefined ? [options.defaults] : files) {
         let bytes: Buffer;
         try {
           bytes = await readConfigFile(file);
@@ -72,8 +88,8 @@ export function registerValidateCommand(
           });
           continue;
         }
-        const check = checkConfigInput(bytes, { defaults, template: options.rendered !== true, mutableTags });
-        results.push({ file, valid: check.errors.length === 0, ...check });
+        const check = checkConfigInput(bytes, { defaults, template, mutableTags });
+        results.push({ file, valid: check.errors.length === 0, ...check, defaultsOnly });
       }
       const valid = results.every((result) => result.valid);
       if (options.format === 'json') {
@@ -101,7 +117,9 @@ function describe(result: FileResult): string {
   const blocks =
     result.kind === 'senza-definition'
       ? `Senza definition, ${count(result.configs, 'TaupageConfig block')}`
-      : undefined;
+      : result.defaultsOnly === true
+        ? 'AMI defaults'
+        : undefined;
   const notes = [
     blocks,
     result.warnings.length > 0 ? count(result.warnings.length, 'warning') : undefined,

@@ -37,6 +37,40 @@ ports:
 health_check_path: /health
 `;
 
+describe('taupage validate --defaults FILE (no config files): the AMI defaults file alone', () => {
+  it('accepts the defaults file the AMI ships', async () => {
+    const shipped = join(import.meta.dirname, '../../../ami/files/defaults.yaml');
+    const result = await cli('validate', '--defaults', shipped);
+    expect(result).toMatchObject({ code: 0, stdout: `${shipped}: valid (AMI defaults)\n` });
+  });
+
+  it('refuses a defaults file whose keys are invalid: exit 2, one line with the key path and line', async () => {
+    const path = await file('bad-defaults.yaml', '# org defaults\nroot: maybe\nnotify_cfn: {stack: s}\n');
+    const result = await cli('validate', '--defaults', path);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toMatch(/^.*bad-defaults\.yaml: invalid \(2 errors, AMI defaults\)\n/);
+    expect(result.stdout).toContain('  error: root (line 2:7): expected true or false');
+    expect(result.stdout).toContain('  error: notify_cfn (line 3:13): expected both stack and resource');
+  });
+
+  it('refuses a defaults file that is not YAML or not a map', async () => {
+    for (const [name, content] of [
+      ['not-yaml.yaml', 'root: [unclosed\n'],
+      ['a-list.yaml', '- root\n'],
+    ] as const) {
+      const result = await cli('validate', '--defaults', await file(name, content));
+      expect(result.code, name).toBe(2);
+      expect(result.stdout, name).toContain(`${name}: invalid`);
+    }
+  });
+
+  it('needs files or --defaults', async () => {
+    const result = await cli('validate');
+    expect(result.code).toBe(64);
+    expect(result.stderr).toContain('FILE');
+  });
+});
+
 describe('taupage validate', () => {
   it('exits 0 for a valid config and prints a summary', async () => {
     const result = await cli('validate', await file('valid.yaml', VALID));
