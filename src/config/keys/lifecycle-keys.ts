@@ -113,7 +113,8 @@ export const LIFECYCLE_FIELDS = {
       check: (text) => (text.startsWith('/') ? undefined : 'expected a URL path starting with /'),
     }),
     {
-      meaning: 'GET this path on the container until HTTP 200 before the boot counts as done.',
+      meaning:
+        'GET this path on the container until HTTP 200 before the boot counts as done; after the boot it is probed on (every 10 s by default) and reported in /healthz, /status and the metrics, never acted on (docs/health.md).',
       since: SINCE_SKELETON,
       defaultText: '— (no wait)',
     },
@@ -143,7 +144,7 @@ export const LIFECYCLE_FIELDS = {
   }),
   notifyCfn: optional('notify_cfn', notifyCfnNode(), {
     meaning:
-      'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE on any failed boot, invalid config included (Senza sets it).',
+      'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE on any failed boot, invalid config included (Senza sets it). Both `stack` and `resource`: one without the other is an error.',
     since: SINCE,
     defaultText: '— (no signal)',
   }),
