@@ -338,6 +338,31 @@ describe('taupage (usage)', () => {
       expect(result.stdout).toContain(command);
   });
 
+  it('documents the health check settings in agent and local --help, and refuses bad values with exit 64', async () => {
+    for (const command of [['agent'], ['local', 'run']]) {
+      const help = (await cli(...command, '--help')).stdout.replace(/\s+/g, ' ');
+      for (const flag of [
+        '--health-check-interval <seconds>',
+        '--health-check-timeout <seconds>',
+        '--health-check-failure-threshold <n>',
+        '--health-check-success-threshold <n>',
+      ])
+        expect(help, `${command.join(' ')} ${flag}`).toContain(flag);
+      expect(help).toContain('env: TAUPAGE_HEALTH_CHECK_INTERVAL');
+    }
+    const config = await file('health-flags.yaml', VALID);
+    for (const [flag, value] of [
+      ['--health-check-interval', '0'],
+      ['--health-check-timeout', 'soon'],
+      ['--health-check-failure-threshold', '1.5'],
+      ['--health-check-success-threshold', '0'],
+    ] as const) {
+      const result = await cli('local', '--config', config, flag, value);
+      expect(result.code, flag).toBe(64);
+      expect(result.stderr, flag).toContain(flag);
+    }
+  });
+
   it('exits 64 on an unknown command', async () => {
     expect((await cli('frobnicate')).code).toBe(64);
   });
