@@ -39,11 +39,7 @@ import {
 import { Supervisor, type SupervisorOutcome } from './supervisor.js';
 import { drainForTermination } from './termination.js';
 import type { TerminationNotice } from '../host/lifecycle-watcher.js';
-import {
-  DEFAULT_HEALTH_MONITOR_SETTINGS,
-  monitorHealth,
-  type HealthMonitorSettings,
-} from '../health/health-monitor.js';
+import { watchApplicationHealth, type HealthMonitorSettings } from '../health/health-monitor.js';
 
 /** The CLI's hard deadline for the whole shutdown when no app stop is involved (see agent-command). */
 const SHUTDOWN_BASE_DEADLINE_MS = 30_000;
@@ -371,21 +367,16 @@ export class Agent {
     });
     // The health check keeps running beside the supervisor (report only, see monitorHealth).
     const stopHealth = new AbortController();
-    const health = this.#state.health;
-    const monitoring =
-      health.status === 'none'
-        ? Promise.resolve()
-        : monitorHealth(
-            {
-              health,
-              url: health.url,
-              dockerHealth: health.dockerHealthcheck ? () => this.#state.container?.health : undefined,
-              settings: this.#deps.healthMonitor ?? DEFAULT_HEALTH_MONITOR_SETTINGS,
-              clock: this.#clock,
-              log: this.#deps.log.child({ component: 'health' }),
-            },
-            AbortSignal.any([signal, stopHealth.signal]),
-          );
+    const monitoring = watchApplicationHealth(
+      {
+        health: this.#state.health,
+        container: () => this.#state.container,
+        settings: this.#deps.healthMonitor,
+        clock: this.#clock,
+        log: this.#deps.log.child({ component: 'health' }),
+      },
+      AbortSignal.any([signal, stopHealth.signal]),
+    );
     try {
       return await supervisor.run(signal);
     } finally {

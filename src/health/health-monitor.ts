@@ -88,6 +88,32 @@ export async function monitorHealth(options: HealthMonitorOptions, signal: Abort
   }
 }
 
+/**
+ * After a successful boot: watches what the boot's gate checked (`health.url`, the image's
+ * HEALTHCHECK) until `signal` aborts; nothing when there was nothing to check.
+ */
+export function watchApplicationHealth(
+  options: Omit<HealthMonitorOptions, 'url' | 'dockerHealth' | 'settings'> & {
+    /** The container as the supervisor last inspected it. */
+    readonly container: () => ContainerInfo | undefined;
+    readonly settings: HealthMonitorSettings | undefined;
+  },
+  signal: AbortSignal,
+): Promise<void> {
+  const { health, container, settings, ...rest } = options;
+  if (health.status === 'none') return Promise.resolve();
+  return monitorHealth(
+    {
+      ...rest,
+      health,
+      url: health.url,
+      dockerHealth: health.dockerHealthcheck ? () => container()?.health : undefined,
+      settings: settings ?? DEFAULT_HEALTH_MONITOR_SETTINGS,
+    },
+    signal,
+  );
+}
+
 /** One round: the HTTP check and the Docker HEALTHCHECK state; both must pass. Never throws. */
 export async function probeRound(
   options: HealthMonitorOptions,
