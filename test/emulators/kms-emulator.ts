@@ -55,6 +55,12 @@ export class KmsEmulator {
   maxConcurrentDecrypts = 0;
   /** Latency added to each Decrypt, so that a client's concurrency bound becomes observable. */
   decryptDelayMs = 0;
+  /**
+   * KMS's clock minus the host's, in ms: the host's wall clock stepped by the opposite. Requests
+   * signed more than 5 minutes off fail like AWS's (InvalidSignatureException, "Signature
+   * expired"), and every answer's `Date` header gives KMS's time, which the SDK corrects by.
+   */
+  clockOffsetMs = 0;
   /** Authenticated operation names in arrival order (names only, never payloads). */
   readonly operations: string[] = [];
 
@@ -147,13 +153,24 @@ export class KmsEmulator {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const headers = { 'x-amzn-requestid': randomUUID() };
+    const headers = {
+      'x-amzn-requestid': randomUUID(),
+      date: new Date(Date.now() + this.clockOffsetMs).toUTCString(),
+    };
     try {
       const body = await readBody(req, 64 * 1024);
       if (req.method !== 'POST' || req.url !== '/') {
         throw new AwsError('UnknownOperationException', 'KMS accepts only POST /');
       }
-      verifySigV4(req, body, this.region, 'kms', this.credentials);
+      verifySigV4(
+        req,
+        body,
+        this.region,
+        'kms',
+        this.credentials,
+        undefined,
+        Date.now() + this.clockOffsetMs,
+      );
       const target = req.headers['x-amz-target'];
       const op = typeof target === 'string' && target.startsWith('TrentService.') ? target.slice(13) : '';
       const members = Object.hasOwn(MEMBERS, op) ? MEMBERS[op] : undefined; // not 'constructor'…

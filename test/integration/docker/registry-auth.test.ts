@@ -201,7 +201,11 @@ describe('verifyImageTrusted', () => {
     const dead = createServer();
     await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
     const deadPort = (dead.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => dead.close(() => { resolve(); }));
+    await new Promise<void>((resolve) =>
+      dead.close(() => {
+        resolve();
+      }),
+    );
     realmHost = `127.0.0.1:${deadPort}`;
     try {
       await expect(

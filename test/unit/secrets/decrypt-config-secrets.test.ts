@@ -124,11 +124,11 @@ describe('decryptConfigSecrets under a 30 s KMS throttling', () => {
     const inner = new FakeSecretDecrypter();
     let attempts = 0;
     const decrypter = {
-      decrypt: (ciphertext: Buffer, signal: AbortSignal) => {
+      decrypt: (ciphertext: Buffer) => {
         attempts++;
         return clock.now() < throttledUntil
           ? Promise.reject(new TaupageError('SECRET_UNAVAILABLE', 'KMS: throttled'))
-          : inner.decrypt(ciphertext, signal);
+          : inner.decrypt(ciphertext);
       },
     };
     const config = configWith(`environment:\n  DB_PASSWORD: "${encrypt('db-secret')}"\n`);
