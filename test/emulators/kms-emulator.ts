@@ -68,6 +68,7 @@ export class KmsEmulator {
   private readonly denied = new Set<string>();
   private readonly faults: Array<{ code: string; status: number }> = [];
   private readonly sleepers = new Set<() => void>();
+  private throttledUntil = 0;
   private inFlightDecrypts = 0;
 
   private constructor(
@@ -145,6 +146,11 @@ export class KmsEmulator {
   /** The next `count` authenticated requests get 400 ThrottlingException (the SDK retries it). */
   throttleNext(count: number): void {
     for (let i = 0; i < count; i++) this.faults.push({ code: 'ThrottlingException', status: 400 });
+  }
+
+  /** Every Decrypt for the next `ms` milliseconds gets 400 ThrottlingException (a quota outage). */
+  throttleFor(ms: number): void {
+    this.throttledUntil = Date.now() + ms;
   }
 
   /** The next `count` authenticated requests fail with `code`, HTTP 500 (see KmsFaultCode). */
@@ -231,6 +237,7 @@ export class KmsEmulator {
     try {
       if (this.decryptDelayMs > 0) await this.sleep(this.decryptDelayMs);
       this.takeFault();
+      if (Date.now() < this.throttledUntil) throw new AwsError('ThrottlingException', 'Rate exceeded', 400);
       const input = JsonInput.parse(body, MEMBERS['Decrypt'] ?? []);
       const data = input.blob('CiphertextBlob', 6144);
       const context = input.stringMap('EncryptionContext');

@@ -150,12 +150,12 @@ export async function bootSteps(agent: AgentProcess): Promise<BootStep[]> {
   return (status.boot as { steps: BootStep[] }).steps;
 }
 
-/** Polls the status endpoint until the boot is no longer `booting`. */
+/** Polls the status endpoint until the boot is no longer `booting`; fails at once if the agent exits. */
 export async function bootFinished(
   agent: AgentProcess,
   timeoutMs = 60_000,
 ): Promise<Record<string, unknown>> {
-  return eventually(
+  const finished = eventually(
     async () => {
       const status = await agent.status();
       return (status.boot as { state: string }).state === 'booting' ? undefined : status;
@@ -163,6 +163,10 @@ export async function bootFinished(
     'the boot to finish',
     timeoutMs,
   );
+  const exited = agent.exited.then((code) => {
+    throw new Error(`the agent exited (${String(code)}) before its boot finished:\n${agent.stderr}`);
+  });
+  return Promise.race([finished, exited]);
 }
 
 /** The containers of this name (all states): the user keeps exactly one. */
