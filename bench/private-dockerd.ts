@@ -22,13 +22,17 @@ export interface PrivateDockerdOptions {
   /** The daemon's whole environment besides PATH (e.g. AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). */
   readonly env: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /** Where the daemon listens; default `<its dir>/docker.sock`. A test may hand the path out first. */
+  readonly socketPath?: string;
+  /** Extra dockerd flags (e.g. --live-restore). */
+  readonly flags?: readonly string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startPrivateDockerd(options: PrivateDockerdOptions): Promise<PrivateDockerd> {
   const dir = await mkdtemp(join(options.parent, 'taupage-bench-dockerd-'));
-  const socket = join(dir, 'docker.sock');
+  const socket = options.socketPath ?? join(dir, 'docker.sock');
   await writeFile(join(dir, 'daemon.json'), '{}\n');
   const log = await open(join(dir, 'dockerd.log'), 'a');
   let child: ChildProcess;
@@ -50,6 +54,7 @@ export async function startPrivateDockerd(options: PrivateDockerdOptions): Promi
         '--ip-forward=false',
         '--ip-masq=false',
         '--shutdown-timeout=2',
+        ...(options.flags ?? []),
       ],
       {
         // Its own process group: a Ctrl-C in the terminal reaches the bench, which stops the
