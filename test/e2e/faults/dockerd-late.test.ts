@@ -25,7 +25,7 @@ afterAll(async () => {
 
 describe('fault: dockerd not up yet when the agent starts', () => {
   it('waits with backoff and boots when the engine appears', async () => {
-    dir = await mkdtemp(join('/var/tmp', 'taupage-faults-late-'));
+    dir = await mkdtemp(join('/var/tmp', 'tf-late-'));
     const socketPath = join(dir, 'docker.sock');
     const instance = await campaign.instance('late');
     const agent = await campaign.start(instance, {

@@ -101,11 +101,25 @@ export class Campaign {
    * The test image under a tag of its own, in the test registry but not in the engine: the
    * agent's boot really pulls it (the shared image may be present, and others use it).
    */
-  async uniqueImage(): Promise<string> {
+  async uniqueImage(script?: string): Promise<string> {
     const tag = `faults-${randomBytes(4).toString('hex')}`;
     const repository = env.image.replace(/:[^:/]+$/, '');
-    await this.docker.getImage(env.image).tag({ repo: repository, tag });
     const reference = `${repository}:${tag}`;
+    if (script === undefined) {
+      await this.docker.getImage(env.image).tag({ repo: repository, tag });
+    } else {
+      // The test image with another command (e.g. an app that logs a numbered line at a pace).
+      const base = await this.docker.createContainer({ Image: env.image, Cmd: ['true'] });
+      try {
+        await base.commit({
+          repo: repository,
+          tag,
+          changes: [`CMD ["/bin/sh","-c",${JSON.stringify(script)}]`],
+        });
+      } finally {
+        await base.remove({ force: true });
+      }
+    }
     const push = await this.docker
       .getImage(reference)
       .push({ authconfig: { username: '', password: '', serveraddress: env.registry } });
