@@ -118,6 +118,9 @@ export class HostPreparation {
       log: this.#log,
       intervalSeconds: this.#deps.settings.lifecyclePollSeconds,
       onTermination,
+      recordError: (error) => {
+        this.#deps.state.recordError(error);
+      },
     });
     this.#watcher.start();
   }
