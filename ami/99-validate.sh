@@ -46,6 +46,15 @@ check "application is 999:999" test "$(id -u application):$(id -g application)" 
 check "granting-service user exists" id granting-service
 check "Node.js is the pinned v${TAUPAGE_NODE_VERSION:-?}" test "$(/usr/local/bin/node --version)" = "v${TAUPAGE_NODE_VERSION:-?}"
 check "taupage runs" /usr/local/bin/taupage version
+# Node names the cache's directory after its version, the architecture and V8's flags.
+compile_cache_built() {
+  local dir
+  for dir in /opt/taupage/compile-cache/"v${TAUPAGE_NODE_VERSION:-?}"-x64-*/; do
+    [[ -n "$(ls -A "$dir")" ]] && return 0
+  done
+  return 1
+}
+check "compile cache built for Node.js v${TAUPAGE_NODE_VERSION:-?}" compile_cache_built
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
 check "rsyslog enabled (auth.log, syslog)" test -L /etc/systemd/system/multi-user.target.wants/rsyslog.service

@@ -3,7 +3,8 @@
 // Two scenarios: a cold pull from the local registry, and the image already in the engine.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,10 +24,20 @@ const BOOT_TIMEOUT_MS = 60_000;
 const TARGETS = { ratioCold: 1.2, ratioWarm: 1.3, healthDetectMs: 20, startupMs: 60, rssMB: 64 };
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '7' }, image: { type: 'string' } },
+  options: {
+    runs: { type: 'string', default: '7' },
+    image: { type: 'string' },
+    scenario: { type: 'string', default: 'both' },
+    'compile-cache': { type: 'string', default: 'on' },
+  },
 });
 const RUNS = Number(args.runs);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a positive integer');
+if (!['both', 'cold', 'warm'].includes(args.scenario))
+  throw new Error('--scenario must be both, cold or warm');
+if (!['on', 'off'].includes(args['compile-cache'])) throw new Error('--compile-cache must be on or off');
+// BENCH_CPU_PROF=1: a V8 CPU profile of every agent run in /tmp/taupage-bench-prof (why a target is missed).
+const CPU_PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : [];
 
 // Everything we start, so that Ctrl-C or an error never leaves a process, container or dir behind.
 const children = new Set<ChildProcess>();
@@ -129,6 +140,17 @@ interface Sample {
   steps: Record<string, number>;
   startupMs?: number; // agent: its process start → status endpoint listening (own log)
   rssMB?: number; // agent: VmRSS ~1 s after boot, idle
+  rssAnonMB?: number; // its anonymous part (heap, stacks, malloc); the rest is mapped files (node's code)
+  heapUsedMB?: number; // V8 heap used and allocated (nodejs_heap_size_*_bytes from its /metrics), same time
+  heapTotalMB?: number;
+  cpuMs?: number; // agent: user + system CPU time of the process when "Boot completed" arrived
+}
+
+/** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, 10 ms ticks). */
+function cpuTimeMs(pid: number | undefined): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (USER_HZ = 100)
 }
 
 async function agentRun(image: string, kms: KmsEmulator): Promise<Sample> {
@@ -151,21 +173,28 @@ health_check_path: /health
   tempDirs.add(dir);
   await writeFile(join(dir, 'defaults.yaml'), '');
   containers.add(name);
-  const argv = ['dist/taupage.mjs', 'agent', '--imds-url', imds.url, '--kms-endpoint', kms.url];
+  // As on the AMI: a compile cache primed by ami/files/prime-compile-cache.mjs, fresh for every run
+  // (the agent would otherwise add to it at exit; on the AMI it is read-only).
+  const compileCache =
+    primedCompileCache === undefined ? {} : { NODE_COMPILE_CACHE: join(dir, 'compile-cache') };
+  if (primedCompileCache !== undefined)
+    await cp(primedCompileCache, join(dir, 'compile-cache'), { recursive: true });
+  const argv = [...CPU_PROF, 'dist/taupage.mjs', 'agent', '--imds-url', imds.url, '--kms-endpoint', kms.url];
   argv.push('--status-listen', '127.0.0.1:0', '--meta-dir', dir, '--defaults', join(dir, 'defaults.yaml'));
-  argv.push('--container-name', name);
+  argv.push('--container-name', name, '--metrics-listen', '127.0.0.1:0');
   const credentials = { AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'x' };
   const noFiles = { AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_CONFIG_FILE: '/nonexistent' };
   const t0 = performance.now();
   const proc = spawn(AGENT_NODE, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...credentials, ...noFiles },
+    env: { ...process.env, ...credentials, ...noFiles, ...compileCache },
   });
   children.add(proc);
   try {
     const tail: string[] = []; // the last log lines, for the error when the boot fails
     createInterface({ input: proc.stderr }).on('line', (line) => tail.push(line));
     let startupMs = NaN;
+    let cpuMs = NaN;
     let statusUrl = '';
     // Read stdout live: the "Boot completed" line is the end mark (polling status would add lag).
     const tEnd = await new Promise<number>((resolve, reject) => {
@@ -191,6 +220,7 @@ health_check_path: /health
           startupMs = record.startupMs ?? NaN;
           statusUrl = record.url ?? '';
         } else if (record.msg?.startsWith('Boot completed in')) {
+          cpuMs = cpuTimeMs(proc.pid);
           clearTimeout(timer);
           resolve(now);
         }
@@ -198,17 +228,27 @@ health_check_path: /health
     });
     const status = (await (await fetch(statusUrl)).json()) as {
       boot: { state: string; steps: { name: string; endedAt: string; durationMs: number }[] };
+      agent: { endpoints?: { metrics?: string } };
     };
     if (status.boot.state !== 'succeeded') throw new Error(`agent status: boot.state=${status.boot.state}`);
     const healthEnd = Date.parse(status.boot.steps.find((step) => step.name === 'health')?.endedAt ?? '');
     await sleep(1000); // let start-up garbage settle: we want the idle footprint
-    const vmRss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${String(proc.pid)}/status`, 'utf8'));
+    const procStatus = await readFile(`/proc/${String(proc.pid)}/status`, 'utf8');
+    const kB = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(procStatus)?.[1]) / 1024;
+    const metricsUrl = status.agent.endpoints?.metrics;
+    const metrics = metricsUrl === undefined ? '' : await (await fetch(metricsUrl)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]) / 2 ** 20;
     return {
       totalMs: tEnd - t0,
       healthDetectMs: healthEnd - (await containerStartedAt(name)),
       steps: Object.fromEntries(status.boot.steps.map((step) => [step.name, step.durationMs])),
       startupMs,
-      rssMB: Number(vmRss?.[1]) / 1024,
+      rssMB: kB('VmRSS'),
+      rssAnonMB: kB('RssAnon'),
+      heapUsedMB: gauge('nodejs_heap_size_used_bytes'),
+      heapTotalMB: gauge('nodejs_heap_size_total_bytes'),
+      cpuMs,
     };
   } finally {
     await stopChild(proc); // SIGTERM leaves the app container running: removed next
@@ -308,7 +348,12 @@ function report(
     ['agent    health seen − StartedAt', col(agent, (s) => s.healthDetectMs), 'ms'],
     ['baseline health seen − StartedAt', col(baseline, (s) => s.healthDetectMs), 'ms'],
     ['agent    process start → status ready', col(agent, (s) => s.startupMs), 'ms'],
+    // Less sensitive to other load on the machine than wall-clock times: what the agent itself burnt.
+    ['agent    CPU time until boot completed', col(agent, (s) => s.cpuMs), 'ms'],
     ['agent    idle RSS after boot', col(agent, (s) => s.rssMB), 'MB'],
+    ['  of which anonymous (RssAnon)', col(agent, (s) => s.rssAnonMB), 'MB'],
+    ['  V8 heap used', col(agent, (s) => s.heapUsedMB), 'MB'],
+    ['  V8 heap allocated', col(agent, (s) => s.heapTotalMB), 'MB'],
   ] as const;
   console.log(`\n== ${title} (${String(agent.length)} runs each) ==`);
   console.log(`${'metric'.padEnd(40)}${'median'.padStart(9)}${'min'.padStart(9)}${'max'.padStart(9)}`);
@@ -349,17 +394,20 @@ async function main(kms: KmsEmulator): Promise<void> {
       `${String(cpus().length)} cpus, load average ${load()}`,
   );
   console.log(`agent node: ${AGENT_NODE_VERSION} (${AGENT_NODE})`);
+  console.log(
+    `compile cache: ${primedCompileCache === undefined ? 'off' : 'on, primed as the AMI build does'}`,
+  );
   // One discarded pair first: the first spawn pays for cold file caches, not for taupage.
   await docker('rmi', '-f', image);
   await agentRun(image, kms);
   checkStopping();
   await baselineRun(image);
   process.stderr.write('  warm-up pair done (not counted)\n');
-  const cold = await scenario(image, kms, true);
-  const warm = await scenario(image, kms, false);
+  const cold = args.scenario === 'warm' ? undefined : await scenario(image, kms, true);
+  const warm = args.scenario === 'cold' ? undefined : await scenario(image, kms, false);
   const checks = {
-    cold: report('cold pull from local registry', TARGETS.ratioCold, cold),
-    warm: report('image already in the engine', TARGETS.ratioWarm, warm),
+    cold: cold && report('cold pull from local registry', TARGETS.ratioCold, cold),
+    warm: warm && report('image already in the engine', TARGETS.ratioWarm, warm),
   };
   console.log(`load average at end: ${load()}`);
   await mkdir('bench/results', { recursive: true });
@@ -371,6 +419,7 @@ async function main(kms: KmsEmulator): Promise<void> {
     image,
     agentNode: AGENT_NODE_VERSION,
     benchNode: process.version,
+    compileCache: args['compile-cache'],
     dockerVersion,
   };
   const machine = { cpus: cpus().length, loadavgEnd: loadavg() };
@@ -381,7 +430,26 @@ async function main(kms: KmsEmulator): Promise<void> {
   console.log(`results: ${file}`);
 }
 
+/** The bundle's compile cache, primed once like the AMI build does (--compile-cache on). */
+async function primeCompileCache(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'taupage-bench-compile-cache-'));
+  tempDirs.add(dir);
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      AGENT_NODE,
+      ['ami/files/prime-compile-cache.mjs', 'dist'],
+      { env: { ...process.env, NODE_COMPILE_CACHE: dir } },
+      (error) => {
+        if (error) reject(error);
+        else resolve();
+      },
+    );
+  });
+  return dir;
+}
+
 const kms = await KmsEmulator.start({ region: REGION });
+const primedCompileCache = args['compile-cache'] === 'on' ? await primeCompileCache() : undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     stopping = signal;
