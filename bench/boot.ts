@@ -29,6 +29,10 @@ const { values: args } = parseArgs({
     image: { type: 'string' },
     scenario: { type: 'string', default: 'both' },
     'compile-cache': { type: 'string', default: 'on' },
+    // Another build of the agent (a directory with taupage.mjs and chunks/, e.g. main's dist/
+    // copied away), run in the same loop: A (dist/), baseline, B (this one), so that a change
+    // is measured against what it replaces under the same load.
+    against: { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -153,7 +157,7 @@ function cpuTimeMs(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (USER_HZ = 100)
 }
 
-async function agentRun(image: string, kms: KmsEmulator): Promise<Sample> {
+async function agentRun(image: string, kms: KmsEmulator, bundle = 'dist'): Promise<Sample> {
   checkStopping();
   const name = `taupage-bench-a-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
@@ -179,7 +183,15 @@ health_check_path: /health
     primedCompileCache === undefined ? {} : { NODE_COMPILE_CACHE: join(dir, 'compile-cache') };
   if (primedCompileCache !== undefined)
     await cp(primedCompileCache, join(dir, 'compile-cache'), { recursive: true });
-  const argv = [...CPU_PROF, 'dist/taupage.mjs', 'agent', '--imds-url', imds.url, '--kms-endpoint', kms.url];
+  const argv = [
+    ...CPU_PROF,
+    join(bundle, 'taupage.mjs'),
+    'agent',
+    '--imds-url',
+    imds.url,
+    '--kms-endpoint',
+    kms.url,
+  ];
   argv.push('--status-listen', '127.0.0.1:0', '--meta-dir', dir, '--defaults', join(dir, 'defaults.yaml'));
   argv.push('--container-name', name, '--metrics-listen', '127.0.0.1:0');
   const credentials = { AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'x' };
@@ -210,6 +222,9 @@ health_check_path: /health
       createInterface({ input: proc.stdout }).on('line', (line) => {
         const now = performance.now();
         tail.push(line);
+        // BENCH_TRACE=1: every agent log line with the ms since the spawn, to see where time goes.
+        if (process.env.BENCH_TRACE)
+          process.stderr.write(`    +${(now - t0).toFixed(0).padStart(5)} ms ${line.slice(0, 160)}\n`);
         let record: { msg?: string; url?: string; startupMs?: number } = {};
         try {
           record = JSON.parse(line) as typeof record;
@@ -300,6 +315,7 @@ async function baselineRun(image: string): Promise<Sample> {
 async function scenario(image: string, kms: KmsEmulator, cold: boolean) {
   const agent: Sample[] = [];
   const baseline: Sample[] = [];
+  const against: Sample[] = [];
   // Cold: each run starts without the image (its only layer goes with it). Warm: it is present.
   const prepare = () => (cold ? docker('rmi', '-f', image) : docker('pull', '-q', image));
   for (let i = 1; i <= RUNS; i++) {
@@ -311,10 +327,17 @@ async function scenario(image: string, kms: KmsEmulator, cold: boolean) {
     const b = await baselineRun(image);
     agent.push(a);
     baseline.push(b);
-    const line = `agent ${a.totalMs.toFixed(0)} ms, baseline ${b.totalMs.toFixed(0)} ms`;
+    let line = `agent ${a.totalMs.toFixed(0)} ms, baseline ${b.totalMs.toFixed(0)} ms`;
+    if (args.against !== undefined) {
+      checkStopping();
+      await prepare();
+      const c = await agentRun(image, kms, args.against);
+      against.push(c);
+      line += `, --against agent ${c.totalMs.toFixed(0)} ms`;
+    }
     process.stderr.write(`  ${cold ? 'cold' : 'warm'} run ${String(i)}/${String(RUNS)}: ${line}\n`);
   }
-  return { agent, baseline };
+  return { agent, baseline, against };
 }
 
 function median(xs: number[]): number {
@@ -409,6 +432,19 @@ async function main(kms: KmsEmulator): Promise<void> {
     cold: cold && report('cold pull from local registry', TARGETS.ratioCold, cold),
     warm: warm && report('image already in the engine', TARGETS.ratioWarm, warm),
   };
+  if (args.against !== undefined) {
+    for (const [name, runs] of [
+      ['cold', cold],
+      ['warm', warm],
+    ] as const) {
+      if (runs === undefined) continue;
+      const title = `${name}: --against ${args.against}, same loop, same baseline`;
+      report(title, name === 'cold' ? TARGETS.ratioCold : TARGETS.ratioWarm, {
+        agent: runs.against,
+        baseline: runs.baseline,
+      });
+    }
+  }
   console.log(`load average at end: ${load()}`);
   await mkdir('bench/results', { recursive: true });
   const file = `bench/results/boot-${started.toISOString().replace(/[:.]/g, '-')}.json`;
@@ -434,17 +470,13 @@ async function main(kms: KmsEmulator): Promise<void> {
 async function primeCompileCache(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'taupage-bench-compile-cache-'));
   tempDirs.add(dir);
-  await new Promise<void>((resolve, reject) => {
-    execFile(
-      AGENT_NODE,
-      ['ami/files/prime-compile-cache.mjs', 'dist'],
-      { env: { ...process.env, NODE_COMPILE_CACHE: dir } },
-      (error) => {
-        if (error) reject(error);
-        else resolve();
-      },
-    );
-  });
+  // One cache for both bundles: entries are keyed by each module's absolute path.
+  for (const bundle of ['dist', ...(args.against === undefined ? [] : [args.against])]) {
+    execFileSync(AGENT_NODE, ['ami/files/prime-compile-cache.mjs', bundle], {
+      env: { ...process.env, NODE_COMPILE_CACHE: dir },
+      stdio: 'ignore',
+    });
+  }
   return dir;
 }
 

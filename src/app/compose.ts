@@ -49,9 +49,22 @@ export async function composeAgent(
   });
   const clock = systemClock;
 
+  // The KMS client (~100 ms to load and compile) only when a value is encrypted: most configs
+  // have none, and this sits on the boot's critical path. Its loading starts as soon as the user
+  // data is there and has an aws:kms: value, while IMDS still answers for the identity and the
+  // config is parsed, not when the kms step needs it.
+  let kmsModule: Promise<typeof import('../secrets/kms-secret-decrypter.js')> | undefined;
+  const loadKms = () => (kmsModule ??= import('../secrets/kms-secret-decrypter.js'));
   const metadata =
     local === undefined
-      ? new ImdsInstanceMetadata({
+      ? new (class extends ImdsInstanceMetadata {
+          override async userData(signal: AbortSignal): Promise<Buffer> {
+            const userData = await super.userData(signal);
+            // A failed load surfaces at the kms step (it loads again there), not here.
+            if (userData.includes('aws:kms:')) loadKms().catch(() => (kmsModule = undefined));
+            return userData;
+          }
+        })({
           baseUrl: settings.imdsUrl,
           clock,
           log: log.child({ component: 'imds' }),
@@ -67,13 +80,11 @@ export async function composeAgent(
     const { DockerodeContainerEvents } = await import('../docker/dockerode-container-events.js');
     let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
     if (local === undefined) {
-      // The KMS client (~100 ms to load and compile) only when a value is encrypted: most
-      // configs have none, and this sits on the boot's critical path.
       secretDecrypter = (identity) => {
         let kms: Promise<SecretDecrypter> | undefined;
         return {
           decrypt: async (ciphertext, signal) => {
-            kms ??= import('../secrets/kms-secret-decrypter.js').then(
+            kms ??= loadKms().then(
               ({ KmsSecretDecrypter }) =>
                 new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint }),
             );
