@@ -33,6 +33,7 @@ const { values: args } = parseArgs({
     // copied away), run in the same loop: A (dist/), baseline, B (this one), so that a change
     // is measured against what it replaces under the same load.
     against: { type: 'string' },
+    'against-compile-cache': { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -40,6 +41,10 @@ if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a posit
 if (!['both', 'cold', 'warm'].includes(args.scenario))
   throw new Error('--scenario must be both, cold or warm');
 if (!['on', 'off'].includes(args['compile-cache'])) throw new Error('--compile-cache must be on or off');
+// The --against build's compile cache: like dist/'s unless said (e.g. main as it runs today: off).
+const AGAINST_COMPILE_CACHE = args['against-compile-cache'] ?? args['compile-cache'];
+if (!['on', 'off'].includes(AGAINST_COMPILE_CACHE))
+  throw new Error('--against-compile-cache must be on or off');
 // BENCH_CPU_PROF=1: a V8 CPU profile of every agent run in /tmp/taupage-bench-prof (why a target is missed).
 const CPU_PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : [];
 
@@ -157,7 +162,12 @@ function cpuTimeMs(pid: number | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (USER_HZ = 100)
 }
 
-async function agentRun(image: string, kms: KmsEmulator, bundle = 'dist'): Promise<Sample> {
+async function agentRun(
+  image: string,
+  kms: KmsEmulator,
+  bundle = 'dist',
+  useCompileCache = args['compile-cache'] === 'on',
+): Promise<Sample> {
   checkStopping();
   const name = `taupage-bench-a-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
@@ -179,10 +189,9 @@ health_check_path: /health
   containers.add(name);
   // As on the AMI: a compile cache primed by ami/files/prime-compile-cache.mjs, fresh for every run
   // (the agent would otherwise add to it at exit; on the AMI it is read-only).
-  const compileCache =
-    primedCompileCache === undefined ? {} : { NODE_COMPILE_CACHE: join(dir, 'compile-cache') };
-  if (primedCompileCache !== undefined)
-    await cp(primedCompileCache, join(dir, 'compile-cache'), { recursive: true });
+  const cache = useCompileCache ? primedCompileCache : undefined;
+  const compileCache = cache === undefined ? {} : { NODE_COMPILE_CACHE: join(dir, 'compile-cache') };
+  if (cache !== undefined) await cp(cache, join(dir, 'compile-cache'), { recursive: true });
   const argv = [
     ...CPU_PROF,
     join(bundle, 'taupage.mjs'),
@@ -331,7 +340,7 @@ async function scenario(image: string, kms: KmsEmulator, cold: boolean) {
     if (args.against !== undefined) {
       checkStopping();
       await prepare();
-      const c = await agentRun(image, kms, args.against);
+      const c = await agentRun(image, kms, args.against, AGAINST_COMPILE_CACHE === 'on');
       against.push(c);
       line += `, --against agent ${c.totalMs.toFixed(0)} ms`;
     }
@@ -418,7 +427,7 @@ async function main(kms: KmsEmulator): Promise<void> {
   );
   console.log(`agent node: ${AGENT_NODE_VERSION} (${AGENT_NODE})`);
   console.log(
-    `compile cache: ${primedCompileCache === undefined ? 'off' : 'on, primed as the AMI build does'}`,
+    `compile cache: ${args['compile-cache'] === 'off' ? 'off' : 'on, primed as the AMI build does'}`,
   );
   // One discarded pair first: the first spawn pays for cold file caches, not for taupage.
   await docker('rmi', '-f', image);
@@ -438,7 +447,7 @@ async function main(kms: KmsEmulator): Promise<void> {
       ['warm', warm],
     ] as const) {
       if (runs === undefined) continue;
-      const title = `${name}: --against ${args.against}, same loop, same baseline`;
+      const title = `${name}: --against ${args.against} (compile cache ${AGAINST_COMPILE_CACHE}), same loop, same baseline`;
       report(title, name === 'cold' ? TARGETS.ratioCold : TARGETS.ratioWarm, {
         agent: runs.against,
         baseline: runs.baseline,
@@ -481,7 +490,10 @@ async function primeCompileCache(): Promise<string> {
 }
 
 const kms = await KmsEmulator.start({ region: REGION });
-const primedCompileCache = args['compile-cache'] === 'on' ? await primeCompileCache() : undefined;
+const primedCompileCache =
+  args['compile-cache'] === 'on' || (args.against !== undefined && AGAINST_COMPILE_CACHE === 'on')
+    ? await primeCompileCache()
+    : undefined;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     stopping = signal;
