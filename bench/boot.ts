@@ -153,6 +153,7 @@ interface Sample {
   heapUsedMB?: number; // V8 heap used and allocated (nodejs_heap_size_*_bytes from its /metrics), same time
   heapTotalMB?: number;
   cpuMs?: number; // agent: user + system CPU time of the process when "Boot completed" arrived
+  readyCpuMs?: number; // the same when "Status endpoint listening" arrived
 }
 
 /** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, 10 ms ticks). */
@@ -216,6 +217,7 @@ health_check_path: /health
     createInterface({ input: proc.stderr }).on('line', (line) => tail.push(line));
     let startupMs = NaN;
     let cpuMs = NaN;
+    let readyCpuMs = NaN;
     let statusUrl = '';
     // Read stdout live: the "Boot completed" line is the end mark (polling status would add lag).
     const tEnd = await new Promise<number>((resolve, reject) => {
@@ -242,6 +244,7 @@ health_check_path: /health
         }
         if (record.msg === 'Status endpoint listening') {
           startupMs = record.startupMs ?? NaN;
+          readyCpuMs = cpuTimeMs(proc.pid);
           statusUrl = record.url ?? '';
         } else if (record.msg?.startsWith('Boot completed in')) {
           cpuMs = cpuTimeMs(proc.pid);
@@ -273,6 +276,7 @@ health_check_path: /health
       heapUsedMB: gauge('nodejs_heap_size_used_bytes'),
       heapTotalMB: gauge('nodejs_heap_size_total_bytes'),
       cpuMs,
+      readyCpuMs,
     };
   } finally {
     await stopChild(proc); // SIGTERM leaves the app container running: removed next
@@ -381,6 +385,7 @@ function report(
     ['baseline health seen − StartedAt', col(baseline, (s) => s.healthDetectMs), 'ms'],
     ['agent    process start → status ready', col(agent, (s) => s.startupMs), 'ms'],
     // Less sensitive to other load on the machine than wall-clock times: what the agent itself burnt.
+    ['agent    CPU time until status ready', col(agent, (s) => s.readyCpuMs), 'ms'],
     ['agent    CPU time until boot completed', col(agent, (s) => s.cpuMs), 'ms'],
     ['agent    idle RSS after boot', col(agent, (s) => s.rssMB), 'MB'],
     ['  of which anonymous (RssAnon)', col(agent, (s) => s.rssAnonMB), 'MB'],
