@@ -174,11 +174,13 @@ async function oneBoot(
       // The agent may still be finishing its boot (the app answers a little before it says so).
       for (;;) {
         const status = JSON.parse(await vm.run('curl -fsS --max-time 5 http://127.0.0.1:9101/status')) as {
-          boot: { state: string; totalMs: number | null; steps: { name: string; ms?: number }[] };
+          boot: { state: string; totalMs: number | null; steps: { name: string; durationMs?: number }[] };
         };
         if (status.boot.state !== 'booting') {
           sample.agentTotalMs = status.boot.totalMs ?? undefined;
-          sample.agentSteps = status.boot.steps.map((step) => `${step.name} ${step.ms ?? '?'}`).join(', ');
+          sample.agentSteps = status.boot.steps
+            .map((step) => `${step.name} ${step.durationMs ?? '?'}`)
+            .join(', ');
           break;
         }
         if (performance.now() > deadline) throw new Error('taupage: the agent never finished its boot');

@@ -21,9 +21,10 @@ import { KmsEmulator } from '../emulators/kms-emulator.js';
 import { env, eventually, freePort } from '../support/test-env.js';
 import { accel, HOST_FROM_GUEST, prepareDisk, Vm, type Accel, type VmDisk } from './support/vm.js';
 
-// Budgets under TCG on 2 shared cores (a boot to a healthy app took 60–120 s here; KVM: seconds).
-const BOOT_BUDGET_MS = 360_000;
-const STEP_BUDGET_MS = 240_000;
+// Budgets under TCG on 2 cores shared with other test runs: a boot to a healthy app took
+// 3.5–7 min at load average 15 (KVM: seconds).
+const BOOT_BUDGET_MS = 600_000;
+const STEP_BUDGET_MS = 420_000;
 /** docs/boot-sequence.md: when the agent first started in this host boot (tmpfs). */
 const BOOT_MARKER = '/run/taupage-init-ran/date';
 
@@ -48,8 +49,11 @@ let appPort: number;
 let guestImage: string;
 const figures: Record<string, string> = {};
 
-function userData(extra = ''): string {
-  return [
+let validUserData: string | undefined;
+
+/** The valid user data, encrypted once: the same config (digest) on every boot. */
+function userData(): string {
+  validUserData ??= [
     '#taupage-ami-config',
     'runtime: Docker',
     'application_id: vm-boot',
@@ -68,8 +72,9 @@ function userData(extra = ''): string {
     'notify_cfn:',
     `  stack: ${stack}`,
     '  resource: AppServer',
-    extra,
+    '',
   ].join('\n');
+  return validUserData;
 }
 
 function machine(): Vm {
@@ -89,7 +94,7 @@ type Boot = {
   state: string;
   error: unknown;
   totalMs: number | null;
-  steps: { name: string; detail?: string; ms?: number }[];
+  steps: { name: string; detail?: string; durationMs?: number }[];
 };
 
 async function bootFinished(what: string): Promise<Record<string, unknown> & { boot: Boot }> {
@@ -221,7 +226,7 @@ describe(`the taupage image as a virtual machine`, () => {
     expect(booted.boot).toMatchObject({ state: 'succeeded', error: null });
     expect(booted).toMatchObject({ health: { status: 'passing' } });
     figures['/status boot timeline'] = booted.boot.steps
-      .map((step) => `${step.name} ${step.ms ?? '?'} ms`)
+      .map((step) => `${step.name} ${step.durationMs ?? '?'} ms`)
       .join(', ');
     // IMDSv2 at its real address: a token PUT, then reads with the token.
     expect(
@@ -261,6 +266,7 @@ describe(`the taupage image as a virtual machine`, () => {
 
   it('survives kill -9 of the agent: systemd restarts it and it adopts the running container', async () => {
     const marker = await machine().run(`cat ${BOOT_MARKER}`);
+    const restarts = Number(await machine().run('systemctl show -p NRestarts --value taupage.service'));
     const before = await machine().run('systemctl show -p MainPID --value taupage.service');
     await machine().run(`kill -9 ${before}`);
     const after = await withConsole(() =>
@@ -279,7 +285,9 @@ describe(`the taupage image as a virtual machine`, () => {
     expect(rebooted.boot.steps.find((step) => step.name === 'container')?.detail).toMatch(
       /^adopted running container/,
     );
-    expect(Number(await machine().run('systemctl show -p NRestarts --value taupage.service'))).toBe(1);
+    expect(Number(await machine().run('systemctl show -p NRestarts --value taupage.service'))).toBe(
+      restarts + 1,
+    );
     // Not restarted: the same container, the same start time.
     expect(await appContainer()).toEqual([{ ...firstApp, running: true }]);
     // The same host boot: the restarted agent keeps the boot marker's first time.

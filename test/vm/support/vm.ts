@@ -45,6 +45,9 @@ export interface VmDisk {
 
 export type Accel = 'kvm' | 'tcg';
 
+/** CSI and charset sequences a terminal line may carry (ESC [ … letter, ESC ( X). */
+const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}(\\[[0-9;?]*[A-Za-z]|[()][A-Z0-9])`, 'g');
+
 /** Builds (or finds cached) the VM disk of the current tree: scripts/ami-disk-local.sh. */
 export async function prepareDisk(): Promise<VmDisk> {
   const started = Date.now();
@@ -318,7 +321,10 @@ export class Vm {
       if (start >= 0) {
         const match = end.exec(text.slice(start + begin.length - 1));
         if (match) {
-          const body = text.slice(start + begin.length, start + begin.length - 1 + match.index);
+          // Terminal control sequences (erase-line and the like) are not output.
+          const body = text
+            .slice(start + begin.length, start + begin.length - 1 + match.index)
+            .replaceAll(ESCAPE_SEQUENCE, '');
           return { output: body, code: Number(match[1]) };
         }
       }
