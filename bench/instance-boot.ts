@@ -202,7 +202,7 @@ const median = (values: number[]): number => {
 };
 
 async function main(): Promise<void> {
-  const disk = await prepareDisk();
+  const disk = await prepareDisk(process.cwd()); // bench/instance-boot runs from the repository
   const mode = await accel(disk);
   const baseline = await baselineDisk(disk);
   console.log(

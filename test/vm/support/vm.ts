@@ -48,12 +48,15 @@ export type Accel = 'kvm' | 'tcg';
 /** CSI and charset sequences a terminal line may carry (ESC [ … letter, ESC ( X). */
 const ESCAPE_SEQUENCE = new RegExp(`${String.fromCharCode(27)}(\\[[0-9;?]*[A-Za-z]|[()][A-Z0-9])`, 'g');
 
-/** Builds (or finds cached) the VM disk of the current tree: scripts/ami-disk-local.sh. */
-export async function prepareDisk(): Promise<VmDisk> {
+/**
+ * Builds (or finds cached) the VM disk of the tree at `repo`: scripts/ami-disk-local.sh. (A
+ * bundled caller, such as the bench, passes the repository: import.meta.url is its bundle's.)
+ */
+export async function prepareDisk(repo = REPO): Promise<VmDisk> {
   const started = Date.now();
   let stdout: string;
   try {
-    ({ stdout } = await run('bash', [join(REPO, 'scripts/ami-disk-local.sh')], { maxBuffer: 64 << 20 }));
+    ({ stdout } = await run('bash', [join(repo, 'scripts/ami-disk-local.sh')], { maxBuffer: 64 << 20 }));
   } catch (error) {
     const { stderr } = error as { stderr?: string };
     throw new Error(
