@@ -173,7 +173,18 @@ async function oneBoot(
     if (kind === 'taupage') {
       // The agent may still be finishing its boot (the app answers a little before it says so).
       for (;;) {
-        const status = JSON.parse(await vm.run('curl -fsS --max-time 5 http://127.0.0.1:9101/status')) as {
+        const { output, code } = await vm.sh('curl -fsS --max-time 5 http://127.0.0.1:9101/status');
+        if (performance.now() > deadline) {
+          const agent = (await vm.console()).split('\n').filter((line) => line.includes('taupage['));
+          throw new Error(
+            `taupage: no finished boot in /status (${output.trim()}):\n${agent.slice(-30).join('\n')}`,
+          );
+        }
+        if (code !== 0) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          continue;
+        }
+        const status = JSON.parse(output) as {
           boot: { state: string; totalMs: number | null; steps: { name: string; durationMs?: number }[] };
         };
         if (status.boot.state !== 'booting') {
@@ -183,7 +194,6 @@ async function oneBoot(
             .join(', ');
           break;
         }
-        if (performance.now() > deadline) throw new Error('taupage: the agent never finished its boot');
         await new Promise((resolve) => setTimeout(resolve, 500));
       }
     }

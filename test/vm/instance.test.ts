@@ -184,7 +184,9 @@ afterAll(async () => {
       .map(([name, value]) => `  ${name}: ${value}`)
       .join('\n')}`,
   );
-  await vm?.destroy();
+  // The whole serial console stays in the temp dir (failures carry only its tail).
+  const kept = await vm?.destroy(true);
+  if (kept !== undefined) console.log(`serial console: ${kept}`);
   // beforeAll may have failed before starting them.
   const started = [imds, kms, cfn] as ({ close(): Promise<void> } | undefined)[];
   for (const emulator of started) await emulator?.close();
@@ -268,6 +270,7 @@ describe(`the taupage image as a virtual machine`, () => {
     const marker = await machine().run(`cat ${BOOT_MARKER}`);
     const restarts = Number(await machine().run('systemctl show -p NRestarts --value taupage.service'));
     const before = await machine().run('systemctl show -p MainPID --value taupage.service');
+    expect(before).toMatch(/^[1-9]\d*$/); // a running agent (kill -9 0 would hit the shell's group)
     await machine().run(`kill -9 ${before}`);
     const after = await withConsole(() =>
       eventually(

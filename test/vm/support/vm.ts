@@ -19,7 +19,7 @@
 // Every VM gets a copy-on-write overlay (qcow2) on the cached disk, so boots never change it.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { access, constants, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, constants, copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -376,13 +376,22 @@ export class Vm {
     return result;
   }
 
-  /** Pulls the plug (if still on) and removes the overlay and sockets. */
-  async destroy(): Promise<void> {
+  /**
+   * Pulls the plug (if still on) and removes the overlay and sockets. With `keepConsole`, the
+   * serial console is kept and its path returned (for a run that failed).
+   */
+  async destroy(keepConsole = false): Promise<string | undefined> {
     this.#dropShell();
     if (this.running) {
       this.child.kill('SIGKILL');
       await this.exited;
     }
+    let kept: string | undefined;
+    if (keepConsole) {
+      kept = `${this.workDir}-console.log`;
+      await copyFile(this.consolePath, kept).catch(() => undefined);
+    }
     await rm(this.workDir, { recursive: true, force: true });
+    return kept;
   }
 }
