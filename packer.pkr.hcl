@@ -91,6 +91,18 @@ variable "ami_users" {
   description = "AWS account ids the AMI is shared with (launch permission)."
 }
 
+variable "ami_regions" {
+  type        = list(string)
+  default     = []
+  description = "Regions the AMI is copied to after the build (besides `region`); each copy is encrypted too, shared with ami_users like the original. Encrypted copies need region_kms_key_ids for each region when kms_key_id is a customer managed key."
+}
+
+variable "region_kms_key_ids" {
+  type        = map(string)
+  default     = {}
+  description = "region -> KMS key (id/ARN/alias in that region) for the copies in ami_regions; a key is regional, so the build region's kms_key_id cannot encrypt them."
+}
+
 variable "kms_key_id" {
   type        = string
   default     = ""
@@ -172,9 +184,12 @@ source "amazon-ebs" "debian" {
   ami_name        = "taupage-${var.version}-${local.build_date}"
   ami_description = "taupage ${var.version} (${var.commit}) built ${local.build_time}"
   ami_users       = var.ami_users
-  tags            = local.tags
-  snapshot_tags   = local.tags
-  run_tags        = merge(local.tags, { Name = "taupage AMI builder ${var.version}" })
+  # Copies to other regions (release: one build, published where the fleets run).
+  ami_regions        = var.ami_regions
+  region_kms_key_ids = var.region_kms_key_ids
+  tags               = local.tags
+  snapshot_tags      = local.tags
+  run_tags           = merge(local.tags, { Name = "taupage AMI builder ${var.version}" })
 }
 
 source "docker" "local" {

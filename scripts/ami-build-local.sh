@@ -25,8 +25,10 @@ readonly CACHE_DIR="${TAUPAGE_AMI_CACHE:-/var/tmp/taupage-ami-cache}"
 readonly SUITE=bookworm
 readonly MIRROR="${TAUPAGE_AMI_MIRROR:-http://deb.debian.org/debian}"
 # What Debian's cloud AMI has and the provisioners rely on: systemd as init, sshd, sudo (Packer
-# runs the scripts through sudo, as on EC2 where it logs in as `admin`).
-readonly INCLUDE=systemd-sysv,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,gnupg
+# runs the scripts through sudo, as on EC2 where it logs in as `admin`), and the cloud kernel with
+# its initramfs (unused when the image boots as a container; scripts/ami-disk-local.sh boots it as
+# a virtual machine).
+readonly INCLUDE=systemd-sysv,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,gnupg,linux-image-cloud-amd64
 readonly REPOSITORY=taupage-ami
 
 log() { printf 'ami-build-local: %s\n' "$*" >&2; }

@@ -229,8 +229,12 @@ describe('the Packer template and the provisioning scripts', () => {
       },
     );
 
-  it('validates the amazon-ebs source, shared with other accounts under a customer managed key', async () => {
+  it('validates the amazon-ebs source, shared with other accounts under a customer managed key and copied to other regions', async () => {
     await validate(
+      '-var',
+      'ami_regions=["eu-west-1","us-east-1"]',
+      '-var',
+      'region_kms_key_ids={"eu-west-1":"alias/taupage-ami","us-east-1":"alias/taupage-ami"}',
       '-var',
       'version=9.9.9',
       '-var',
