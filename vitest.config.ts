@@ -30,7 +30,7 @@ export default defineConfig({
       ...(process.env.TAUPAGE_TEST_VM === '1'
         ? [
             {
-              extends: true,
+              extends: true as const,
               test: {
                 name: 'vm',
                 include: ['test/vm/**/*.test.ts'],
