@@ -186,7 +186,8 @@ export class ScalyrDestination implements LogDestination {
       message = firstLine(text).slice(0, 200);
     }
     const describe = `HTTP ${String(response.status)}${status === '' ? '' : ` ${status}`}${message === '' ? '' : `: ${message}`}`;
-    if (response.ok && status.startsWith('success')) {
+    // A 2xx without a status (not Scalyr, but a plain receiver) is taken as success too.
+    if (response.ok && (status === '' || status.startsWith('success'))) {
       if (message !== '')
         this.#options.log.warn(
           { destination: this.name, answer: message },

@@ -98,7 +98,9 @@ describe('taupage local with an encrypted scalyr_account_key ships the app outpu
       }
       const status = await agent.status();
       expect(status.logShipping).toMatchObject({
-        destinations: expect.arrayContaining([expect.objectContaining({ destination: 'scalyr', failing: false })]),
+        destinations: expect.arrayContaining([
+          expect.objectContaining({ destination: 'scalyr', failing: false }),
+        ]) as unknown,
       });
       const metricsUrl = agent.logLines.find((line) => line.msg === 'Metrics endpoint listening')?.url;
       if (typeof metricsUrl !== 'string') throw new Error('no metrics endpoint');
@@ -115,7 +117,8 @@ describe('taupage local with an encrypted scalyr_account_key ships the app outpu
     // checkpoints, /meta), nor anywhere in the request bodies but the token.
     expect(agent.output).not.toContain(WRITE_KEY);
     expect(agent.output).not.toMatch(/Could not start log shipping|Scalyr refused/);
-    for (const file of await filesUnder(workDir)) expect(await readFile(file, 'utf8')).not.toContain(WRITE_KEY);
+    for (const file of await filesUnder(workDir))
+      expect(await readFile(file, 'utf8')).not.toContain(WRITE_KEY);
     for (const request of scalyr.requests)
       expect(request.body.split(WRITE_KEY).length - 1).toBeLessThanOrEqual(1);
   });

@@ -237,7 +237,12 @@ export class ScalyrEmulator {
     )
       throw new BadParam('logs: expected a list of {id, attrs}');
     const info = JSON.stringify(sessionInfo ?? {});
-    const state = this.#sessions.get(session) ?? { info, lastTs: -1n, lastDigest: '', logs: new Map() };
+    const state = this.#sessions.get(session) ?? {
+      info,
+      lastTs: -1n,
+      lastDigest: '',
+      logs: new Map<string, Record<string, unknown>>(),
+    };
     if (state.info !== info) throw new BadParam('sessionInfo: changed within the session');
     if (digest === state.lastDigest) return false;
     const requestLogs = new Map(state.logs);
@@ -265,7 +270,7 @@ export class ScalyrEmulator {
       if (event.log !== undefined) {
         const found = typeof event.log === 'string' ? requestLogs.get(event.log) : undefined;
         if (found === undefined)
-          throw new BadParam(`events[${String(index)}].log: no log with id ${String(event.log)}`);
+          throw new BadParam(`events[${String(index)}].log: no log with id ${JSON.stringify(event.log)}`);
         logAttrs = found;
       }
       const attrs = { ...logAttrs, ...event.attrs };

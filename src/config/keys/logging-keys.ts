@@ -189,7 +189,7 @@ const LOG_FILE_PATH = absolutePathNode('log file path');
 export const LOGGING_FIELDS = {
   logging: optional('logging', loggingNode(), {
     meaning:
-      'Log shipping of the app output, syslog, auth.log and custom logs to S3 or remote syslog. When absent, nothing is shipped (the original’s fluentd shipped to S3).',
+      'Log shipping of the app output, syslog, auth.log and custom logs to S3, remote syslog or Scalyr. When absent, nothing goes to S3 or syslog (the original’s fluentd shipped to S3).',
     since: SINCE,
     defaultText: 'absent',
   }),

@@ -54,7 +54,9 @@ class TokenInput {
 
   private accept(socket: Socket): void {
     this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+    });
     let pending = '';
     socket.on('data', (chunk: Buffer) => {
       pending += chunk.toString('utf8');
@@ -69,7 +71,11 @@ class TokenInput {
 
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      this.server.close(() => {
+        resolve();
+      }),
+    );
   }
 }
 
@@ -90,7 +96,11 @@ afterEach(async () => {
   for (const input of inputs.splice(0)) await input.stop();
 });
 
-async function ship(endpoint: string, lines: string, ca?: string): Promise<{ file: string; redactor: Redactor }> {
+async function ship(
+  endpoint: string,
+  lines: string,
+  ca?: string,
+): Promise<{ file: string; redactor: Redactor }> {
   const work = await mkdtemp(join(dir, 'run-'));
   const file = join(work, 'syslog');
   await writeFile(file, lines);

@@ -145,7 +145,9 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
     expect(scalyr.messages('/var/log/syslog')).toEqual(['sys 0', 'sys 1 leaked [redacted] here', 'sys 2']);
     expect(scalyr.messages('/var/log/auth.log')).toEqual(['auth 0']);
     expect(scalyr.messages('/var/log-custom/*.log')).toEqual(['custom token +++JWT_TOKEN_REDACTED+++']);
-    const byLog = Object.fromEntries(scalyr.events.map((e) => [e.attrs.logfile, e.attrs.parser]));
+    const byLog = Object.fromEntries(
+      scalyr.events.map((e) => [e.attrs.logfile as string, e.attrs.parser as string]),
+    );
     expect(byLog).toEqual({
       '/var/log/syslog': 'systemLog',
       '/var/log/auth.log': 'systemLog',
@@ -221,10 +223,10 @@ describe('ScalyrDestination against the addEvents emulator', () => {
       .catch((e: unknown) => e);
     expect(isTaupageError(error) && error.code).toBe('LOG_SHIP_FAILED');
     expect(isTaupageError(error) && error.retriable).toBe(false);
-    expect(String((error as Error).message)).toMatch(
+    expect((error as Error).message).toMatch(
       /^scalyr http:\/\/127\.0\.0\.1:\d+\/addEvents: the write key was refused \(HTTP 401 error\/client\/noPermission/,
     );
-    expect(String((error as Error).message)).not.toContain('not-the-key');
+    expect((error as Error).message).not.toContain('not-the-key');
   });
 
   it('a delivery sent again after a failure in its middle sends only what was not taken, byte for byte', async () => {
