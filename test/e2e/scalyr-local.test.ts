@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ImdsEmulator } from '../emulators/imds-emulator.js';
+import { KmsEmulator } from '../emulators/kms-emulator.js';
 import { ScalyrEmulator } from '../emulators/scalyr-emulator.js';
 import { AGENT_BUNDLE, AgentProcess } from '../support/agent-process.js';
 import { env, eventually, freePort } from '../support/test-env.js';
@@ -13,6 +15,7 @@ import { env, eventually, freePort } from '../support/test-env.js';
 const execFileAsync = promisify(execFile);
 const docker = new Docker();
 const containerName = `taupage-scalyr-local-${randomBytes(4).toString('hex')}`;
+const agentContainerName = `taupage-scalyr-agent-${randomBytes(4).toString('hex')}`;
 // The plaintext write key: it must reach Scalyr as the request's token and appear nowhere else.
 const WRITE_KEY = `0scalyrWrite${randomBytes(12).toString('hex')}`;
 let workDir = '';
@@ -23,10 +26,11 @@ beforeAll(async () => {
   scalyr = await ScalyrEmulator.start(WRITE_KEY);
 });
 afterAll(async () => {
-  await docker
-    .getContainer(containerName)
-    .remove({ force: true })
-    .catch(() => undefined);
+  for (const name of [containerName, agentContainerName])
+    await docker
+      .getContainer(name)
+      .remove({ force: true })
+      .catch(() => undefined);
   await scalyr.stop();
   await rm(workDir, { recursive: true, force: true });
 });
@@ -121,5 +125,65 @@ describe('taupage local with an encrypted scalyr_account_key ships the app outpu
       expect(await readFile(file, 'utf8')).not.toContain(WRITE_KEY);
     for (const request of scalyr.requests)
       expect(request.body.split(WRITE_KEY).length - 1).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('taupage agent (EC2 mode) with a KMS-encrypted logging.scalyr_account_key and --scalyr-endpoint', () => {
+  it('ships the app output to the addEvents endpoint with the decrypted key, logfile /var/log/application.log', async () => {
+    const kms = await KmsEmulator.start({ region: 'eu-central-1' });
+    const port = await freePort();
+    const userData = [
+      '#taupage-ami-config',
+      'runtime: Docker',
+      `source: ${env.image}`,
+      'application_id: hello-agent',
+      'ports:',
+      `  ${String(port)}: 8080`,
+      'health_check_path: /health',
+      'logging:',
+      '  log_destination: none',
+      '  use_scalyr_agent_syslog: false',
+      '  use_scalyr_agent_authlog: false',
+      `  scalyr_account_key: "${kms.encryptForTest(WRITE_KEY)}"`,
+      '',
+    ].join('\n');
+    const imds = await ImdsEmulator.start({
+      userData,
+      identity: { region: 'eu-central-1', instanceId: 'i-0scalyragent0001' },
+    });
+    const agent = new AgentProcess(
+      [
+        'agent',
+        ...['--imds-url', imds.url, '--kms-endpoint', kms.url, '--scalyr-endpoint', scalyr.url],
+        ...['--status-listen', '127.0.0.1:0', '--meta-dir', join(workDir, 'agent-meta')],
+        ...['--defaults', '/nonexistent', '--container-name', agentContainerName],
+      ],
+      {
+        AWS_ACCESS_KEY_ID: 'AKIDSCALYRTEST',
+        AWS_SECRET_ACCESS_KEY: 'x',
+        AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        AWS_CONFIG_FILE: '/nonexistent',
+      },
+    );
+    try {
+      const event = await eventually(
+        () =>
+          Promise.resolve(
+            scalyr.events.find(
+              (e) => e.sessionInfo.serverHost === 'hello-agent' && e.message.includes('response:200'),
+            ),
+          ),
+        'the app output at the addEvents receiver',
+        60_000,
+      );
+      expect(event.attrs).toMatchObject({ logfile: '/var/log/application.log', parser: 'slf4j' });
+      expect(event.sessionInfo).toMatchObject({ aws_ec2_instance_id: 'i-0scalyragent0001' });
+      expect(JSON.stringify(await agent.status())).not.toContain(WRITE_KEY);
+    } finally {
+      expect(await agent.stop()).toBe(0);
+      await imds.close();
+      await kms.close();
+    }
+    expect(agent.output).not.toContain(WRITE_KEY);
   });
 });
