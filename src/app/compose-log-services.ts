@@ -6,7 +6,7 @@ import { formatImageReference } from '../config/image-reference.js';
 import type { ConfigValue, TaupageConfig } from '../config/taupage-config.js';
 import type { LogDestination } from '../logs/log-destination.js';
 import type { ScalyrRoute } from '../logs/scalyr-plan.js';
-import { SCALYR_ENDPOINTS } from '../logs/scalyr-plan.js';
+import { planLogentries, planScalyr, SCALYR_ENDPOINTS } from '../logs/scalyr-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 
@@ -128,4 +128,42 @@ export async function logentriesDestination(
     ca: context.ca,
     log: context.log.child({ destination: 'logentries' }),
   });
+}
+
+/**
+ * Local mode: only the app output exists (source `application`), and it leaves the machine only
+ * for an endpoint given explicitly, so a laptop never sends to the real service by accident.
+ */
+export async function localServiceDestinations(
+  application: string,
+  context: LogServiceContext,
+): Promise<LogDestination[]> {
+  const destinations: LogDestination[] = [];
+  const warnings: string[] = [];
+  const scalyr = planScalyr(context.config, warnings);
+  const route = scalyr?.logs.get('application');
+  if (scalyr !== undefined && route !== undefined) {
+    if (context.scalyrEndpoint === undefined)
+      context.log.info('Local mode: the app output goes to Scalyr only with --scalyr-endpoint');
+    else {
+      const routes = { [application]: route };
+      const destination = await scalyrDestination(
+        { key: scalyr.key, region: scalyr.region, routes },
+        context,
+      );
+      if (destination !== undefined) destinations.push(destination);
+    }
+  }
+  const logentries = planLogentries(context.config, warnings);
+  if (logentries !== undefined) {
+    if (context.logentriesEndpoint === undefined)
+      context.log.info('Local mode: the app output goes to Logentries only with --logentries-endpoint');
+    else {
+      const routes = { [application]: 'application' };
+      const destination = await logentriesDestination({ token: logentries.token, routes }, context);
+      if (destination !== undefined) destinations.push(destination);
+    }
+  }
+  for (const warning of warnings) context.log.warn(warning);
+  return destinations;
 }

@@ -14,11 +14,15 @@ import {
   planLogShipping,
   type HostLogPaths,
 } from '../logs/log-shipping-plan.js';
-import { planLogentries, planScalyr } from '../logs/scalyr-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { LogPipelineState, LogShippingState } from '../status/agent-state.js';
-import { logentriesDestination, scalyrDestination, type LogServiceContext } from './compose-log-services.js';
+import {
+  localServiceDestinations,
+  logentriesDestination,
+  scalyrDestination,
+  type LogServiceContext,
+} from './compose-log-services.js';
 
 export { APPLICATION_LOG_PATH } from '../logs/log-shipping-plan.js';
 
@@ -229,34 +233,7 @@ async function startLocalLogShipping(options: LogShippingOptions, dir: string): 
       },
     }),
   ];
-  // Only the app output exists here, and only an explicit endpoint ships it off the machine.
-  const warnings: string[] = [];
-  const scalyr = planScalyr(config, warnings);
-  const scalyrRoute = scalyr?.logs.get('application');
-  if (scalyr !== undefined && scalyrRoute !== undefined) {
-    if (options.scalyrEndpoint === undefined)
-      log.info('Local mode: the app output goes to Scalyr only with --scalyr-endpoint');
-    else {
-      const destination = await scalyrDestination(
-        { key: scalyr.key, region: scalyr.region, routes: { [APPLICATION_SOURCE]: scalyrRoute } },
-        serviceContext(options),
-      );
-      if (destination !== undefined) destinations.push(destination);
-    }
-  }
-  const logentries = planLogentries(config, warnings);
-  if (logentries !== undefined) {
-    if (options.logentriesEndpoint === undefined)
-      log.info('Local mode: the app output goes to Logentries only with --logentries-endpoint');
-    else {
-      const destination = await logentriesDestination(
-        { token: logentries.token, routes: { [APPLICATION_SOURCE]: 'application' } },
-        serviceContext(options),
-      );
-      if (destination !== undefined) destinations.push(destination);
-    }
-  }
-  for (const warning of warnings) log.warn(warning);
+  destinations.push(...(await localServiceDestinations(APPLICATION_SOURCE, serviceContext(options))));
   return LogPipeline.start({
     stateDir: options.stateDir,
     sources: [
