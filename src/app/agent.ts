@@ -18,6 +18,7 @@ import type { HostPower } from '../lifecycle/host-power.js';
 import { stopAppOnShutdown } from '../lifecycle/stop-app-on-shutdown.js';
 import type { ContainerStats } from '../docker/container-stats.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
+import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
 import { createMetricsServer } from '../metrics/metrics-server.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
@@ -75,7 +76,12 @@ export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAda
   readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
   /** Ships `cloudwatch_logs` after the boot; undefined in local mode (no AWS there). */
   readonly startLogShipping:
-    ((config: TaupageConfig, identity: InstanceIdentity) => Promise<LogPipeline | undefined>) | undefined;
+    | ((
+        config: TaupageConfig,
+        identity: InstanceIdentity,
+        secrets: ConfigSecrets,
+      ) => Promise<LogPipeline | undefined>)
+    | undefined;
   /** Power-off for `shutdown:`, and "is the host shutting down?" on SIGTERM. */
   readonly hostPower: HostPower;
   /** The health check after the boot; undefined: DEFAULT_HEALTH_MONITOR_SETTINGS. */
@@ -284,17 +290,17 @@ export class Agent {
       ...hooks,
       afterSecrets: async (config, identity, secrets) => {
         await hooks?.afterSecrets?.(config, identity, secrets);
-        this.#logShippingStarting ??= this.#startLogShipping(config);
+        this.#logShippingStarting ??= this.#startLogShipping(config, secrets);
       },
     };
   }
 
   /** Log shipping never fails a boot: a problem is logged and shown in /status. */
-  async #startLogShipping(config: TaupageConfig): Promise<void> {
+  async #startLogShipping(config: TaupageConfig, secrets: ConfigSecrets): Promise<void> {
     const identity = this.#state.identity;
     if (this.#deps.startLogShipping === undefined || identity === undefined) return;
     try {
-      const pipeline = await this.#deps.startLogShipping(config, identity);
+      const pipeline = await this.#deps.startLogShipping(config, identity, secrets);
       this.#logShipping = pipeline;
       // Read fresh at each GET /status and scrape.
       if (pipeline !== undefined) this.#state.logPipeline = () => logPipelineState(pipeline.status());

@@ -252,10 +252,13 @@ export async function composeAgent(
     hooks,
     metadata,
     loadAdapters,
-    startLogShipping: (config, identity) =>
+    startLogShipping: (config, identity, secrets) =>
       startLogShipping({
         config,
         identity,
+        secrets,
+        scalyrEndpoint: settings.scalyrEndpoint,
+        logentriesEndpoint: settings.logentriesEndpoint,
         containerName: settings.containerName,
         stateDir: settings.logStateDir,
         cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,

@@ -19,6 +19,10 @@ export interface AgentSettings {
   readonly cloudWatchLogsEndpoint: string | undefined;
   /** S3 endpoint override of the logging s3 destination (tests). */
   readonly s3LogsEndpoint?: string | undefined;
+  /** Scalyr addEvents URL override (`--scalyr-endpoint`; agent and local mode). */
+  readonly scalyrEndpoint?: string | undefined;
+  /** Logentries token input override (`--logentries-endpoint` HOST:PORT, tcp://HOST:PORT). */
+  readonly logentriesEndpoint?: string | undefined;
   /** The log pipeline's spool and checkpoints. */
   readonly logStateDir: string;
   /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */

@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
 import { composeAgent } from '../app/compose.js';
+import { scalyrAddEventsUrl } from '../app/compose-log-services.js';
+import { parseLogentriesEndpoint } from '../logs/logentries-destination.js';
 import { DEFAULTS, isLoopback, parseListen, type AgentSettings } from '../app/settings.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
@@ -32,6 +34,8 @@ interface CommonOptions {
   healthCheckSuccessThreshold: string;
   logLevel: string;
   mutableTags: string;
+  scalyrEndpoint?: string;
+  logentriesEndpoint?: string;
 }
 
 interface AgentOptions extends CommonOptions, AuditAgentOptions {
@@ -155,6 +159,18 @@ function addCommonOptions(command: Command, metaDir: string, defaultsFile: strin
         .env('TAUPAGE_HEALTH_CHECK_SUCCESS_THRESHOLD')
         .default(String(DEFAULTS.healthCheckSuccessThreshold)),
     )
+    .addOption(
+      new Option(
+        '--scalyr-endpoint <url>',
+        'Scalyr addEvents URL, or a base URL (+ /addEvents); default: by scalyr_region (local mode ships to Scalyr only with it)',
+      ).env('TAUPAGE_SCALYR_ENDPOINT'),
+    )
+    .addOption(
+      new Option(
+        '--logentries-endpoint <host:port>',
+        'Logentries token input: HOST:PORT over TLS, tcp://HOST:PORT plain (default: data.logentries.com:443; local mode ships there only with it)',
+      ).env('TAUPAGE_LOGENTRIES_ENDPOINT'),
+    )
     .addOption(mutableTagsOption())
     .addOption(
       new Option('--log-level <level>', 'trace, debug, info, warn, error')
@@ -224,6 +240,20 @@ function commonSettings(options: CommonOptions) {
   } catch (error) {
     throw new UsageError(`--cloudwatch-interval: ${(error as Error).message}`);
   }
+  if (options.scalyrEndpoint !== undefined) {
+    try {
+      scalyrAddEventsUrl(options.scalyrEndpoint);
+    } catch (error) {
+      throw new UsageError(`--scalyr-endpoint: ${(error as Error).message}`);
+    }
+  }
+  if (options.logentriesEndpoint !== undefined) {
+    try {
+      parseLogentriesEndpoint(options.logentriesEndpoint);
+    } catch (error) {
+      throw new UsageError(`--logentries-endpoint: ${(error as Error).message}`);
+    }
+  }
   if (!/^\d+:\d+$/.test(options.applicationUser))
     throw new UsageError(`--application-user expects UID:GID, not "${options.applicationUser}"`);
   return {
@@ -243,6 +273,8 @@ function commonSettings(options: CommonOptions) {
       failureThreshold: count(options.healthCheckFailureThreshold, '--health-check-failure-threshold'),
       successThreshold: count(options.healthCheckSuccessThreshold, '--health-check-success-threshold'),
     },
+    scalyrEndpoint: options.scalyrEndpoint,
+    logentriesEndpoint: options.logentriesEndpoint,
     logLevel: options.logLevel,
     mutableTags: mutableTagPolicy(options.mutableTags),
   };
