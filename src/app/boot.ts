@@ -175,6 +175,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
   const secrets = await timeline.run('kms', async (step) => {
     const { secrets, skipped, decrypted } = await decryptConfigSecrets(config.encryptedValues, {
       decrypter: deps.secretDecrypter(identity),
+      encryptionContext: config.encryptionContext,
       clock: deps.clock,
       redactor: deps.redactor,
       log: log.child({ component: 'kms' }),

@@ -83,12 +83,12 @@ export async function composeAgent(
       secretDecrypter = (identity) => {
         let kms: Promise<SecretDecrypter> | undefined;
         return {
-          decrypt: async (ciphertext, signal) => {
+          decrypt: async (ciphertext, signal, context) => {
             kms ??= loadKms().then(
               ({ KmsSecretDecrypter }) =>
                 new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint }),
             );
-            return (await kms).decrypt(ciphertext, signal);
+            return (await kms).decrypt(ciphertext, signal, context);
           },
         };
       };

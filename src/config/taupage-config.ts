@@ -54,7 +54,7 @@ export interface TaupageConfig {
   readonly mintBucket: string | undefined;
   /** `TOKENINFO_URL` for the container. */
   readonly tokeninfoUrl: string | undefined;
-  /** planned: KMS encryption context for every `aws:kms:` value. */
+  /** KMS encryption context sent with every `aws:kms:` Decrypt. */
   readonly encryptionContext: ReadonlyMap<string, string>;
 
   // ── C. Logging ─────────────────────────────────────────────────────────────────────────────
