@@ -1,13 +1,6 @@
 import { isIP } from 'node:net';
 import { scalarToString } from '../config-values.js';
-import {
-  field,
-  listNode,
-  mapNode,
-  optional,
-  anyKey,
-  type FieldSpecs,
-} from '../schema/collection-nodes.js';
+import { field, listNode, mapNode, optional, anyKey, type FieldSpecs } from '../schema/collection-nodes.js';
 import {
   booleanNode,
   enumNode,
