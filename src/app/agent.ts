@@ -353,6 +353,9 @@ export class Agent {
             applicationUser: settings.applicationUser,
             // The same host paths as the boot's container, so a recreated one is identical.
             ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
+            containerUser: settings.containerUser,
+            etcdUrl: settings.etcdUrl,
+            instance: this.#state.identity,
           },
           result.secrets,
         ),
