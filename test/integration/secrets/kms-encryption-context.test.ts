@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
@@ -133,9 +136,6 @@ describe('KMS encryption context (encryption_context)', () => {
 });
 
 async function writeBlob(value: string): Promise<string> {
-  const { mkdtemp, writeFile } = await import('node:fs/promises');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const dir = await mkdtemp(join(tmpdir(), 'taupage-kms-context-'));
   const file = join(dir, 'blob');
   await writeFile(file, Buffer.from(value.slice('aws:kms:'.length), 'base64'));
