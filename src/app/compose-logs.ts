@@ -42,6 +42,11 @@ export interface LogShippingOptions {
    * start; told to stop buffering when the plan does not ship it.
    */
   readonly agentLog?: AgentLogSource | undefined;
+  /**
+   * EC2 mode: the app's output also goes to this file as syslog lines, rotated per
+   * `application_logrotate_*` (the original's /var/log/application.log); undefined: not written.
+   */
+  readonly applicationLog?: { readonly path: string; readonly containerId: () => string | undefined };
   readonly redactor: Redactor;
   readonly log: Logger;
 }
@@ -61,7 +66,11 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
   if (!plan.sources.some((source) => source.name === AGENT_SOURCE)) agentLog?.stopBuffering();
   if (config.logging === undefined)
     log.info('No logging: section, so no logs go to S3 or syslog (the original’s fluentd defaulted to S3)');
-  if (plan.sources.length === 0) return undefined;
+  const sourcePlans =
+    options.applicationLog === undefined || plan.sources.some((s) => s.name === APPLICATION_SOURCE)
+      ? plan.sources
+      : [...plan.sources, { name: APPLICATION_SOURCE, file: undefined, maskJwt: true }];
+  if (sourcePlans.length === 0) return undefined;
   // The pipeline pulls in dockerode and the AWS SDK: load them only when used.
   const [{ LogPipeline }, { ContainerLogSource }, { FileTailSource }, { DockerodeContainerLogReader }] =
     await Promise.all([
@@ -71,7 +80,7 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
       import('../logs/dockerode-container-log-reader.js'),
     ]);
   const sources: LogSource[] = [];
-  for (const source of plan.sources) {
+  for (const source of sourcePlans) {
     if (source.name === AGENT_SOURCE) {
       if (agentLog === undefined)
         log.warn(`cloudwatch_logs ${AGENT_LOG_PATH}: the agent's own log is not teed here; not shipped`);
@@ -95,6 +104,22 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
     );
   }
   const destinations: AnyLogDestination[] = [];
+  if (options.applicationLog !== undefined) {
+    const { ApplicationLogDestination } = await import('../logs/application-log-destination.js');
+    const { applicationLogRotation } = await import('../logs/log-rotation.js');
+    destinations.push(
+      new ApplicationLogDestination({
+        path: options.applicationLog.path,
+        source: APPLICATION_SOURCE,
+        hostname: hostname().split('.')[0] ?? 'localhost',
+        containerId: options.applicationLog.containerId,
+        pid: process.pid,
+        rotation: applicationLogRotation(config),
+        now: () => Date.now(),
+        log: log.child({ destination: 'application-log' }),
+      }),
+    );
+  }
   if (Object.keys(plan.cloudWatchLogs).length > 0) {
     const { AwsCloudWatchLogsDestination } = await import('../logs/aws-cloudwatch-logs-destination.js');
     const routes = Object.fromEntries(
@@ -160,7 +185,7 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
   }
   log.info(
     {
-      sources: plan.sources.map((s) => s.name),
+      sources: sourcePlans.map((s) => s.name),
       destinations: destinations.map((d) => d.name),
       ...(plan.s3 === undefined ? {} : { s3Bucket: plan.s3.bucket }),
       ...(plan.syslog === undefined ? {} : { syslogHost: `${plan.syslog.host}:${String(plan.syslog.port)}` }),

@@ -32,7 +32,7 @@ function mask(value: unknown, secret: boolean): unknown {
       Object.entries(value).map(([key, item]) => [key, mask(item, secret || isSecretLooking(key))]),
     );
   }
-  if (value === null || value === undefined) return value ?? null;
+  if (value === null || value === undefined) return null;
   if (secret) return MASKED;
   if (typeof value === 'string' && value.startsWith(KMS_PREFIX)) return MASKED;
   return value;
