@@ -94,7 +94,7 @@ describe('etcd registration (etcd_discovery_domain)', () => {
     const heartbeat = registration(() => true, 100);
     const stop = new AbortController();
     const running = heartbeat.run(stop.signal);
-    await eventually(async () => (heartbeat.status().beats >= 3 ? true : undefined), 'three beats');
+    await eventually(() => Promise.resolve(heartbeat.status().beats >= 3 ? true : undefined), 'three beats');
     stop.abort();
     await running;
 
