@@ -1,11 +1,7 @@
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../../src/core/clock.js';
-import {
-  EtcdRegistration,
-  HEARTBEAT_TTL_SECONDS,
-  ec2PrivateDnsName,
-} from '../../../src/etcd/etcd-registration.js';
+import { EtcdRegistration, HEARTBEAT_TTL_SECONDS } from '../../../src/etcd/etcd-registration.js';
 import { MASKED, registrationValue } from '../../../src/etcd/registration-document.js';
 import { eventually, freePort } from '../../support/test-env.js';
 import { EtcdServer } from './etcd-server.js';
@@ -110,10 +106,5 @@ describe('etcd registration (etcd_discovery_domain)', () => {
     await away.beat(signal);
     expect(away.status()).toMatchObject({ beats: 0, failures: 2 });
     expect(away.status().lastError).toBeDefined();
-  });
-
-  it('names the instance as EC2’s private DNS does', () => {
-    expect(ec2PrivateDnsName('10.0.1.2', 'eu-central-1')).toBe('ip-10-0-1-2.eu-central-1.compute.internal');
-    expect(ec2PrivateDnsName('172.31.0.9', 'us-east-1')).toBe('ip-172-31-0-9.ec2.internal');
   });
 });

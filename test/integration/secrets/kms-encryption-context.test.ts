@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +19,7 @@ const ACCESS = { AWS_ACCESS_KEY_ID: 'AKIDCONTEXT', AWS_SECRET_ACCESS_KEY: 'conte
 let kms: KmsEmulator;
 let decrypter: KmsSecretDecrypter;
 const signal = new AbortController().signal;
+const tempDirs: string[] = [];
 const CONTEXT = new Map([
   ['application', 'kio'],
   ['stage', 'live'],
@@ -50,6 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   decrypter.destroy();
   await kms.close();
+  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
 });
 
 describe('KMS encryption context (encryption_context)', () => {
@@ -137,6 +139,7 @@ describe('KMS encryption context (encryption_context)', () => {
 
 async function writeBlob(value: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'taupage-kms-context-'));
+  tempDirs.push(dir);
   const file = join(dir, 'blob');
   await writeFile(file, Buffer.from(value.slice('aws:kms:'.length), 'base64'));
   return file;
