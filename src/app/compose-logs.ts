@@ -104,22 +104,6 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
     );
   }
   const destinations: AnyLogDestination[] = [];
-  if (options.applicationLog !== undefined) {
-    const { ApplicationLogDestination } = await import('../logs/application-log-destination.js');
-    const { applicationLogRotation } = await import('../logs/log-rotation.js');
-    destinations.push(
-      new ApplicationLogDestination({
-        path: options.applicationLog.path,
-        source: APPLICATION_SOURCE,
-        hostname: hostname().split('.')[0] ?? 'localhost',
-        containerId: options.applicationLog.containerId,
-        pid: process.pid,
-        rotation: applicationLogRotation(config),
-        now: () => Date.now(),
-        log: log.child({ destination: 'application-log' }),
-      }),
-    );
-  }
   if (Object.keys(plan.cloudWatchLogs).length > 0) {
     const { AwsCloudWatchLogsDestination } = await import('../logs/aws-cloudwatch-logs-destination.js');
     const routes = Object.fromEntries(
@@ -180,6 +164,23 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
         routes: syslog.routes,
         ca: options.syslogCa,
         log: log.child({ destination: 'rsyslog' }),
+      }),
+    );
+  }
+  // Last, so the remote destinations keep their order (status, metrics).
+  if (options.applicationLog !== undefined) {
+    const { ApplicationLogDestination } = await import('../logs/application-log-destination.js');
+    const { applicationLogRotation } = await import('../logs/log-rotation.js');
+    destinations.push(
+      new ApplicationLogDestination({
+        path: options.applicationLog.path,
+        source: APPLICATION_SOURCE,
+        hostname: hostname().split('.')[0] ?? 'localhost',
+        containerId: options.applicationLog.containerId,
+        pid: process.pid,
+        rotation: applicationLogRotation(config),
+        now: () => Date.now(),
+        log: log.child({ destination: 'application-log' }),
       }),
     );
   }
