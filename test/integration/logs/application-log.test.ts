@@ -15,7 +15,7 @@ import { DockerodeContainerRuntime } from '../../../src/docker/dockerode-contain
 import { ApplicationLogDestination } from '../../../src/logs/application-log-destination.js';
 import type { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import type { RotationPolicy } from '../../../src/logs/log-rotation.js';
-import { recordBatch } from '../../../src/logs/spool-records.js';
+import { EncodedRecordBatch, encodeRecord, recordBatch } from '../../../src/logs/spool-records.js';
 import type { InstanceIdentity } from '../../../src/metadata/instance-metadata.js';
 import { env, eventually } from '../../support/test-env.js';
 
@@ -113,6 +113,40 @@ describe('/var/log/application.log', () => {
     expect((await stat(path)).mode & 0o777).toBe(0o640);
   });
 
+  it('writes the same bytes from spool lines as from records, escapes and other sources included', async () => {
+    const now = Date.parse('2026-05-21T11:06:04Z');
+    const records = [
+      { source: 'application', timestamp: now, message: 'plain line' },
+      { source: '/var/log/syslog', timestamp: now, message: 'not the app' },
+      { source: 'application', timestamp: now + 1500, message: 'quote " backslash \\ tab \t ünï' },
+      { source: 'application', timestamp: now + 1500, message: '' },
+    ];
+    const policy: RotationPolicy = {
+      sizeBytes: 1024 ** 2,
+      interval: 'weekly',
+      keep: 1,
+      compress: false,
+      delayCompress: false,
+    };
+    const fromRecords = join(dir, 'same', 'records.log');
+    const fromSpool = join(dir, 'same', 'spool.log');
+    const a = destination(fromRecords, policy, () => now);
+    await a.deliver(recordBatch(records));
+    await a.close();
+    const b = destination(fromSpool, policy, () => now);
+    const encoded = Buffer.from(records.map((r) => encodeRecord(r, JSON.stringify(r.source))).join(''));
+    await b.deliver(new EncodedRecordBatch(encoded, records.length));
+    await b.close();
+    const expected = await readFile(fromRecords, 'utf8');
+    expect(await readFile(fromSpool, 'utf8')).toBe(expected);
+    expect(expected.split('\n')).toEqual([
+      'May 21 11:06:04 applog-host docker/800488d94562[4242]: plain line',
+      'May 21 11:06:05 applog-host docker/800488d94562[4242]: quote " backslash \\ tab \t ünï',
+      'May 21 11:06:05 applog-host docker/800488d94562[4242]: ',
+      '',
+    ]);
+  });
+
   it('rotates when the period changed (interval), keeps none with rotate 0, compresses at once without delaycompress', async () => {
     const path = join(dir, 'interval', 'application.log');
     let now = Date.parse('2026-12-07T10:00:00Z');
@@ -164,7 +198,9 @@ describe('/var/log/application.log', () => {
       name,
       Image: env.image,
       Entrypoint: ['/bin/sh', '-c'],
-      Cmd: ['echo "INFO started"; echo "token decrypted-app-secret-123"; echo "INFO done"'],
+      Cmd: [
+        'echo "INFO started"; echo "token decrypted-app-secret-123"; echo \'say "hi" \\\\ there\'; echo "INFO done"',
+      ],
     });
     await app.start();
     const pipeline = await startLogShipping({
@@ -187,6 +223,7 @@ describe('/var/log/application.log', () => {
     expect(lines.map((line) => line.replace(/^.*?\]: /, ''))).toEqual([
       'INFO started',
       'token [redacted]',
+      'say "hi" \\\\ there',
       'INFO done',
     ]);
     const tag = `docker/${app.id.slice(0, 12)}[${process.pid}]:`;
