@@ -62,9 +62,9 @@ export async function startEtcdRegistration(
 }
 
 /**
- * What "the app's health check passes" means for the heartbeat today: the boot's health gate
- * passed (or there is none) and the container is running. The continuous health monitor (issue
- * 15) replaces this predicate.
+ * What "the app's health check passes" means for the heartbeat: the application health is
+ * `passing` (the boot's gate, then the continuous health monitor's verdict, both kept in
+ * state.health) or `none` (nothing to check), and the container is running.
  */
 export function bootHealthPredicate(state: AgentState): () => boolean {
   return () =>
