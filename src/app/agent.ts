@@ -39,6 +39,7 @@ import {
 } from './boot.js';
 import { Supervisor, type SupervisorOutcome } from './supervisor.js';
 import { drainForTermination } from './termination.js';
+import type { RunningRegistration } from './compose-etcd.js';
 import type { TerminationNotice } from '../host/lifecycle-watcher.js';
 import { watchApplicationHealth, type HealthMonitorSettings } from '../health/health-monitor.js';
 
@@ -93,6 +94,11 @@ export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAda
     start(onTermination: (notice: TerminationNotice) => void): Promise<void>;
     stop(): void;
   };
+  /** The etcd heartbeat for `etcd_discovery_domain` (compose-etcd.ts); undefined: none. */
+  readonly startEtcdRegistration?: (
+    config: TaupageConfig,
+    identity: InstanceIdentity,
+  ) => Promise<RunningRegistration | undefined>;
   /** CompleteLifecycleAction for `lifecycle_hook` (EC2 mode); undefined: no hook to complete. */
   readonly lifecycleAction?:
     | ((
@@ -119,6 +125,7 @@ export class Agent {
   #containerEvents: ContainerEvents | undefined;
   #operator: OperatorSurface | undefined;
   #config: TaupageConfig | undefined;
+  #etcd: RunningRegistration | undefined;
 
   constructor(deps: AgentDependencies) {
     this.#deps = deps;
@@ -197,6 +204,7 @@ export class Agent {
       // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
       await this.#signalCloudFormation('SUCCESS');
       await this.#startHostLifecycle(result.config);
+      await this.#startEtcdRegistration(result.config);
       this.#state.configSummary = summarizeConfig(result.config);
       this.#state.containerCheckedAt = this.#clock.now();
       if (result.container !== undefined) void this.#lookUpImageDigest(result.container.imageId, signal);
@@ -251,6 +259,19 @@ export class Agent {
         this.#state.lifecycle.powerOff.error = failure.message;
       this.#log.error({ err: error }, `Could not power the instance off: ${failure.message}`);
       return ExitCode.Failure;
+    }
+  }
+
+  /** Like log shipping, never fails a healthy boot: a problem is logged and shown in /status. */
+  async #startEtcdRegistration(config: TaupageConfig): Promise<void> {
+    const identity = this.#state.identity;
+    if (identity === undefined || this.#deps.startEtcdRegistration === undefined) return;
+    try {
+      this.#etcd = await this.#deps.startEtcdRegistration(config, identity);
+    } catch (error) {
+      const failure = toTaupageError(error);
+      this.#recordError('etcd', failure.code, failure.message);
+      this.#log.error({ err: error }, `Could not start the etcd registration: ${failure.message}`);
     }
   }
 
@@ -359,6 +380,9 @@ export class Agent {
             applicationUser: settings.applicationUser,
             // The same host paths as the boot's container, so a recreated one is identical.
             ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
+            containerUser: settings.containerUser,
+            etcdUrl: settings.etcdUrl,
+            instance: this.#state.identity,
           },
           result.secrets,
         ),
@@ -466,6 +490,8 @@ export class Agent {
    */
   async #shutdown(poweringOff: boolean): Promise<void> {
     this.#log.info('Shutting down');
+    // First: no heartbeat for an app about to stop (the key expires with its TTL).
+    await this.#etcd?.stop();
     this.#cloudwatch?.stop();
     this.#deps.hostLifecycle?.stop();
     await stopAppOnShutdown({

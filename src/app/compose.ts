@@ -28,6 +28,8 @@ import { hostBootStartedAt } from '../lifecycle/host-boot-marker.js';
 import { NullHostPower } from '../lifecycle/null-host-power.js';
 import { RecordingHostPower } from '../lifecycle/recording-host-power.js';
 import { SystemdHostPower } from '../lifecycle/systemd-host-power.js';
+import { bootHealthPredicate, startEtcdRegistration } from './compose-etcd.js';
+import { INTEGRATION_DEFAULTS } from './integration-settings.js';
 
 /**
  * The composition root: the only place that picks adapters. EC2 mode talks to IMDSv2 and KMS;
@@ -83,12 +85,12 @@ export async function composeAgent(
       secretDecrypter = (identity) => {
         let kms: Promise<SecretDecrypter> | undefined;
         return {
-          decrypt: async (ciphertext, signal) => {
+          decrypt: async (ciphertext, signal, context) => {
             kms ??= loadKms().then(
               ({ KmsSecretDecrypter }) =>
                 new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint }),
             );
-            return (await kms).decrypt(ciphertext, signal);
+            return (await kms).decrypt(ciphertext, signal, context);
           },
         };
       };
@@ -265,9 +267,27 @@ export async function composeAgent(
         s3Endpoint: settings.s3LogsEndpoint,
         // Local mode: the app output goes to a file next to the spool, not to AWS.
         localFileDir: local === undefined ? undefined : settings.logStateDir,
+        ...(local !== undefined || settings.integration?.applicationLog === undefined
+          ? {}
+          : {
+              applicationLog: {
+                path: settings.integration.applicationLog,
+                containerId: () => state.container?.id,
+              },
+            }),
         agentLog,
         redactor,
         log: log.child({ component: 'logs' }),
+      }),
+    startEtcdRegistration: (config, identity) =>
+      startEtcdRegistration({
+        config,
+        identity,
+        endpoint: settings.integration?.etcdEndpoint ?? INTEGRATION_DEFAULTS.etcdEndpoint,
+        metaDir: settings.metaDir,
+        isHealthy: bootHealthPredicate(state),
+        clock,
+        log: log.child({ component: 'etcd' }),
       }),
     createStackSignaller:
       local === undefined
@@ -291,7 +311,13 @@ export async function composeAgent(
       applicationUser: settings.applicationUser,
       pullInactivityTimeoutMs: settings.pullInactivityTimeoutMs,
       healthCheckHost: '127.0.0.1',
-      hostPaths: { ...DEFAULT_HOST_PATHS, customLog: settings.host.customLogDir },
+      hostPaths: {
+        ...DEFAULT_HOST_PATHS,
+        customLog: settings.host.customLogDir,
+        dockerCli: settings.integration?.dockerCli,
+      },
+      containerUser: settings.integration?.containerUser,
+      etcdUrl: settings.integration?.etcdContainerUrl,
       ...(settings.mutableTags === undefined ? {} : { mutableTags: settings.mutableTags }),
     },
     statusListen: { host: settings.statusHost, port: settings.statusPort },

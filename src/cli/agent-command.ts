@@ -15,6 +15,11 @@ import {
 } from './audit-command.js';
 import { type CliIo, UsageError } from './output.js';
 import { mutableTagPolicy, mutableTagsOption } from './mutable-tags-option.js';
+import {
+  addIntegrationOptions,
+  integrationSettings,
+  type IntegrationOptions,
+} from './integration-options.js';
 
 interface CommonOptions {
   defaults?: string;
@@ -38,7 +43,7 @@ interface CommonOptions {
   logentriesEndpoint?: string;
 }
 
-interface AgentOptions extends CommonOptions, AuditAgentOptions {
+interface AgentOptions extends CommonOptions, AuditAgentOptions, IntegrationOptions {
   imdsUrl: string;
   imdsBudget: string;
   kmsEndpoint?: string;
@@ -286,7 +291,7 @@ export function registerAgentCommands(
   setExitCode: (code: number) => void,
 ): void {
   addCommonOptions(
-    addAuditAgentOptions(program.command('agent'))
+    addIntegrationOptions(addAuditAgentOptions(program.command('agent')))
       .description(
         'Run the node agent (what systemd starts): boot from EC2 user data, then supervise until SIGTERM',
       )
@@ -447,6 +452,7 @@ export function registerAgentCommands(
       },
       ...(audit === undefined ? {} : { audit }),
       ...(sshd === undefined ? {} : { sshd }),
+      integration: integrationSettings(options),
       ...commonSettings(options),
     };
     setExitCode(await runAgent(settings, io));
