@@ -1,9 +1,13 @@
-import { createReadStream } from 'node:fs';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createGunzip } from 'node:zlib';
 import type { Clock } from '../core/clock.js';
-import { DockerLogEntries, nanosToSince, sinceToNanos, type DockerLogFormat } from './docker-log-file-format.js';
+import {
+  DockerLogEntries,
+  nanosToSince,
+  sinceToNanos,
+  type DockerLogFormat,
+} from './docker-log-file-format.js';
 import { LineAssembler } from './line-assembler.js';
 import type { LineSink, SourceCheckpoint } from './log-record.js';
 
@@ -89,11 +93,17 @@ export class LogFileFollower {
     const since = this.#skipUntil;
     // Start in the newest file that began at or before the position (or the oldest one).
     let file =
-      since === undefined ? chain[0] : ([...chain].reverse().find((f) => f.first !== undefined && f.first <= since) ?? chain[0]);
+      since === undefined
+        ? chain[0]
+        : ([...chain].reverse().find((f) => f.first !== undefined && f.first <= since) ?? chain[0]);
     let lastCheck = this.#options.clock.now();
     while (file && !isAborted(signal)) {
       if (file.compressed) {
-        await this.#readCompressed(file.path);
+        if (!(await this.#readCompressed(file.path, file.ino, file.first))) {
+          const first = file.first;
+          file = (await listChain(files.path, files.format)).find((f) => f.first === first);
+          continue;
+        }
       } else {
         const handle = await openFile(file.path, file.ino);
         if (!handle) {
@@ -122,7 +132,9 @@ export class LogFileFollower {
                   break;
                 }
               }
-              await this.#options.clock.sleep(this.#options.pollMs ?? DEFAULT_POLL_MS, signal).catch(() => undefined);
+              await this.#options.clock
+                .sleep(this.#options.pollMs ?? DEFAULT_POLL_MS, signal)
+                .catch(() => undefined);
               if (isAborted(signal)) break;
               continue;
             }
@@ -141,7 +153,9 @@ export class LogFileFollower {
         const chain = await listChain(files.path, files.format);
         next = nextFile(chain, file.first ?? this.#firstSeen, this.#doneNanos(), file.ino);
         if (next || isAborted(signal) || !follow || !(await this.#options.current())) break;
-        await this.#options.clock.sleep(this.#options.pollMs ?? DEFAULT_POLL_MS, signal).catch(() => undefined);
+        await this.#options.clock
+          .sleep(this.#options.pollMs ?? DEFAULT_POLL_MS, signal)
+          .catch(() => undefined);
       }
       this.#firstSeen = undefined;
       file = next;
@@ -175,18 +189,34 @@ export class LogFileFollower {
     }
   }
 
-  async #readCompressed(path: string): Promise<void> {
+  /**
+   * Reads a rotated, compressed file. Its name may already belong to another file (dockerd
+   * shifts `.1.gz` to `.2.gz` at each rotation): false when its first entry is not `first`.
+   */
+  async #readCompressed(path: string, ino: bigint | undefined, first: bigint | undefined): Promise<boolean> {
     let pending: Buffer = Buffer.alloc(0);
-    const stream = createReadStream(path).pipe(createGunzip());
+    const handle = await openFile(path, ino);
+    if (!handle) return false;
+    const stream = handle.createReadStream().pipe(createGunzip());
+    let checked = first === undefined;
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+        if (!checked) {
+          const head = new DockerLogEntries(this.#options.files.format);
+          head.reset(pending, 0, pending.length);
+          if (!head.next()) continue;
+          if (head.timeNanos() !== first) return false;
+          checked = true;
+        }
         const used = await this.#take(pending, pending.length);
         pending = pending.subarray(used);
       }
+      return checked;
     } catch (error) {
       // Deleted by dockerd's rotation before it was opened: what it held is gone (see docs/logs.md).
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return checked;
+      throw error;
     } finally {
       stream.destroy();
     }
@@ -261,45 +291,93 @@ function nextFile(
   notIno?: bigint,
 ): ChainFile | undefined {
   const from = after ?? taken;
-  const later = chain.filter(
-    (f) => f.ino === undefined || f.ino !== notIno,
-  ).filter((f) => f.first === undefined || from === undefined || f.first > from);
+  const later = chain
+    .filter((f) => f.ino === undefined || f.ino !== notIno)
+    .filter((f) => f.first === undefined || from === undefined || f.first > from);
   return later[0];
 }
 
-/** The live file and its rotated copies (`.1`, `.2.gz`…), oldest first by their first entry. */
+/**
+ * The live file and its rotated copies (`.1`, `.2.gz`…), oldest first by their first entry.
+ * dockerd renames them all at each rotation, so a name read from the directory may name another
+ * file a moment later: the listing is taken until two in a row agree (names and inodes), and each
+ * head is read through a handle whose inode is checked.
+ */
 async function listChain(path: string, format: DockerLogFormat): Promise<ChainFile[]> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await snapshot(path);
+    const files: ChainFile[] = [];
+    let moved = false;
+    for (const [file, ino] of before) {
+      const compressed = file.endsWith('.gz');
+      const handle = await openFile(file, ino);
+      if (!handle) {
+        moved = true;
+        break;
+      }
+      let first: bigint | undefined;
+      try {
+        first = await firstEntryTime(handle, compressed, format);
+      } catch {
+        first = undefined; // a .gz still being written
+      } finally {
+        await handle.close();
+      }
+      files.push({ path: file, compressed, ino, first });
+    }
+    const after = await snapshot(path);
+    const stable = !moved && after.size === before.size && [...after].every(([f, i]) => before.get(f) === i);
+    if (!stable && attempt < 50) continue;
+    // `.1` and `.1.gz` side by side while dockerd compresses: one file (the complete one).
+    const byFirst = new Map<bigint, ChainFile>();
+    const chain: ChainFile[] = [];
+    for (const file of files) {
+      if (file.first === undefined) {
+        if (!file.compressed) chain.push(file);
+        continue;
+      }
+      const other = byFirst.get(file.first);
+      if (!other || (other.compressed && !file.compressed)) byFirst.set(file.first, file);
+    }
+    chain.push(...byFirst.values());
+    return chain.sort((a, b) =>
+      a.first === b.first
+        ? 0
+        : a.first === undefined
+          ? 1
+          : b.first === undefined
+            ? -1
+            : a.first < b.first
+              ? -1
+              : 1,
+    );
+  }
+}
+
+/** The chain's file names and inodes, now. */
+async function snapshot(path: string): Promise<Map<string, bigint>> {
   const dir = dirname(path);
   const name = basename(path);
   const rotated = new RegExp(`^${name.replace(/[.+^${}()|[\]\\]/g, '\\$&')}\\.(\\d+)(\\.gz)?$`);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter(
-    (entry) => entry === name || rotated.test(entry),
-  );
-  const files: ChainFile[] = [];
-  const seen = new Set<bigint>();
-  for (const entry of names) {
-    const file = join(dir, entry);
-    const compressed = entry.endsWith('.gz');
-    const info = compressed ? undefined : await stat(file, { bigint: true }).catch(() => undefined);
-    if (!compressed && !info) continue;
-    const first = await firstEntryTime(file, compressed, format).catch(() => null);
-    if (first === null) continue; // gone meanwhile
-    // `.1` and `.1.gz` side by side while dockerd compresses: one file.
-    if (first !== undefined && seen.has(first)) continue;
-    if (first !== undefined) seen.add(first);
-    files.push({ path: file, compressed, ino: info?.ino, first });
+  const found = new Map<string, bigint>();
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    if (entry !== name && !rotated.test(entry)) continue;
+    const info = await stat(join(dir, entry), { bigint: true }).catch(() => undefined);
+    if (info) found.set(join(dir, entry), info.ino);
   }
-  return files.sort((a, b) =>
-    a.first === b.first ? 0 : a.first === undefined ? 1 : b.first === undefined ? -1 : a.first < b.first ? -1 : 1,
-  );
+  return found;
 }
 
-async function firstEntryTime(path: string, compressed: boolean, format: DockerLogFormat): Promise<bigint | undefined> {
+async function firstEntryTime(
+  handle: FileHandle,
+  compressed: boolean,
+  format: DockerLogFormat,
+): Promise<bigint | undefined> {
   let head: Buffer;
   if (compressed) {
     const parts: Buffer[] = [];
     let bytes = 0;
-    const stream = createReadStream(path).pipe(createGunzip());
+    const stream = handle.createReadStream({ autoClose: false }).pipe(createGunzip());
     try {
       for await (const chunk of stream as AsyncIterable<Buffer>) {
         parts.push(chunk);
@@ -311,14 +389,9 @@ async function firstEntryTime(path: string, compressed: boolean, format: DockerL
     }
     head = Buffer.concat(parts);
   } else {
-    const handle = await open(path, 'r');
-    try {
-      const buffer = Buffer.alloc(HEAD_BYTES);
-      const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
-      head = buffer.subarray(0, bytesRead);
-    } finally {
-      await handle.close();
-    }
+    const buffer = Buffer.alloc(HEAD_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
+    head = buffer.subarray(0, bytesRead);
   }
   const entries = new DockerLogEntries(format);
   entries.reset(head, 0, head.length);

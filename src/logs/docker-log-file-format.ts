@@ -3,7 +3,7 @@
  * entry: `next()` moves over a buffer and leaves the entry in the reader's fields).
  *
  * - `local`: each entry is a protobuf `LogEntry` (1 source string, 2 time_nano int64, 3 line
- *   bytes, 4 partial bool, 5 partial metadata) framed by its big-endian uint32 length before and
+ *   bytes, 4 partial bool, 5 partial metadata: 1 last, 2 id, 3 ordinal) framed by its big-endian uint32 length before and
  *   after. The line has no newline; Docker cuts lines at 16 KiB and marks the pieces partial.
  * - `json-file`: one JSON object a line, `{"log":"…\n","stream":"stdout","time":"<RFC3339Nano>"}`;
  *   a piece of a long line has no `\n` at the end of `log`.
@@ -100,6 +100,8 @@ export class DockerLogEntries {
     this.partial = false;
     this.timeHigh = 0;
     this.timeLow = 0;
+    // The last piece of a long line is partial too, with `last` set in its metadata (field 5's 1).
+    let last = false;
     let p = start;
     while (p < end) {
       const key = buffer[p++] ?? 0;
@@ -130,7 +132,9 @@ export class DockerLogEntries {
           length += (byte & 0x7f) * 2 ** shift;
           shift += 7;
         } while (byte & 0x80 && p < end);
-        if (field === 1) this.stderr = length === 6 && buffer[p + 3] === 0x65; // "stderr"
+        if (field === 1)
+          this.stderr = length === 6 && buffer[p + 3] === 0x65; // "stderr"
+        else if (field === 5) last = length >= 2 && buffer[p] === 0x08 && buffer[p + 1] === 0x01;
         else if (field === 3) {
           lineStart = p;
           lineEnd = p + length;
@@ -140,6 +144,7 @@ export class DockerLogEntries {
       else if (wire === 5) p += 4;
       else throw new Error(`local log driver frame: wire type ${wire}`);
     }
+    if (last) this.partial = false;
     this.line = buffer.subarray(lineStart, Math.min(lineEnd, end));
     return true;
   }
@@ -201,7 +206,7 @@ export class DockerLogEntries {
       this.#secondsText = zone === 'Z' ? secondsText : '';
     }
     this.timeHigh = this.#epochSeconds;
-    const fraction = text[19] === '.' ? /^\d+/.exec(text.slice(20))?.[0] ?? '' : '';
+    const fraction = text[19] === '.' ? (/^\d+/.exec(text.slice(20))?.[0] ?? '') : '';
     this.timeLow = fraction === '' ? 0 : Number(fraction.padEnd(9, '0').slice(0, 9));
   }
 }

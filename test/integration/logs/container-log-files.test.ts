@@ -67,9 +67,7 @@ async function runContainer(
 async function startPipeline(container: string, group: string, stateDir: string): Promise<LogPipeline> {
   const pipeline = await LogPipeline.start({
     stateDir,
-    sources: [
-      new ContainerLogSource({ container, reader, log, clock: quickClock, reconnectDelayMs: 100 }),
-    ],
+    sources: [new ContainerLogSource({ container, reader, log, clock: quickClock, reconnectDelayMs: 100 })],
     destinations: [
       new AwsCloudWatchLogsDestination({
         region: emulator.region,
@@ -112,7 +110,7 @@ describe('app container output from the log driver’s files (real dockerd, emul
     const group = '/taupage/files-1';
     const pipeline = await startPipeline(container, group, join(dir, 'one'));
     const all = await messages(group, 1004);
-    expect(all.slice(0, 1000)).toEqual(numbered(1000));
+    expect(all.filter((m) => m.startsWith('line '))).toEqual(numbered(1000));
     expect(all).toContain('err');
     expect(all.at(-1)).toBe('after');
     expect(all.filter((m) => m.startsWith('x')).join('')).toBe('x'.repeat(2_097_152));
@@ -166,7 +164,9 @@ describe('app container output from the log driver’s files (real dockerd, emul
     const all = await messages(group, 13_000);
     await eventually(() => {
       const status = second.status();
-      return Promise.resolve(status.spool.pendingBytes === 0 && status.destinations[0]?.lagBytes === 0 ? true : undefined);
+      return Promise.resolve(
+        status.spool.pendingBytes === 0 && status.destinations[0]?.lagBytes === 0 ? true : undefined,
+      );
     }, 'the second shipper caught up');
     expect(all).toEqual([...numbered(10_000), ...numbered(3000, 'next')]);
   });
