@@ -124,6 +124,9 @@ export class ContainerLogSource implements LogSource {
     progress: { resume: () => Position | undefined } = { resume: () => start },
   ): Promise<Position | undefined> {
     const files = await this.#files(reader, container, signal);
+    // Created but not started yet: dockerd makes the log directory at the start. Look again
+    // after the reconnect delay (the API would be followed until the container stops).
+    if (files === 'not yet') return start;
     if (files) {
       this.#via = 'files';
       const current = async (): Promise<boolean> => {
@@ -154,7 +157,7 @@ export class ContainerLogSource implements LogSource {
     reader: ContainerLogReader,
     container: string,
     signal: AbortSignal,
-  ): Promise<ContainerLogFiles | undefined> {
+  ): Promise<ContainerLogFiles | 'not yet' | undefined> {
     if (this.#options.files === false || !reader.logFiles) return undefined;
     const files = await reader.logFiles(container, signal);
     if (!files) return undefined;
@@ -163,6 +166,15 @@ export class ContainerLogSource implements LogSource {
       this.#unreadable = '';
       return files;
     } catch (error) {
+      // The container's directory is there but not its log directory yet (local: made at start).
+      if (
+        (error as NodeJS.ErrnoException).code === 'ENOENT' &&
+        (await access(dirname(dirname(files.path))).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return 'not yet';
       const problem = error instanceof Error ? error.message : String(error);
       if (problem !== this.#unreadable)
         this.#options.log.warn(

@@ -64,10 +64,17 @@ async function runContainer(
   return name;
 }
 
-async function startPipeline(container: string, group: string, stateDir: string): Promise<LogPipeline> {
+async function startPipeline(
+  container: string,
+  group: string,
+  stateDir: string,
+  via: DockerodeContainerLogReader = reader,
+): Promise<LogPipeline> {
   const pipeline = await LogPipeline.start({
     stateDir,
-    sources: [new ContainerLogSource({ container, reader, log, clock: quickClock, reconnectDelayMs: 100 })],
+    sources: [
+      new ContainerLogSource({ container, reader: via, log, clock: quickClock, reconnectDelayMs: 100 }),
+    ],
     destinations: [
       new AwsCloudWatchLogsDestination({
         region: emulator.region,
@@ -116,6 +123,33 @@ describe('app container output from the log driver’s files (real dockerd, emul
     expect(all.filter((m) => m.startsWith('x')).join('')).toBe('x'.repeat(2_097_152));
     expect(pipeline.status().sources[0]?.via).toBe('files');
     expect(emulator.violations).toEqual([]);
+  });
+
+  it('local driver: a container created before it is started is read from its files once started', async () => {
+    // dockerd makes local-logs/ at the start: looking before must not settle for the Docker API.
+    let looked = 0;
+    class CountingReader extends DockerodeContainerLogReader {
+      override logFiles(container: string, signal: AbortSignal) {
+        looked++;
+        return super.logFiles(container, signal);
+      }
+    }
+    const name = `taupage-logfiles-test-${randomUUID().slice(0, 8)}`;
+    containers.push(name);
+    const created = await docker.createContainer({
+      name,
+      Image: env.image,
+      Entrypoint: ['/bin/sh', '-c'],
+      Cmd: ["seq 0 99 | sed 's/^/line /'; sleep 3600"],
+      User: '999:999',
+      HostConfig: { LogConfig: LOCAL },
+    });
+    const group = '/taupage/files-created';
+    const pipeline = await startPipeline(name, group, join(dir, 'created'), new CountingReader(docker));
+    await eventually(() => Promise.resolve(looked >= 2 ? true : undefined), 'the source looked twice');
+    await created.start();
+    expect(await messages(group, 100)).toEqual(numbered(100));
+    expect(pipeline.status().sources[0]?.via).toBe('files');
   });
 
   for (const driver of ['local', 'json-file']) {
