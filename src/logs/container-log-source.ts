@@ -136,7 +136,7 @@ export class ContainerLogSource implements LogSource {
           return true; // Docker not answering: the files are still there
         }
       };
-      return new LogFileFollower({
+      const follower = new LogFileFollower({
         files,
         start,
         sink,
@@ -146,10 +146,12 @@ export class ContainerLogSource implements LogSource {
         clock: this.#options.clock ?? systemClock,
         current,
         ...(this.#options.filePollMs === undefined ? {} : { pollMs: this.#options.filePollMs }),
-      }).run();
+      });
+      progress.resume = () => follower.position;
+      return follower.run();
     }
     this.#via = 'docker-api';
-    return this.#followApi(reader, container, start, sink, signal, follow);
+    return this.#followApi(reader, container, start, sink, signal, follow, progress);
   }
 
   /** The container's log files when they are there and readable; undefined: use the Docker API. */
@@ -193,6 +195,7 @@ export class ContainerLogSource implements LogSource {
     sink: LineSink,
     signal: AbortSignal,
     follow: boolean,
+    progress: { resume: () => Position | undefined },
   ): Promise<Position | undefined> {
     let position: FollowPosition | undefined;
     // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).

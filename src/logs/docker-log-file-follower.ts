@@ -86,6 +86,11 @@ export class LogFileFollower {
     }
   }
 
+  /** The last whole line taken (or the start): where a follow that broke resumes. */
+  get position(): LogPosition | undefined {
+    return this.#donePosition;
+  }
+
   /** Reads until the container is no longer the one named or the signal aborts; returns where it got. */
   async run(): Promise<LogPosition | undefined> {
     const { files, signal, follow } = this.#options;
