@@ -6,7 +6,6 @@ import type { DeliveryResult, LogDestination } from './log-destination.js';
 import { rotateFile, rotationDue, type RotationPolicy } from './log-rotation.js';
 import type { RecordBatch } from './spool-records.js';
 
-const NEWLINE = Buffer.from('\n');
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 /** rsyslog's traditional file timestamp (RFC 3164): `May  1 11:06:04`, in UTC (the AMI's zone). */
@@ -51,23 +50,8 @@ export class ApplicationLogDestination implements LogDestination {
   }
 
   async deliver(batch: RecordBatch): Promise<DeliveryResult> {
-    const { hostname, pid } = this.#options;
-    const tag = `docker/${(this.#options.containerId() ?? 'taupageapp').slice(0, 12)}[${pid}]:`;
-    const parts: Buffer[] = [];
-    let stamp = { time: Number.NaN, prefix: Buffer.alloc(0) };
-    const line = (timestamp: number, message: Buffer | string): void => {
-      if (timestamp !== stamp.time)
-        stamp = { time: timestamp, prefix: Buffer.from(`${syslogTimestamp(timestamp)} ${hostname} ${tag} `) };
-      parts.push(stamp.prefix, typeof message === 'string' ? Buffer.from(message) : message, NEWLINE);
-    };
-    if (batch.encoded === undefined) {
-      for (const record of batch.records)
-        if (record.source === this.#options.source) line(record.timestamp, record.message);
-    } else {
-      this.#fromSpool(batch.encoded, line);
-    }
-    if (parts.length === 0) return { rejected: 0 };
-    const bytes = Buffer.concat(parts);
+    const bytes = this.#render(batch);
+    if (bytes.length === 0) return { rejected: 0 };
     try {
       const handle = await this.#open();
       await handle.appendFile(bytes);
@@ -89,31 +73,69 @@ export class ApplicationLogDestination implements LogDestination {
   }
 
   /**
-   * Straight from the spool's lines (`[timestamp,"source","message"]`): a message without JSON
-   * escapes is its own bytes, so the common line is never decoded into a string (the other
-   * destinations share the pipeline's memory budget at tens of thousands of lines a second).
+   * The batch's lines of the app's source as syslog lines, in one buffer. From the spool's lines
+   * (`[timestamp,"source","message"]`) a message without JSON escapes is copied as bytes, with
+   * no object per line: at a burst's 150,000+ lines a second, three small Buffers a line (prefix,
+   * body view, newline) grew the agent's heap by about 100 MiB (the kill -9 burst e2e test).
    */
-  #fromSpool(encoded: Buffer, line: (timestamp: number, message: Buffer | string) => void): void {
-    const sourcePrefix = Buffer.from(`,${JSON.stringify(this.#options.source)},"`);
-    let start = 0;
-    while (start < encoded.length) {
-      let end = encoded.indexOf(0x0a, start);
-      if (end === -1) end = encoded.length;
-      const comma = encoded.indexOf(0x2c, start);
-      if (
-        comma > start &&
-        comma < end &&
-        encoded.subarray(comma, comma + sourcePrefix.length).equals(sourcePrefix)
-      ) {
-        const timestamp = Number(encoded.toString('latin1', start + 1, comma));
-        const body = encoded.subarray(comma + sourcePrefix.length, end - 2); // without `"]`
-        if (body.includes(0x5c)) {
-          const [, , message] = JSON.parse(encoded.toString('utf8', start, end)) as [number, string, string];
-          line(timestamp, message);
-        } else line(timestamp, body);
+  #render(batch: RecordBatch): Buffer {
+    const { hostname, pid, source } = this.#options;
+    const tag = `docker/${(this.#options.containerId() ?? 'taupageapp').slice(0, 12)}[${String(pid)}]:`;
+    let out = Buffer.allocUnsafe(0);
+    let length = 0;
+    const reserve = (extra: number): void => {
+      if (length + extra <= out.length) return;
+      const grown = Buffer.allocUnsafe(Math.max(length + extra, out.length * 2, 64 * 1024));
+      out.copy(grown, 0, 0, length);
+      out = grown;
+    };
+    let stampTime = Number.NaN;
+    let prefix = Buffer.alloc(0);
+    const start = (timestamp: number, bodyBytes: number): void => {
+      if (timestamp !== stampTime) {
+        stampTime = timestamp;
+        prefix = Buffer.from(`${syslogTimestamp(timestamp)} ${hostname} ${tag} `);
       }
-      start = end + 1;
+      reserve(prefix.length + bodyBytes + 1);
+      length += prefix.copy(out, length);
+    };
+    const text = (timestamp: number, message: string): void => {
+      start(timestamp, Buffer.byteLength(message));
+      length += out.write(message, length);
+      out[length++] = 0x0a;
+    };
+    if (batch.encoded === undefined) {
+      for (const record of batch.records)
+        if (record.source === source) text(record.timestamp, record.message);
+      return out.subarray(0, length);
     }
+    const encoded = batch.encoded;
+    const sourcePrefix = Buffer.from(`,${JSON.stringify(source)},"`);
+    let at = 0;
+    while (at < encoded.length) {
+      let end = encoded.indexOf(0x0a, at);
+      if (end === -1) end = encoded.length;
+      const comma = encoded.indexOf(0x2c, at);
+      if (
+        comma > at &&
+        comma < end &&
+        encoded.compare(sourcePrefix, 0, sourcePrefix.length, comma, comma + sourcePrefix.length) === 0
+      ) {
+        const timestamp = Number(encoded.toString('latin1', at + 1, comma));
+        const bodyStart = comma + sourcePrefix.length;
+        const bodyEnd = end - 2; // without `"]`
+        if (encoded.indexOf(0x5c, bodyStart) !== -1 && encoded.indexOf(0x5c, bodyStart) < bodyEnd) {
+          const [, , message] = JSON.parse(encoded.toString('utf8', at, end)) as [number, string, string];
+          text(timestamp, message);
+        } else {
+          start(timestamp, bodyEnd - bodyStart);
+          length += encoded.copy(out, length, bodyStart, bodyEnd);
+          out[length++] = 0x0a;
+        }
+      }
+      at = end + 1;
+    }
+    return out.subarray(0, length);
   }
 
   /** The open file, rotated first when due; reopened when someone else moved it. */
