@@ -74,6 +74,26 @@ describe('PrometheusScrape', () => {
   });
 });
 
+describe('instrumentDecrypter', () => {
+  it('passes the encryption_context on to the decrypter it wraps', async () => {
+    const seen: (ReadonlyMap<string, string> | undefined)[] = [];
+    const decrypter = instrumentDecrypter(
+      {
+        decrypt: (_ciphertext, _signal, context) => {
+          seen.push(context);
+          return Promise.reject(new TaupageError('SECRET_INVALID', 'stop here'));
+        },
+      },
+      new AgentMetrics(newState()),
+    );
+    const context = new Map([['application', 'hello']]);
+    await expect(decrypter.decrypt(Buffer.from('x'), AbortSignal.timeout(1000), context)).rejects.toThrow(
+      'stop here',
+    );
+    expect(seen).toEqual([context]);
+  });
+});
+
 describe('ContainerMetrics', () => {
   it('renders state at once and Docker stats after a background refresh; never waits for Docker', async () => {
     const state = newState();
