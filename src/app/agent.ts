@@ -36,19 +36,14 @@ import {
   type BootHooks,
   type BootResult,
 } from './boot.js';
+import { LOG_FLUSH_DEADLINE_MS, runShutdown, shutdownBudgets, shutdownDeadlineMs } from './shutdown.js';
 import { Supervisor, type SupervisorOutcome } from './supervisor.js';
 import { drainForTermination } from './termination.js';
 import type { TerminationNotice } from '../host/lifecycle-watcher.js';
 import { watchApplicationHealth, type HealthMonitorSettings } from '../health/health-monitor.js';
 
-/** The CLI's hard deadline for the whole shutdown when no app stop is involved (see agent-command). */
-const SHUTDOWN_BASE_DEADLINE_MS = 30_000;
 /** systemctl poweroff only queues a job: a few seconds at most. */
 const POWER_OFF_TIMEOUT_MS = 10_000;
-/** Each shutdown stage gets at most this long; the whole shutdown stays well inside systemd's 90 s. */
-const SHUTDOWN_STAGE_TIMEOUT_MS = 10_000;
-/** Flushing logs may take longer than the other stages, but stays inside systemd's stop timeout. */
-const LOG_FLUSH_DEADLINE_MS = 20_000;
 
 /** The adapters that pull in big libraries (dockerode, the AWS SDK), loaded after the status endpoint is up. */
 export type HeavyAdapters = Pick<
@@ -132,7 +127,7 @@ export class Agent {
 
   /** How long the CLI lets the shutdown take: longer when the app gets `docker.stop_timeout` first. */
   get shutdownDeadlineMs(): number {
-    return SHUTDOWN_BASE_DEADLINE_MS + this.#stopTimeoutSeconds() * 1000;
+    return shutdownDeadlineMs(this.#stopTimeoutSeconds());
   }
 
   async run(signal: AbortSignal): Promise<ExitCode> {
@@ -453,37 +448,46 @@ export class Agent {
   }
 
   /**
-   * Ordered and time-boxed: the app container first, the status endpoint last. The app is left
-   * running when only the agent stops (an agent restart adopts it); it gets a graceful
-   * `docker stop` with `docker.stop_timeout` when the host is shutting down, and is stopped and
-   * removed in local mode.
+   * Ordered and time-boxed (SHUTDOWN_STAGES): the app container first, the status endpoint and
+   * the audit trail last. The app is left running when only the agent stops (an agent restart
+   * adopts it); it gets a graceful `docker stop` with `docker.stop_timeout` when the host is
+   * shutting down, and is stopped and removed in local mode.
    */
   async #shutdown(poweringOff: boolean): Promise<void> {
     this.#log.info('Shutting down');
-    this.#cloudwatch?.stop();
-    this.#deps.hostLifecycle?.stop();
-    await stopAppOnShutdown({
-      container: this.#state.container,
-      runtime: this.#runtime,
-      hostPower: this.#deps.hostPower,
-      remove: this.#deps.removeContainerOnExit,
-      poweringOff,
-      stopTimeoutSeconds: this.#stopTimeoutSeconds(),
-      clock: this.#clock,
-      log: this.#log,
-    });
-    // After the container (its last lines are in the spool), before the endpoints.
-    await this.#logShippingStarting;
-    await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
-    if (this.#metricsServer !== undefined) {
-      await Promise.race([close(this.#metricsServer), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);
-    }
-    if (this.#server !== undefined) {
-      await Promise.race([close(this.#server), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);
-    }
-    // Last: the trail gets the shutdown itself, then is flushed off the host (time-boxed inside).
-    this.#deps.audit?.record('agent.stop', {});
-    await this.#deps.audit?.stop();
+    const metricsServer = this.#metricsServer;
+    const server = this.#server;
+    await runShutdown(
+      {
+        background: () => {
+          this.#cloudwatch?.stop();
+          this.#deps.hostLifecycle?.stop();
+        },
+        app: () =>
+          stopAppOnShutdown({
+            container: this.#state.container,
+            runtime: this.#runtime,
+            hostPower: this.#deps.hostPower,
+            remove: this.#deps.removeContainerOnExit,
+            poweringOff,
+            stopTimeoutSeconds: this.#stopTimeoutSeconds(),
+            clock: this.#clock,
+            log: this.#log,
+          }),
+        logs: async () => {
+          await this.#logShippingStarting;
+          await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
+        },
+        ...(metricsServer === undefined ? {} : { 'metrics-endpoint': () => close(metricsServer) }),
+        ...(server === undefined ? {} : { 'status-endpoint': () => close(server) }),
+        audit: async () => {
+          this.#deps.audit?.record('agent.stop', {});
+          await this.#deps.audit?.stop();
+        },
+      },
+      shutdownBudgets(this.#stopTimeoutSeconds()),
+      { clock: this.#clock, log: this.#log },
+    );
     this.#log.info('Stopped');
   }
 }

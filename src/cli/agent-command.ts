@@ -64,9 +64,6 @@ interface LocalOptions extends CommonOptions {
   keepContainer: boolean;
 }
 
-/** Seconds in grace before a second signal, or a hung shutdown, ends the process hard. */
-const SHUTDOWN_DEADLINE_MS = 30_000;
-
 function addCommonOptions(command: Command, metaDir: string, defaultsFile: string | undefined): Command {
   const defaults = new Option('--defaults <file>', 'AMI defaults file; user data keys replace its keys').env(
     'TAUPAGE_DEFAULTS_FILE',
@@ -167,11 +164,12 @@ function addCommonOptions(command: Command, metaDir: string, defaultsFile: strin
     );
 }
 
+/** A positive number of seconds from a flag's value. */
 function seconds(value: string, flag: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0)
     throw new UsageError(`${flag} expects a positive number of seconds, not "${value}"`);
-  return number * 1000;
+  return number;
 }
 
 function count(value: string, flag: string): number {
@@ -183,7 +181,7 @@ function count(value: string, flag: string): number {
 
 /** A cron step: whole seconds that divide a minute (1, 2, 5, 10, 30, …). */
 function pollSeconds(value: string): number {
-  const number = seconds(value, '--lifecycle-poll') / 1000;
+  const number = seconds(value, '--lifecycle-poll');
   if (!Number.isInteger(number) || 60 % number !== 0)
     throw new UsageError(
       `--lifecycle-poll expects whole seconds that divide a minute (1, 5, 10, …), not "${value}"`,
@@ -216,7 +214,7 @@ function commonSettings(options: CommonOptions) {
     }
   }
   const cloudwatch = {
-    intervalSeconds: seconds(options.cloudwatchInterval, '--cloudwatch-interval') / 1000,
+    intervalSeconds: seconds(options.cloudwatchInterval, '--cloudwatch-interval'),
     endpoint: options.cloudwatchEndpoint,
   };
   try {
@@ -236,10 +234,10 @@ function commonSettings(options: CommonOptions) {
     cloudwatch,
     containerName: options.containerName,
     applicationUser: options.applicationUser,
-    pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout'),
+    pullInactivityTimeoutMs: seconds(options.pullInactivityTimeout, '--pull-inactivity-timeout') * 1000,
     healthMonitor: {
-      intervalMs: seconds(options.healthCheckInterval, '--health-check-interval'),
-      timeoutMs: seconds(options.healthCheckTimeout, '--health-check-timeout'),
+      intervalMs: seconds(options.healthCheckInterval, '--health-check-interval') * 1000,
+      timeoutMs: seconds(options.healthCheckTimeout, '--health-check-timeout') * 1000,
       failureThreshold: count(options.healthCheckFailureThreshold, '--health-check-failure-threshold'),
       successThreshold: count(options.healthCheckSuccessThreshold, '--health-check-success-threshold'),
     },
@@ -389,7 +387,7 @@ export function registerAgentCommands(
     const settings: AgentSettings = {
       mode: 'ec2',
       imdsUrl: options.imdsUrl,
-      imdsBudgetMs: seconds(options.imdsBudget, '--imds-budget'),
+      imdsBudgetMs: seconds(options.imdsBudget, '--imds-budget') * 1000,
       kmsEndpoint: options.kmsEndpoint,
       cloudFormationEndpoint: options.cloudformationEndpoint,
       cloudWatchLogsEndpoint: options.cloudwatchLogsEndpoint,
@@ -510,13 +508,10 @@ async function runAgent(settings: AgentSettings, io: CliIo): Promise<number> {
     log.info({ signal }, 'Shutdown requested');
     controller.abort();
     // Longer when the app gets docker.stop_timeout first (host shutdown, local mode).
-    setTimeout(
-      () => {
-        log.error('Shutdown took too long, exiting');
-        process.exit(ExitCode.Failure);
-      },
-      Math.max(SHUTDOWN_DEADLINE_MS, agent.shutdownDeadlineMs),
-    ).unref();
+    setTimeout(() => {
+      log.error('Shutdown took too long, exiting');
+      process.exit(ExitCode.Failure);
+    }, agent.shutdownDeadlineMs).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
