@@ -22,6 +22,7 @@ import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-m
 import { createMetricsServer } from '../metrics/metrics-server.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
 import type { AgentState } from '../status/agent-state.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 import { summarizeConfig } from '../status/config-summary.js';
 import { healthChecks } from '../status/health-checks.js';
 import { statusDocument } from '../status/status-document.js';
@@ -58,6 +59,8 @@ export type HeavyAdapters = Pick<
 export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAdapters> {
   readonly loadAdapters: () => Promise<HeavyAdapters>;
   readonly redactor: Redactor;
+  /** Records an error once: scrubbed, counted, audited, in GET /status lastErrors. */
+  readonly errors: ErrorReporter;
   readonly statusListen: { readonly host: string; readonly port: number };
   /** Local mode: remove the container on exit. */
   readonly removeContainerOnExit: boolean;
@@ -205,7 +208,7 @@ export class Agent {
         const failure = toTaupageError(error);
         this.#state.bootState = 'failed';
         this.#state.bootError = { code: failure.code, message: this.#deps.redactor.scrub(failure.message) };
-        this.#recordError('boot', failure.code, failure.message);
+        this.#deps.errors.reportFailure('boot', failure);
         this.#log.error(
           { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
           `Boot failed: ${failure.message}`,
@@ -262,7 +265,7 @@ export class Agent {
       });
     } catch (error) {
       const failure = toTaupageError(error);
-      this.#recordError('host', failure.code, failure.message);
+      this.#deps.errors.reportFailure('host', failure);
       this.#log.error({ err: error }, `Could not start the host's background tasks: ${failure.message}`);
     }
   }
@@ -295,7 +298,7 @@ export class Agent {
       if (pipeline !== undefined) this.#state.logPipeline = () => logPipelineState(pipeline.status());
     } catch (error) {
       const failure = toTaupageError(error);
-      this.#recordError('logs', failure.code, failure.message);
+      this.#deps.errors.reportFailure('logs', failure);
       this.#log.error({ err: error }, `Could not start log shipping: ${failure.message}`);
     }
   }
@@ -357,7 +360,7 @@ export class Agent {
       audit: (type, data) => this.#deps.audit?.record(type, data),
       count: (kind) => this.#operator?.agentMetrics.containerEvents.inc({ kind }),
       recordError: (component, code, message) => {
-        this.#recordError(component, code, message);
+        this.#deps.errors.reportFailure(component, { code, message });
       },
     });
     // The health check keeps running beside the supervisor (report only, see monitorHealth).
@@ -405,11 +408,10 @@ export class Agent {
       this.#log.info({ url }, 'Metrics endpoint listening');
     } catch (error) {
       this.#log.error({ err: error }, 'Cannot open the metrics endpoint; continuing without it');
-      this.#recordError(
-        'metrics',
-        'INTERNAL',
-        `Cannot open the metrics endpoint: ${(error as Error).message}`,
-      );
+      this.#deps.errors.reportFailure('metrics', {
+        code: 'INTERNAL',
+        message: `Cannot open the metrics endpoint: ${(error as Error).message}`,
+      });
     }
   }
 
@@ -433,18 +435,6 @@ export class Agent {
     if (this.#state.identity !== undefined) audit.identify(this.#state.identity);
     audit.record('config.digest', { sha256: this.#state.application?.configDigest ?? null });
     audit.record('container.start', { id: containerId, image: this.#state.application?.image ?? null });
-  }
-
-  #recordError(component: string, code: string, message: string): void {
-    if (this.#state.identity !== undefined) this.#deps.audit?.identify(this.#state.identity);
-    this.#deps.audit?.record('agent.error', { component, code, message: this.#deps.redactor.scrub(message) });
-    this.#state.recordError({
-      at: new Date(this.#clock.now()).toISOString(),
-      component,
-      code,
-      message: this.#deps.redactor.scrub(message),
-    });
-    this.#operator?.agentMetrics.errors.inc({ code });
   }
 
   /**

@@ -17,7 +17,7 @@ import { applySysfs } from '../host/sysfs-settings.js';
 import type { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { Scheduler } from '../metrics/scheduler.js';
-import type { AgentState } from '../status/agent-state.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 
 /** AMI-level settings of host preparation (flags: `taupage agent --help`). */
 export interface HostSettings {
@@ -48,7 +48,7 @@ export interface HostDependencies {
   readonly loadScheduler: () => Promise<Scheduler>;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly state: AgentState;
+  readonly errors: ErrorReporter;
 }
 
 /** What the agent does when IMDS announces the instance's end (see lifecycle-drain.ts). */
@@ -212,7 +212,7 @@ export class HostPreparation {
       clock: this.#deps.clock,
       log: this.#log.child({ component: 'credentials' }),
       recordError: (error) => {
-        this.#deps.state.recordError(error);
+        this.#deps.errors.reportFailure(error.component, error, { audit: false });
       },
     });
     await this.#credentials.initial(signal);

@@ -13,6 +13,7 @@ import { PIERONE_TRUST_POLICY } from '../docker/registry-trust.js';
 import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import { AgentState } from '../status/agent-state.js';
+import { AgentErrorReporter } from '../status/error-reporter.js';
 import { BootTimeline } from '../status/boot-timeline.js';
 import { VERSION } from '../version.js';
 import { instrumentDecrypter, instrumentRuntime } from '../metrics/instrumented-ports.js';
@@ -147,6 +148,7 @@ export async function composeAgent(
       metrics: settings.metrics,
       cloudwatch: settings.cloudwatch,
       state,
+      errors,
       log,
     });
     return operator;
@@ -162,6 +164,7 @@ export async function composeAgent(
 
   const audit =
     settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
+  const errors = new AgentErrorReporter({ state, redactor, clock, audit });
 
   const hooks = composeBootHooks({
     sshd: settings.sshd,
@@ -170,7 +173,7 @@ export async function composeAgent(
     metaDir: settings.metaDir,
     clock,
     log,
-    state,
+    errors,
   });
 
   // Host preparation loads on first use (the boot's host step), not on the start-up path.
@@ -186,7 +189,7 @@ export async function composeAgent(
           loadScheduler: async () => (await import('../metrics/node-cron-scheduler.js')).nodeCronScheduler,
           clock,
           log,
-          state,
+          errors,
         }),
     ));
 
@@ -270,6 +273,7 @@ export async function composeAgent(
     log,
     redactor,
     state,
+    errors,
     settings: {
       defaults: await readDefaults(settings.defaultsFile),
       metaDir: settings.metaDir,

@@ -147,16 +147,26 @@ export class AgentState {
   cloudFormationSignal: { status: SignalStatus; at: string; error: string | undefined } | undefined;
   endpoints: { status?: string; metrics?: string } = {};
   readonly #errors: RecordedError[] = [];
+  readonly #errorCounts = new Map<string, number>();
 
   constructor(
     readonly timeline: BootTimeline,
     readonly agent: { version: string; commit: string; mode: 'ec2' | 'local'; startedAt: string },
   ) {}
 
-  /** Remembers an error for GET /status (newest last, the oldest dropped past the cap). */
+  /**
+   * Remembers an error for GET /status (newest last, the oldest dropped past the cap) and counts
+   * it by code (`taupage_errors_total`). Scrubbed already: the ErrorReporter calls this.
+   */
   recordError(error: RecordedError): void {
     this.#errors.push(error);
     if (this.#errors.length > MAX_RECORDED_ERRORS) this.#errors.shift();
+    this.#errorCounts.set(error.code, (this.#errorCounts.get(error.code) ?? 0) + 1);
+  }
+
+  /** Errors recorded since the agent started, by code. */
+  get errorCounts(): ReadonlyMap<string, number> {
+    return this.#errorCounts;
   }
 
   get errors(): readonly RecordedError[] {
