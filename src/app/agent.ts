@@ -18,6 +18,7 @@ import type { HostPower } from '../lifecycle/host-power.js';
 import { stopAppOnShutdown } from '../lifecycle/stop-app-on-shutdown.js';
 import type { ContainerStats } from '../docker/container-stats.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
 import { createMetricsServer } from '../metrics/metrics-server.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
@@ -57,7 +58,8 @@ export type HeavyAdapters = Pick<
 };
 
 export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAdapters> {
-  readonly loadAdapters: () => Promise<HeavyAdapters>;
+  /** The heavy adapters, instrumented with the agent's metrics when /metrics is up. */
+  readonly loadAdapters: (metrics: AgentMetrics | undefined) => Promise<HeavyAdapters>;
   readonly redactor: Redactor;
   /** Records an error once: scrubbed, counted, audited, in GET /status lastErrors. */
   readonly errors: ErrorReporter;
@@ -163,7 +165,7 @@ export class Agent {
     let exitCode: ExitCode = ExitCode.Ok;
     let outcome: SupervisorOutcome;
     try {
-      const adapters = await this.#deps.loadAdapters();
+      const adapters = await this.#deps.loadAdapters(this.#operator?.agentMetrics);
       this.#runtime = adapters.runtime;
       this.#containerStats = adapters.containerStats;
       this.#containerEvents = adapters.containerEvents;

@@ -10,11 +10,11 @@ import { defaultDiskSettings } from '../host/disks/disk-settings.js';
 import { describeDiskReport, prepareDisks } from '../host/disks/prepare-disks.js';
 import { LinuxFilesystems } from '../host/disks/linux-filesystems.js';
 import { MdadmRaidArrays } from '../host/disks/mdadm-raid-arrays.js';
+import type { HostMetadata } from '../host/host-metadata.js';
 import { LifecycleWatcher, type TerminationNotice } from '../host/lifecycle-watcher.js';
 import { applyNatGatewayRouting, fetchS3Prefixes } from '../host/nat-gateway-routing.js';
 import { applySysctl } from '../host/sysctl-settings.js';
 import { applySysfs } from '../host/sysfs-settings.js';
-import type { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { Scheduler } from '../metrics/scheduler.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
@@ -43,7 +43,7 @@ export interface HostDependencies {
   /** `uid:gid` of the app user. */
   readonly applicationUser: string;
   /** IMDS in EC2 mode (subnet, public IPv4, termination notices); undefined in local mode. */
-  readonly imds: ImdsInstanceMetadata | undefined;
+  readonly imds: HostMetadata | undefined;
   /** node-cron, loaded on first use (not on the start-up path). */
   readonly loadScheduler: () => Promise<Scheduler>;
   readonly clock: Clock;

@@ -65,13 +65,16 @@ export interface AgentSettings {
   /** The host's sshd from ssh_ports & co. (EC2 mode); undefined: sshd is not managed. */
   readonly sshd?: HostSshSettings;
   /** Local mode only. */
-  readonly local?: {
-    readonly configFile: string;
-    readonly region: string;
-    readonly devKeyFile: string;
-    /** Leave the container running when `taupage local` exits. */
-    readonly keepContainer: boolean;
-  };
+  readonly local?: LocalSettings;
+}
+
+/** `taupage local`: where the config and the dev key are. */
+export interface LocalSettings {
+  readonly configFile: string;
+  readonly region: string;
+  readonly devKeyFile: string;
+  /** Leave the container running when `taupage local` exits. */
+  readonly keepContainer: boolean;
 }
 
 /** AMI-level settings of the audit trail and the SSH access watchers (flags: `taupage agent --help`). */
