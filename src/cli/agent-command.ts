@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
-import { composeAgent } from '../app/compose.js';
 import { DEFAULTS, isLoopback, parseListen, type AgentSettings } from '../app/settings.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
@@ -13,6 +12,7 @@ import {
 } from './audit-command.js';
 import { type CliIo, UsageError } from './output.js';
 import { mutableTagPolicy, mutableTagsOption } from './mutable-tags-option.js';
+import { runAgent } from './run-agent.js';
 
 interface CommonOptions {
   defaults?: string;
@@ -494,35 +494,4 @@ export function registerAgentCommands(
 function hostPowerChoice(value: string): string {
   if (value === 'systemd' || value === 'off' || /^record:.+/.test(value)) return value;
   throw new UsageError(`--host-power expects systemd, off or record:FILE, not "${value}"`);
-}
-
-async function runAgent(settings: AgentSettings, io: CliIo): Promise<number> {
-  const startedAt = Date.now() - Math.round(process.uptime() * 1000);
-  const { agent, log } = await composeAgent(settings, startedAt);
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      log.warn({ signal }, 'Second signal, exiting now');
-      process.exit(ExitCode.Failure);
-    }
-    log.info({ signal }, 'Shutdown requested');
-    controller.abort();
-    // Longer when the app gets docker.stop_timeout first (host shutdown, local mode).
-    setTimeout(() => {
-      log.error('Shutdown took too long, exiting');
-      process.exit(ExitCode.Failure);
-    }, agent.shutdownDeadlineMs).unref();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  try {
-    const code = await agent.run(controller.signal);
-    // Besides the JSON log line, one plain line for whoever reads the console or `systemctl status`.
-    const failure = agent.failure;
-    if (failure !== undefined) io.stderr(`taupage: error ${failure.code}: ${failure.message}\n`);
-    return code;
-  } finally {
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
-  }
 }
