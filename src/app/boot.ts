@@ -17,7 +17,8 @@ import { loadConfig } from '../config/load-config.js';
 import { writeMetaConfig } from '../config/meta-file.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
 import type { ContainerInfo, ContainerRuntime, RegistryAuth } from '../docker/container-runtime.js';
-import { buildContainerSpec, CONTAINER_LABELS, type ContainerHostPaths } from '../docker/container-spec.js';
+import { CONTAINER_LABELS, type ContainerHostPaths } from '../docker/container-spec.js';
+import { containerSpecFor } from './app-container.js';
 import { waitForHealthGate } from '../health/docker-health-check.js';
 import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-metadata.js';
 import { ConfigSecrets, decryptConfigSecrets } from '../secrets/decrypt-config-secrets.js';
@@ -423,17 +424,7 @@ async function startContainer(
     await runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
     await runtime.removeContainer(existing.id, signal);
   }
-  const spec = buildContainerSpec(
-    config,
-    digest,
-    {
-      containerName: settings.containerName,
-      metaDir: settings.metaDir,
-      applicationUser: settings.applicationUser,
-      ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
-    },
-    secrets,
-  );
+  const spec = containerSpecFor(config, digest, settings, secrets);
   const created = await runtime.createContainer(spec, signal);
   log.info({ id: created.id }, 'Created container');
   await runtime.startContainer(created.id, signal);
