@@ -21,11 +21,14 @@ import { logPipelineState } from './compose-logs.js';
 import { LOG_FLUSH_DEADLINE_MS, type ShutdownWork } from './shutdown.js';
 import { drainForTermination } from './termination.js';
 
+/** What the agent needs of a running log pipeline (LogPipeline fits). */
+export type RunningLogShipping = Pick<LogPipeline, 'status' | 'stop'>;
+
 /** What runs beside the app once the boot got far enough: log shipping, host tasks, signals. */
 export interface AgentServicesDependencies {
   /** Ships `cloudwatch_logs` & co.; undefined: no log shipping here. */
   readonly startLogShipping:
-    ((config: TaupageConfig, identity: InstanceIdentity) => Promise<LogPipeline | undefined>) | undefined;
+    ((config: TaupageConfig, identity: InstanceIdentity) => Promise<RunningLogShipping | undefined>) | undefined;
   /** CloudFormation for notify_cfn; undefined: nothing to signal (local mode). Loaded on first use. */
   readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
   /** After the boot: credentials refresh and the spot/Auto Scaling termination watcher. */
@@ -52,7 +55,7 @@ export interface AgentServicesDependencies {
 export class AgentServices {
   readonly #deps: AgentServicesDependencies;
   readonly #log: Logger;
-  #logShipping: LogPipeline | undefined;
+  #logShipping: RunningLogShipping | undefined;
   /** Log shipping being started (alongside the boot's later steps, not in their way). */
   #logShippingStarting: Promise<void> | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;

@@ -15,7 +15,7 @@ export interface TerminationContext {
   readonly state: AgentState;
   readonly runtime: ContainerRuntime | undefined;
   readonly stopTimeoutSeconds: number;
-  readonly logShipping: LogPipeline | undefined;
+  readonly logShipping: Pick<LogPipeline, 'stop'> | undefined;
   readonly audit: AgentAudit | undefined;
   /** CompleteLifecycleAction for `lifecycle_hook`; undefined when none is configured. */
   readonly completeLifecycleAction: ((signal: AbortSignal) => Promise<void>) | undefined;
