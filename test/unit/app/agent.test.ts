@@ -203,7 +203,8 @@ describe('Agent', () => {
     // Still an orderly shutdown (the audit trail records the error and the stop).
     expect(events).toEqual([
       'audit agent.error',
-      'app: is the host shutting down?',
+      'background stopped',
+      // No container to stop: the host is not even asked.
       'audit agent.stop',
       'audit stopped',
     ]);
