@@ -53,7 +53,7 @@ export class AgentEndpoints {
     try {
       const address = await listen(this.#status, statusListen.host, statusListen.port);
       const url = `${baseUrl(address)}/status`;
-      state.endpoints.status = url;
+      state.endpointListening('status', url);
       log.info(
         { url, startupMs: Math.round(clock.now() - this.#deps.processStartedAt) },
         'Status endpoint listening',
@@ -87,7 +87,7 @@ export class AgentEndpoints {
       const address = await listen(server, operator.metricsListen.host, operator.metricsListen.port);
       this.#metrics = server;
       const url = `${baseUrl(address)}/metrics`;
-      this.#deps.state.endpoints.metrics = url;
+      this.#deps.state.endpointListening('metrics', url);
       log.info({ url }, 'Metrics endpoint listening');
     } catch (error) {
       log.error({ err: error }, 'Cannot open the metrics endpoint; continuing without it');

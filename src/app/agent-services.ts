@@ -28,7 +28,8 @@ export type RunningLogShipping = Pick<LogPipeline, 'status' | 'stop'>;
 export interface AgentServicesDependencies {
   /** Ships `cloudwatch_logs` & co.; undefined: no log shipping here. */
   readonly startLogShipping:
-    ((config: TaupageConfig, identity: InstanceIdentity) => Promise<RunningLogShipping | undefined>) | undefined;
+    | ((config: TaupageConfig, identity: InstanceIdentity) => Promise<RunningLogShipping | undefined>)
+    | undefined;
   /** CloudFormation for notify_cfn; undefined: nothing to signal (local mode). Loaded on first use. */
   readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
   /** After the boot: credentials refresh and the spot/Auto Scaling termination watcher. */
@@ -93,8 +94,8 @@ export class AgentServices {
     // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
     await this.signalCloudFormation('SUCCESS');
     await this.#startHostLifecycle(result.config, adapters.runtime);
-    state.configSummary = summarizeConfig(result.config);
-    state.containerCheckedAt = clock.now();
+    state.configSummarized(summarizeConfig(result.config));
+    state.containerObserved(state.container, clock.now());
     if (result.container !== undefined)
       void this.#lookUpImageDigest(result.container.imageId, adapters.containerStats, signal);
     if (state.identity !== undefined) {
@@ -139,7 +140,7 @@ export class AgentServices {
       const pipeline = await this.#deps.startLogShipping(config, identity);
       this.#logShipping = pipeline;
       // Read fresh at each GET /status and scrape.
-      if (pipeline !== undefined) state.logPipeline = () => logPipelineState(pipeline.status());
+      if (pipeline !== undefined) state.logPipelineStarted(() => logPipelineState(pipeline.status()));
     } catch (error) {
       const failure = toTaupageError(error);
       this.#deps.errors.reportFailure('logs', failure);
@@ -182,10 +183,11 @@ export class AgentServices {
       const image = await containerStats?.image(imageId, signal);
       const reference = state.application?.image ?? '';
       const repository = reference.replace(/:[^:/]*$/, '').replace(/@.*$/, '');
-      state.imageDigest =
+      state.imageDigestKnown(
         image?.repoDigests.find((digest) => digest.startsWith(`${repository}@`)) ??
-        image?.repoDigests[0] ??
-        image?.id;
+          image?.repoDigests[0] ??
+          image?.id,
+      );
     } catch (error) {
       this.#log.debug({ err: error }, 'Cannot look up the image digest');
     }

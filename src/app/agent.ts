@@ -143,12 +143,7 @@ export class Agent {
         bootSummary(timeline.totalMs, timeline.summary()),
       );
       this.#stopTimeoutSeconds = stopTimeoutSeconds(result.config);
-      state.bootState = 'succeeded';
-      state.lifecycle = {
-        maintenance: result.config.maintenance,
-        shutdown: result.config.shutdown,
-        powerOff: undefined,
-      };
+      state.bootSucceeded(result.config);
       await this.#services.afterBoot(result, adapters, operator, signal);
       return { result, adapters };
     } catch (error) {
@@ -157,8 +152,7 @@ export class Agent {
         return { exitCode: ExitCode.Ok };
       }
       const failure = toTaupageError(error);
-      state.bootState = 'failed';
-      state.bootError = { code: failure.code, message: this.#deps.redactor.scrub(failure.message) };
+      state.bootFailed({ code: failure.code, message: this.#deps.redactor.scrub(failure.message) });
       this.#deps.errors.reportFailure('boot', failure);
       this.#log.error(
         { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
@@ -171,8 +165,7 @@ export class Agent {
 
   #poweringOff(reason: string): void {
     const { state } = this.#deps;
-    state.lifecycle ??= { maintenance: false, shutdown: 'never', powerOff: undefined };
-    state.lifecycle.powerOff = { reason, at: new Date(this.#clock.now()).toISOString(), error: undefined };
+    state.poweringOff(reason, new Date(this.#clock.now()).toISOString());
     this.#log.warn({ reason }, `Powering the instance off: ${reason}`);
   }
 
@@ -184,8 +177,7 @@ export class Agent {
       return ExitCode.Ok;
     } catch (error) {
       const failure = toTaupageError(error);
-      const lifecycle = this.#deps.state.lifecycle;
-      if (lifecycle?.powerOff !== undefined) lifecycle.powerOff.error = failure.message;
+      this.#deps.state.powerOffFailed(failure.message);
       this.#log.error({ err: error }, `Could not power the instance off: ${failure.message}`);
       return ExitCode.Failure;
     }

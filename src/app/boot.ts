@@ -147,7 +147,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
       deps.metadata.identity(signal),
       deps.metadata.userData(signal),
     ]);
-    state.identity = identity;
+    state.identified(identity);
     step.detail = `${identity.instanceId} in ${identity.region}, ${userData.length} bytes of user data`;
     return { identity, userData };
   });
@@ -261,11 +261,11 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
   const { validation, merged } = loadConfig(userData, deps.settings.defaults, {
     mutableTags: deps.settings.mutableTags,
   });
-  deps.state.signalTarget = signalTargetOf(merged);
+  deps.state.signalTargetKnown(signalTargetOf(merged));
   const log = deps.log.child({ component: 'config' });
   for (const warning of validation.warnings)
     log.warn({ path: warning.path, line: warning.line }, formatIssue(warning));
-  deps.state.warnings = validation.warnings.map(formatIssue);
+  deps.state.configValidated(validation.warnings.map(formatIssue));
   if (validation.config === undefined) {
     for (const error of validation.errors)
       log.error({ path: error.path, line: error.line }, formatIssue(error));
@@ -277,12 +277,12 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
     );
   }
   const { config } = validation;
-  deps.state.application = {
+  deps.state.applicationKnown({
     id: config.applicationId,
     version: config.applicationVersion,
     image: formatImageReference(config.source),
     configDigest: validation.digest,
-  };
+  });
   const groupId = Number(deps.settings.applicationUser.split(':')[1]);
   const path = await writeMetaConfig(
     deps.settings.metaDir,
@@ -411,8 +411,9 @@ async function startContainer(
   if (existing !== undefined && existingDigest === digest) {
     // Same config: an agent restart (container running: adopt it, untouched) or a reboot
     // (container stopped: start it) — never a duplicate.
-    deps.state.container = await adoptOrStart(deps, existing, step, signal);
-    return deps.state.container;
+    const adopted = await adoptOrStart(deps, existing, step, signal);
+    deps.state.containerObserved(adopted);
+    return adopted;
   }
   if (existing !== undefined) {
     // The config changed since the container was created (new user data after a stop/start):
@@ -431,7 +432,7 @@ async function startContainer(
   const container = (await runtime.inspectContainer(created.id, signal)) ?? created;
   step.detail = `${existing === undefined ? 'created' : 'config changed: replaced'} and started ${created.id.slice(0, 12)}`;
   log.info({ id: created.id }, 'Started container');
-  deps.state.container = container;
+  deps.state.containerObserved(container);
   return container;
 }
 
@@ -445,7 +446,7 @@ async function stopForMaintenance(
 ): Promise<void> {
   const log = deps.log.child({ component: 'docker', container: deps.settings.containerName });
   const existing = await deps.runtime.findContainer(deps.settings.containerName, signal);
-  deps.state.container = existing;
+  deps.state.containerObserved(existing);
   if (existing === undefined || (existing.state !== 'running' && existing.state !== 'restarting')) {
     step.detail = MAINTENANCE;
     log.warn('Maintenance: not starting the app');
@@ -453,7 +454,7 @@ async function stopForMaintenance(
   }
   // Docker's restart policy may have started it on its own at boot: stop it, keep it for later.
   await deps.runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
-  deps.state.container = (await deps.runtime.inspectContainer(existing.id, signal)) ?? existing;
+  deps.state.containerObserved((await deps.runtime.inspectContainer(existing.id, signal)) ?? existing);
   step.detail = `${MAINTENANCE}; stopped ${existing.id.slice(0, 12)} (kept)`;
   log.warn({ id: existing.id }, 'Maintenance: stopped the running app container (kept)');
 }

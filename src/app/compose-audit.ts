@@ -34,11 +34,13 @@ export async function composeAgentAudit(
     const access = await createSshAccess(settings.ssh, { clock, log, audit: trail }, true);
     tasks.push((signal) =>
       runGrantExpiry(access, clock, log, signal, EXPIRY_CHECK_INTERVAL_MS, (grants) => {
-        state.sshGrants = grants.map((g) => ({
-          user: g.user,
-          expiresAt: new Date(g.expiresAt).toISOString(),
-          reason: g.target === 'root' ? 'disk full: as root' : undefined,
-        }));
+        state.sshGrantsChanged(
+          grants.map((g) => ({
+            user: g.user,
+            expiresAt: new Date(g.expiresAt).toISOString(),
+            reason: g.target === 'root' ? 'disk full: as root' : undefined,
+          })),
+        );
       }),
     );
   } catch (error) {

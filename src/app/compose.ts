@@ -43,7 +43,7 @@ export async function composeAgent(
     mode: platform.mode,
     startedAt: new Date(processStartedAt).toISOString(),
   });
-  if (agentLog !== undefined) state.agentLogBuffer = () => agentLog.status();
+  if (agentLog !== undefined) state.agentLogBuffered(() => agentLog.status());
   const audit =
     settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
   const errors = new AgentErrorReporter({ state, redactor, clock, audit });

@@ -76,7 +76,12 @@ function setup(options: {
     powerOff: () => Promise.resolve(),
   };
   const pipeline: RunningLogShipping = {
-    status: () => ({ sources: [], destinations: [], spool: { diskBytes: 0, pendingBytes: 0 } }),
+    status: () => ({
+      sources: [],
+      destinations: [],
+      spool: { diskBytes: 0, pendingBytes: 0 },
+      lostRecords: 0,
+    }),
     stop: async () => {
       events.push('logs flushing');
       await (options.logStop ?? (() => Promise.resolve()))();
