@@ -17,7 +17,7 @@ import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-me
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { RegistryAccess } from './boot.js';
 import type { Platform } from './platform.js';
-import type { AgentSettings } from './settings.js';
+import type { Ec2AgentSettings } from './settings.js';
 
 /**
  * EC2 mode: IMDSv2, KMS, ECR, the load balancer, CloudFormation and Auto Scaling. Each AWS SDK
@@ -29,10 +29,10 @@ export class Ec2Platform implements Platform {
   readonly localLogFileDir = undefined;
   readonly removeContainerOnExit = false;
   readonly registries: RegistryAccess;
-  readonly #settings: AgentSettings;
+  readonly #settings: Ec2AgentSettings;
   readonly #clock: Clock;
 
-  constructor(settings: AgentSettings, clock: Clock) {
+  constructor(settings: Ec2AgentSettings, clock: Clock) {
     this.#settings = settings;
     this.#clock = clock;
     const ecr = lazy(async () => {

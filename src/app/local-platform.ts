@@ -7,7 +7,7 @@ import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-me
 import { DevKeySecretDecrypter, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { Platform } from './platform.js';
-import type { AgentSettings, LocalSettings } from './settings.js';
+import type { LocalAgentSettings, LocalSettings } from './settings.js';
 
 /**
  * `taupage local`: the config from a file, `aws:kms:` values with the local dev key, the app's
@@ -25,10 +25,10 @@ export class LocalPlatform implements Platform {
   readonly removeContainerOnExit: boolean;
   readonly #local: LocalSettings;
 
-  constructor(settings: AgentSettings, local: LocalSettings) {
-    this.#local = local;
+  constructor(settings: LocalAgentSettings) {
+    this.#local = settings.local;
     this.localLogFileDir = settings.logStateDir;
-    this.removeContainerOnExit = !local.keepContainer;
+    this.removeContainerOnExit = !settings.local.keepContainer;
   }
 
   metadata(_deps: { readonly clock: Clock; readonly log: Logger }): {

@@ -57,7 +57,5 @@ export interface Platform {
 
 /** The one place that looks at the mode. */
 export function platformFor(settings: AgentSettings, clock: Clock): Platform {
-  return settings.local === undefined
-    ? new Ec2Platform(settings, clock)
-    : new LocalPlatform(settings, settings.local);
+  return settings.mode === 'local' ? new LocalPlatform(settings) : new Ec2Platform(settings, clock);
 }
