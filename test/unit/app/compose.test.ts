@@ -31,6 +31,7 @@ function common(): CommonAgentSettings {
     containerName: 'taupage-compose-unit',
     applicationUser: '999:999',
     pullInactivityTimeoutMs: 1000,
+    healthMonitor: { intervalMs: 10_000, timeoutMs: 5_000, failureThreshold: 2, successThreshold: 2 },
     logStateDir: join(dir, 'logs'),
     supervisorStateFile: join(dir, 'container.json'),
     host: {
@@ -111,8 +112,8 @@ describe('EC2 platform', () => {
 
   it('marks the host boot once: a restarted agent gets the first start time', async () => {
     const platform = platformFor(ec2(), systemClock);
-    const first = await platform.hostBootStartedAt(Date.parse('2026-01-01T00:00:00Z'));
-    const second = await platform.hostBootStartedAt(Date.parse('2026-01-01T01:00:00Z'));
+    const first = await platform.hostBootStartedAt(Date.parse('2026-01-01T00:00:00Z'), log);
+    const second = await platform.hostBootStartedAt(Date.parse('2026-01-01T01:00:00Z'), log);
     expect(first).toBe(Date.parse('2026-01-01T00:00:00Z'));
     expect(second).toBe(first);
     expect(await readFile(join(dir, 'boot-marker', 'date'), 'utf8')).toBe('2026-01-01T00:00:00+00:00\n');
@@ -139,7 +140,7 @@ describe('local platform', () => {
   });
 
   it('counts every start as a host boot', async () => {
-    expect(await platformFor(local(), systemClock).hostBootStartedAt(Date.now())).toBeUndefined();
+    expect(await platformFor(local(), systemClock).hostBootStartedAt(Date.now(), log)).toBeUndefined();
   });
 
   it('decrypts aws:kms: values with the local dev key', async () => {
