@@ -2,15 +2,8 @@ import { Option, type Command } from 'commander';
 import { DEFAULTS } from '../app/settings.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
-import {
-  addAgentOptions,
-  addAuditAgentOptions,
-  addCommonOptions,
-  addLocalOptions,
-  type AgentOptions,
-  type LocalOptions,
-} from './agent-options.js';
-import { ec2Settings, localSettings } from './agent-settings.js';
+import { addAgentOptions, addAuditAgentOptions, addCommonOptions, addLocalOptions } from './agent-options.js';
+import { ec2Settings, localSettings, type AgentOptions, type LocalOptions } from './agent-settings.js';
 import type { CliIo } from './output.js';
 import { runAgent } from './run-agent.js';
 

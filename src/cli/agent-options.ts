@@ -9,75 +9,7 @@ import { mutableTagsOption } from './mutable-tags-option.js';
 import { sshdPidFileOption, sshdRuntimeDirOption } from './ssh-access-command.js';
 
 // Every flag of `taupage agent` and `taupage local`, in one place (each also a TAUPAGE_*
-// environment variable); agent-settings.ts turns their values into AgentSettings.
-
-export interface CommonOptions {
-  defaults?: string;
-  metaDir: string;
-  statusListen: string;
-  statusAllowOffhost: boolean;
-  metricsListen: string;
-  metricsTextfileDir: string;
-  cloudwatchInterval: string;
-  cloudwatchEndpoint?: string;
-  containerName: string;
-  applicationUser: string;
-  pullInactivityTimeout: string;
-  healthCheckInterval: string;
-  healthCheckTimeout: string;
-  healthCheckFailureThreshold: string;
-  healthCheckSuccessThreshold: string;
-  logLevel: string;
-  mutableTags: string;
-}
-
-export interface AgentOptions extends CommonOptions, AuditAgentOptions {
-  imdsUrl: string;
-  imdsBudget: string;
-  kmsEndpoint?: string;
-  cloudformationEndpoint?: string;
-  cloudwatchLogsEndpoint?: string;
-  s3LogsEndpoint?: string;
-  logStateDir: string;
-  ecrEndpoint?: string;
-  elbEndpoint?: string;
-  identityLoginRegistries?: string;
-  requireTrustedImages?: boolean;
-  hostPower: string;
-  supervisorState: string;
-  bootMarker: string;
-  hostScope: string;
-  customLogDir: string;
-  s3Endpoint?: string;
-  ec2Endpoint?: string;
-  autoscalingEndpoint?: string;
-  lifecyclePoll: string;
-}
-
-export interface LocalOptions extends CommonOptions {
-  config: string;
-  region: string;
-  devKeyFile: string;
-  keepContainer: boolean;
-}
-
-export interface AuditAgentOptions {
-  auditFile: string;
-  auditShipperState: string;
-  auditS3?: string;
-  auditS3Region?: string;
-  auditS3Endpoint?: string;
-  sshAccessConfig: string;
-  sshGrantsFile: string;
-  sshRootKeysFile: string;
-  sshAuthLog: string;
-  sshdConfigDir: string;
-  sshdMainConfig?: string;
-  sshdRuntimeDir: string;
-  sshdPidFile?: string;
-  instanceUserHomes: string;
-  sshRootKeysTmpfs: string;
-}
+// environment variable); agent-settings.ts types their values and turns them into AgentSettings.
 
 /** Flags of both `taupage agent` and `taupage local`. */
 export function addCommonOptions(

@@ -4,9 +4,78 @@ import { isLoopback, parseListen } from '../app/settings.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { DEFAULT_KILL_GRACE_MS } from '../ssh/ssh-access.js';
 import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
-import type { AgentOptions, AuditAgentOptions, CommonOptions, LocalOptions } from './agent-options.js';
 import { mutableTagPolicy } from './mutable-tags-option.js';
 import { UsageError } from './output.js';
+
+// The values of the flags in agent-options.ts, as commander hands them over.
+
+export interface CommonOptions {
+  defaults?: string;
+  metaDir: string;
+  statusListen: string;
+  statusAllowOffhost: boolean;
+  metricsListen: string;
+  metricsTextfileDir: string;
+  cloudwatchInterval: string;
+  cloudwatchEndpoint?: string;
+  containerName: string;
+  applicationUser: string;
+  pullInactivityTimeout: string;
+  healthCheckInterval: string;
+  healthCheckTimeout: string;
+  healthCheckFailureThreshold: string;
+  healthCheckSuccessThreshold: string;
+  logLevel: string;
+  mutableTags: string;
+}
+
+export interface AgentOptions extends CommonOptions, AuditAgentOptions {
+  imdsUrl: string;
+  imdsBudget: string;
+  kmsEndpoint?: string;
+  cloudformationEndpoint?: string;
+  cloudwatchLogsEndpoint?: string;
+  s3LogsEndpoint?: string;
+  logStateDir: string;
+  ecrEndpoint?: string;
+  elbEndpoint?: string;
+  identityLoginRegistries?: string;
+  requireTrustedImages?: boolean;
+  hostPower: string;
+  supervisorState: string;
+  bootMarker: string;
+  hostScope: string;
+  customLogDir: string;
+  s3Endpoint?: string;
+  ec2Endpoint?: string;
+  autoscalingEndpoint?: string;
+  lifecyclePoll: string;
+}
+
+export interface LocalOptions extends CommonOptions {
+  config: string;
+  region: string;
+  devKeyFile: string;
+  keepContainer: boolean;
+}
+
+export interface AuditAgentOptions {
+  auditFile: string;
+  auditShipperState: string;
+  auditS3?: string;
+  auditS3Region?: string;
+  auditS3Endpoint?: string;
+  sshAccessConfig: string;
+  sshGrantsFile: string;
+  sshRootKeysFile: string;
+  sshAuthLog: string;
+  sshdConfigDir: string;
+  sshdMainConfig?: string;
+  sshdRuntimeDir: string;
+  sshdPidFile?: string;
+  instanceUserHomes: string;
+  sshRootKeysTmpfs: string;
+}
 
 /** `taupage agent`: the flags' values as settings; a bad value is a UsageError naming the flag. */
 export function ec2Settings(options: AgentOptions): Ec2AgentSettings {
