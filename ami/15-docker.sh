@@ -7,6 +7,12 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 apt-get -y -q install docker.io
+# AppArmor: Debian's kernel enables it, and dockerd then loads its docker-default profile with
+# apparmor_parser; without the parser it refuses to start any container ("AppArmor enabled on
+# system but the docker-default profile could not be loaded"). docker.io only recommends
+# apparmor and this image installs no recommends. Found by booting the image as a machine
+# (test/vm/); the container boot test runs on the host's kernel and cannot see it.
+apt-get -y -q install apparmor
 
 install -d -m 0755 /etc/docker
 # - live-restore: restarting or upgrading dockerd does not kill the application container.

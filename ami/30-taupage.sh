@@ -25,6 +25,13 @@ WRAPPER
 chmod 0755 /usr/local/bin/taupage
 /usr/local/bin/taupage version
 
+# Node's compile cache (docs/ami.md): the V8 code of every module of the bundle, built once here
+# with the agent's node, read at every boot (taupage.service: NODE_COMPILE_CACHE, and
+# ReadOnlyPaths=/opt/taupage so the agent never rewrites it). The cache is keyed by Node's version
+# and V8's code-generation flags (the unit's heap-size flags are not among them: checked).
+install -d -o root -g root -m 0755 /opt/taupage/compile-cache
+NODE_COMPILE_CACHE=/opt/taupage/compile-cache /usr/local/bin/node "$BUILD/files/prime-compile-cache.mjs" /opt/taupage
+
 # Units and drop-ins from systemd/ in the repository, as they are.
 install -o root -g root -m 0644 "$BUILD"/systemd/*.service "$BUILD"/systemd/*.timer /etc/systemd/system/
 for dropin in "$BUILD"/systemd/*.d; do

@@ -44,8 +44,17 @@ check "no agent.env (test overrides never ship)" test ! -e /etc/taupage/agent.en
 # --- what the image provides ---------------------------------------------------------------------
 check "application is 999:999" test "$(id -u application):$(id -g application)" = 999:999
 check "granting-service user exists" id granting-service
-check "Node.js >= 20" /usr/local/bin/node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'
+check "Node.js is the pinned v${TAUPAGE_NODE_VERSION:-?}" test "$(/usr/local/bin/node --version)" = "v${TAUPAGE_NODE_VERSION:-?}"
 check "taupage runs" /usr/local/bin/taupage version
+# Node names the cache's directory after its version, the architecture and V8's flags.
+compile_cache_built() {
+  local dir
+  for dir in /opt/taupage/compile-cache/"v${TAUPAGE_NODE_VERSION:-?}"-x64-*/; do
+    [[ -n "$(ls -A "$dir")" ]] && return 0
+  done
+  return 1
+}
+check "compile cache built for Node.js v${TAUPAGE_NODE_VERSION:-?}" compile_cache_built
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
 check "rsyslog enabled (auth.log, syslog)" test -L /etc/systemd/system/multi-user.target.wants/rsyslog.service

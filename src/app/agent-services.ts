@@ -13,6 +13,7 @@ import type { LogPipeline } from '../logs/log-pipeline.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
+import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { AgentState } from '../status/agent-state.js';
 import { summarizeConfig } from '../status/config-summary.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
@@ -28,7 +29,11 @@ export type RunningLogShipping = Pick<LogPipeline, 'status' | 'stop'>;
 export interface AgentServicesDependencies {
   /** Ships `cloudwatch_logs` & co.; undefined: no log shipping here. */
   readonly startLogShipping:
-    | ((config: TaupageConfig, identity: InstanceIdentity) => Promise<RunningLogShipping | undefined>)
+    | ((
+        config: TaupageConfig,
+        identity: InstanceIdentity,
+        secrets: ConfigSecrets,
+      ) => Promise<RunningLogShipping | undefined>)
     | undefined;
   /** CloudFormation for notify_cfn; undefined: nothing to signal (local mode). Loaded on first use. */
   readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
@@ -77,7 +82,7 @@ export class AgentServices {
       ...hooks,
       afterSecrets: async (config, identity, secrets) => {
         await hooks?.afterSecrets?.(config, identity, secrets);
-        this.#logShippingStarting ??= this.#startLogShipping(config);
+        this.#logShippingStarting ??= this.#startLogShipping(config, secrets);
       },
     };
   }
@@ -132,12 +137,12 @@ export class AgentServices {
   }
 
   /** Log shipping never fails a boot: a problem is logged and shown in /status. */
-  async #startLogShipping(config: TaupageConfig): Promise<void> {
+  async #startLogShipping(config: TaupageConfig, secrets: ConfigSecrets): Promise<void> {
     const { state } = this.#deps;
     const identity = state.identity;
     if (this.#deps.startLogShipping === undefined || identity === undefined) return;
     try {
-      const pipeline = await this.#deps.startLogShipping(config, identity);
+      const pipeline = await this.#deps.startLogShipping(config, identity, secrets);
       this.#logShipping = pipeline;
       // Read fresh at each GET /status and scrape.
       if (pipeline !== undefined) state.logPipelineStarted(() => logPipelineState(pipeline.status()));

@@ -1,6 +1,7 @@
 import type { TaupageConfig } from '../config/taupage-config.js';
 import type { ContainerSpec } from '../docker/container-runtime.js';
 import { buildContainerSpec } from '../docker/container-spec.js';
+import { waitForDocker } from '../docker/ensure-image.js';
 import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import { stopTimeoutSeconds, type BootDependencies, type BootSettings } from './boot.js';
 import { CONTAINER_LABELS } from '../docker/container-spec.js';
@@ -80,7 +81,12 @@ export async function stopForMaintenance(
   signal: AbortSignal,
 ): Promise<void> {
   const log = deps.log.child({ component: 'docker', container: deps.settings.containerName });
-  const existing = await deps.runtime.findContainer(deps.settings.containerName, signal);
+  const existing = await waitForDocker(
+    deps,
+    log,
+    () => deps.runtime.findContainer(deps.settings.containerName, signal),
+    signal,
+  );
   deps.state.containerObserved(existing);
   if (existing === undefined || (existing.state !== 'running' && existing.state !== 'restarting')) {
     step.detail = MAINTENANCE;

@@ -21,7 +21,7 @@ import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { AgentState } from '../status/agent-state.js';
 import { formatDuration, type BootStepRecord } from '../status/boot-timeline.js';
 
-export { PULL_RETRY_POLICY, type RegistryAccess } from '../docker/ensure-image.js';
+export { DOCKER_WAIT_POLICY, PULL_RETRY_POLICY, type RegistryAccess } from '../docker/ensure-image.js';
 
 /** The boot, in the order it runs. Each step is timed and reported (status, logs). */
 export const BOOT_STEPS = [

@@ -87,7 +87,7 @@ export interface BootHookDependencies {
 /**
  * What runs inside the boot for SSH and the audit trail: right after the config step the trail
  * learns the instance (S3 shipping starts, also for a boot that fails later) and sshd is
- * configured; after the kms step the log-sink (whose password may be aws:kms:) is attached and
+ * configured (in the background: the boot does not wait for it); after the kms step the log-sink (whose password may be aws:kms:) is attached and
  * the masked taupage.yaml uploaded once per boot. Errors are logged, audited and shown in
  * /status; they never fail the app's boot.
  */
@@ -98,14 +98,15 @@ export function composeBootHooks(deps: BootHookDependencies): BootHooks {
     errors.report(component, error);
   };
   return {
-    afterConfig: async (config, identity) => {
+    afterConfig: (config, identity) => {
       audit?.identify(identity);
-      if (sshd === undefined) return;
-      try {
-        await configureHostSsh(config, sshd, log);
-      } catch (error) {
+      if (sshd === undefined) return Promise.resolve();
+      // Off the boot's critical path (writing the drop-in, `sshd -t` and a reload take tens of
+      // ms): the app does not wait for sshd, and a failure is reported the same way.
+      void configureHostSsh(config, sshd, log).catch((error: unknown) => {
         report('sshd', error);
-      }
+      });
+      return Promise.resolve();
     },
     afterSecrets: async (config, identity, secrets) => {
       if (audit === undefined || deps.auditSettings === undefined) return;

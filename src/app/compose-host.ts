@@ -118,6 +118,10 @@ export class HostPreparation {
       log: this.#log,
       intervalSeconds: this.#deps.settings.lifecyclePollSeconds,
       onTermination,
+      // Shown in GET /status, not audited: a routine failure of a background round (as credentials).
+      recordError: (error) => {
+        this.#deps.errors.reportFailure(error.component, error, { audit: false });
+      },
     });
     this.#watcher.start();
   }

@@ -15,7 +15,14 @@ import {
   type HostLogPaths,
 } from '../logs/log-shipping-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
+import { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { LogPipelineState, LogShippingState } from '../status/agent-state.js';
+import {
+  localServiceDestinations,
+  logentriesDestination,
+  scalyrDestination,
+  type LogServiceContext,
+} from './compose-log-services.js';
 
 export { APPLICATION_LOG_PATH } from '../logs/log-shipping-plan.js';
 
@@ -42,8 +49,27 @@ export interface LogShippingOptions {
    * start; told to stop buffering when the plan does not ship it.
    */
   readonly agentLog?: AgentLogSource | undefined;
+  /** The config's decrypted aws:kms: values (the Scalyr key, the Logentries token). */
+  readonly secrets?: ConfigSecrets;
+  /** `--scalyr-endpoint`: overrides the region's addEvents URL (agent and local mode). */
+  readonly scalyrEndpoint?: string | undefined;
+  /** `--logentries-endpoint`: HOST:PORT (TLS) or tcp://HOST:PORT. */
+  readonly logentriesEndpoint?: string | undefined;
   readonly redactor: Redactor;
   readonly log: Logger;
+}
+
+function serviceContext(options: LogShippingOptions): LogServiceContext {
+  return {
+    config: options.config,
+    identity: options.identity,
+    secrets: options.secrets ?? ConfigSecrets.EMPTY,
+    redactor: options.redactor,
+    log: options.log,
+    scalyrEndpoint: options.scalyrEndpoint,
+    logentriesEndpoint: options.logentriesEndpoint,
+    ca: options.syslogCa,
+  };
 }
 
 /**
@@ -158,6 +184,14 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
       }),
     );
   }
+  if (plan.scalyr !== undefined) {
+    const scalyr = await scalyrDestination(plan.scalyr, serviceContext(options));
+    if (scalyr !== undefined) destinations.push(scalyr);
+  }
+  if (plan.logentries !== undefined) {
+    const logentries = await logentriesDestination(plan.logentries, serviceContext(options));
+    if (logentries !== undefined) destinations.push(logentries);
+  }
   log.info(
     {
       sources: plan.sources.map((s) => s.name),
@@ -188,6 +222,18 @@ async function startLocalLogShipping(options: LogShippingOptions, dir: string): 
     ]);
   const exclude = config.logging?.applogFilterExclude;
   log.info({ file: join(dir, 'application.log') }, 'Writing the app output to a local file');
+  const destinations: AnyLogDestination[] = [
+    new FileDestination({
+      dir,
+      routes: {
+        [APPLICATION_SOURCE]: {
+          file: 'application.log',
+          exclude: exclude === undefined ? undefined : parseFilterRegex(exclude),
+        },
+      },
+    }),
+  ];
+  destinations.push(...(await localServiceDestinations(APPLICATION_SOURCE, serviceContext(options))));
   return LogPipeline.start({
     stateDir: options.stateDir,
     sources: [
@@ -198,17 +244,7 @@ async function startLocalLogShipping(options: LogShippingOptions, dir: string): 
         log: log.child({ source: APPLICATION_SOURCE }),
       }),
     ],
-    destinations: [
-      new FileDestination({
-        dir,
-        routes: {
-          [APPLICATION_SOURCE]: {
-            file: 'application.log',
-            exclude: exclude === undefined ? undefined : parseFilterRegex(exclude),
-          },
-        },
-      }),
-    ],
+    destinations,
     redactor: options.redactor,
     log,
   });

@@ -137,10 +137,13 @@ export async function composeAgent(
     hooks,
     metadata: metadata.instance,
     loadAdapters,
-    startLogShipping: (config, identity) =>
+    startLogShipping: (config, identity, secrets) =>
       startLogShipping({
         config,
         identity,
+        secrets,
+        scalyrEndpoint: settings.scalyrEndpoint,
+        logentriesEndpoint: settings.logentriesEndpoint,
         containerName: settings.containerName,
         stateDir: settings.logStateDir,
         cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,

@@ -31,6 +31,15 @@ export class Ec2Platform implements Platform {
   readonly registries: RegistryAccess;
   readonly #settings: Ec2AgentSettings;
   readonly #clock: Clock;
+  /**
+   * The KMS client module (~100 ms to load and compile), only when a value is encrypted: most
+   * configs have none, and this sits on the boot's critical path. Its loading starts as soon as
+   * the user data is there and has an aws:kms: value (see metadata()), while IMDS still answers
+   * for the identity and the config is parsed, not when the kms step needs it.
+   */
+  #kmsModule: Promise<typeof import('../secrets/kms-secret-decrypter.js')> | undefined;
+  readonly #loadKms = (): Promise<typeof import('../secrets/kms-secret-decrypter.js')> =>
+    (this.#kmsModule ??= import('../secrets/kms-secret-decrypter.js'));
 
   constructor(settings: Ec2AgentSettings, clock: Clock) {
     this.#settings = settings;
@@ -50,7 +59,20 @@ export class Ec2Platform implements Platform {
     readonly instance: InstanceMetadata;
     readonly host: HostMetadata;
   } {
-    const imds = new ImdsInstanceMetadata({
+    const preloadKms = (userData: Buffer): void => {
+      // A failed load surfaces at the kms step (it loads again there), not here.
+      if (userData.includes('aws:kms:'))
+        this.#loadKms().catch(() => {
+          this.#kmsModule = undefined;
+        });
+    };
+    const imds = new (class extends ImdsInstanceMetadata {
+      override async userData(signal: AbortSignal): Promise<Buffer> {
+        const userData = await super.userData(signal);
+        preloadKms(userData);
+        return userData;
+      }
+    })({
       baseUrl: this.#settings.imdsUrl,
       clock: deps.clock,
       log: deps.log.child({ component: 'imds' }),
@@ -59,12 +81,12 @@ export class Ec2Platform implements Platform {
     return { instance: imds, host: imds };
   }
 
-  /** The KMS client (~100 ms to load and compile) only when a value is encrypted: most configs have none. */
+  /** The KMS client only when a value is encrypted (preloaded once the user data shows one). */
   secretDecrypter(): Promise<(identity: InstanceIdentity) => SecretDecrypter> {
     const endpoint = this.#settings.kmsEndpoint;
     return Promise.resolve((identity) => {
       const kms = lazy(async () => {
-        const { KmsSecretDecrypter } = await import('../secrets/kms-secret-decrypter.js');
+        const { KmsSecretDecrypter } = await this.#loadKms();
         return new KmsSecretDecrypter({ region: identity.region, endpoint });
       });
       return { decrypt: async (ciphertext, signal) => (await kms()).decrypt(ciphertext, signal) };

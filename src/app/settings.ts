@@ -41,6 +41,10 @@ export interface CommonAgentSettings {
   readonly cloudWatchLogsEndpoint?: string | undefined;
   /** S3 endpoint override of the logging s3 destination (tests). */
   readonly s3LogsEndpoint?: string | undefined;
+  /** Scalyr addEvents URL override (`--scalyr-endpoint`; agent and local mode). */
+  readonly scalyrEndpoint?: string | undefined;
+  /** Logentries token input override (`--logentries-endpoint` HOST:PORT, tcp://HOST:PORT). */
+  readonly logentriesEndpoint?: string | undefined;
   /** The supervisor's memory of the container across agent restarts. */
   readonly supervisorStateFile: string;
   /** Host preparation (sysctl, disks, credentials, termination notices); see docs/host.md. */

@@ -104,6 +104,18 @@ export function addCommonOptions(
         .env('TAUPAGE_HEALTH_CHECK_SUCCESS_THRESHOLD')
         .default(String(DEFAULTS.healthCheckSuccessThreshold)),
     )
+    .addOption(
+      new Option(
+        '--scalyr-endpoint <url>',
+        'Scalyr addEvents URL, or a base URL (+ /addEvents); default: by scalyr_region (local mode ships to Scalyr only with it)',
+      ).env('TAUPAGE_SCALYR_ENDPOINT'),
+    )
+    .addOption(
+      new Option(
+        '--logentries-endpoint <host:port>',
+        'Logentries token input: HOST:PORT over TLS, tcp://HOST:PORT plain (default: data.logentries.com:443; local mode ships there only with it)',
+      ).env('TAUPAGE_LOGENTRIES_ENDPOINT'),
+    )
     .addOption(mutableTagsOption())
     .addOption(
       new Option('--log-level <level>', 'trace, debug, info, warn, error')

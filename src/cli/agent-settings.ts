@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { AgentSettings, AuditSettings, Ec2AgentSettings, LocalAgentSettings } from '../app/settings.js';
 import { isLoopback, parseListen } from '../app/settings.js';
+import { scalyrAddEventsUrl } from '../app/compose-log-services.js';
+import { parseLogentriesEndpoint } from '../logs/logentries-destination.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { DEFAULT_KILL_GRACE_MS } from '../ssh/ssh-access.js';
 import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
@@ -27,6 +29,8 @@ export interface CommonOptions {
   healthCheckSuccessThreshold: string;
   logLevel: string;
   mutableTags: string;
+  scalyrEndpoint?: string;
+  logentriesEndpoint?: string;
 }
 
 export interface AgentOptions extends CommonOptions, AuditAgentOptions {
@@ -199,6 +203,20 @@ function commonSettings(options: CommonOptions) {
   } catch (error) {
     throw new UsageError(`--cloudwatch-interval: ${(error as Error).message}`);
   }
+  if (options.scalyrEndpoint !== undefined) {
+    try {
+      scalyrAddEventsUrl(options.scalyrEndpoint);
+    } catch (error) {
+      throw new UsageError(`--scalyr-endpoint: ${(error as Error).message}`);
+    }
+  }
+  if (options.logentriesEndpoint !== undefined) {
+    try {
+      parseLogentriesEndpoint(options.logentriesEndpoint);
+    } catch (error) {
+      throw new UsageError(`--logentries-endpoint: ${(error as Error).message}`);
+    }
+  }
   if (!/^\d+:\d+$/.test(options.applicationUser))
     throw new UsageError(`--application-user expects UID:GID, not "${options.applicationUser}"`);
   return {
@@ -218,6 +236,8 @@ function commonSettings(options: CommonOptions) {
       failureThreshold: count(options.healthCheckFailureThreshold, '--health-check-failure-threshold'),
       successThreshold: count(options.healthCheckSuccessThreshold, '--health-check-success-threshold'),
     },
+    scalyrEndpoint: options.scalyrEndpoint,
+    logentriesEndpoint: options.logentriesEndpoint,
     logLevel: options.logLevel,
     mutableTags: mutableTagPolicy(options.mutableTags),
   };

@@ -60,14 +60,14 @@ export interface TaupageConfig {
   // ── C. Logging ─────────────────────────────────────────────────────────────────────────────
   /** The `logging:` map; `undefined` when absent (the original then shipped to S3; taupage ships nothing). */
   readonly logging: LoggingOptions | undefined;
-  /** planned (`scalyr_account_key`; `logging.scalyr_account_key` wins). */
+  /** `scalyr_account_key` (legacy spelling; `logging.scalyr_account_key` wins). */
   readonly scalyrAccountKey: ConfigValue | undefined;
-  /** planned */
   readonly scalyrRegion: 'eu' | 'us' | undefined;
-  /** planned */
   readonly scalyrApplicationLogParser: string | undefined;
-  /** planned */
   readonly scalyrCustomLogParser: string | undefined;
+  /** Logentries token (`logentries_token_id`; `logentries_tokenid` is the other spelling). */
+  readonly logentriesTokenId: ConfigValue | undefined;
+  readonly logentriesTokenid: ConfigValue | undefined;
   /** planned: rsyslog template for application.log, or `legacy`. */
   readonly rsyslogApplicationLogFormat: string | undefined;
   /** planned: bytes. */

@@ -8,8 +8,10 @@ import {
 } from './keys/host-keys.js';
 import { IGNORED_KEYS } from './keys/ignored-keys.js';
 import { LIFECYCLE_FIELDS } from './keys/lifecycle-keys.js';
+import { LOGENTRIES_FIELDS } from './keys/logentries-keys.js';
 import { LOGGING_FIELDS } from './keys/logging-keys.js';
 import { RUNTIME_FIELDS } from './keys/runtime-keys.js';
+import { SCALYR_FIELDS } from './keys/scalyr-keys.js';
 import {
   objectNode,
   type FieldSpec,
@@ -47,7 +49,12 @@ const values = (fields: object): NamedField[] =>
 export const KEY_GROUPS: readonly KeyGroup[] = [
   { id: 'A', title: 'Identity and container runtime', fields: values(RUNTIME_FIELDS), ignored: [] },
   { id: 'B', title: 'Credentials and tokens', fields: values(CREDENTIAL_FIELDS), ignored: [] },
-  { id: 'C', title: 'Logging', fields: values(LOGGING_FIELDS), ignored: [] },
+  {
+    id: 'C',
+    title: 'Logging',
+    fields: values({ ...LOGGING_FIELDS, ...SCALYR_FIELDS, ...LOGENTRIES_FIELDS }),
+    ignored: [],
+  },
   { id: 'D', title: 'Metrics', fields: values(METRICS_FIELDS), ignored: [] },
   { id: 'E', title: 'SSH', fields: values(SSH_FIELDS), ignored: [] },
   { id: 'F', title: 'Disks', fields: values(DISK_FIELDS), ignored: [] },
@@ -68,6 +75,8 @@ const FIELDS: FieldSpecs<TaupageKeys> = {
   ...RUNTIME_FIELDS,
   ...CREDENTIAL_FIELDS,
   ...LOGGING_FIELDS,
+  ...SCALYR_FIELDS,
+  ...LOGENTRIES_FIELDS,
   ...METRICS_FIELDS,
   ...SSH_FIELDS,
   ...DISK_FIELDS,

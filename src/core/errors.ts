@@ -1,4 +1,4 @@
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, TERMINAL_EXIT_CODES } from './exit-codes.js';
 
 /**
  * Every error the agent reports has a stable code. Adapters map library and AWS errors to these
@@ -272,8 +272,14 @@ export class TaupageError extends Error {
     this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
   }
 
+  /**
+   * The code's exit code, except that a retriable error is never terminal: an adapter that saw a
+   * blip (an S3 AccessDenied of a role still propagating, a volume still detaching) says so with
+   * `retriable`, and once the in-process retries are spent systemd must get to try again (4).
+   */
   get exitCode(): ExitCode {
-    return ERROR_CODES[this.code].exitCode;
+    const exitCode = ERROR_CODES[this.code].exitCode;
+    return this.retriable && TERMINAL_EXIT_CODES.includes(exitCode) ? ExitCode.Unavailable : exitCode;
   }
 }
 

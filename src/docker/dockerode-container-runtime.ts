@@ -13,6 +13,11 @@ import type {
 /** Deadline for the short Docker API calls (inspect, create, start); pulls have their own. */
 const API_TIMEOUT_MS = 30_000;
 
+export interface DockerodeContainerRuntimeOptions {
+  /** The short calls' deadline (default 30 s); tests shorten it. */
+  apiTimeoutMs?: number;
+}
+
 interface DockerApiError extends Error {
   statusCode?: number;
   json?: { message?: string } | null;
@@ -25,18 +30,29 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
   /** Pulls in flight by reference: a second caller waits for the first pull instead of racing it. */
   readonly #pulls = new Map<string, Promise<void>>();
 
-  constructor(docker: Docker = new Docker()) {
+  readonly #apiTimeoutMs: number;
+
+  constructor(docker: Docker = new Docker(), options: DockerodeContainerRuntimeOptions = {}) {
     this.#docker = docker;
+    this.#apiTimeoutMs = options.apiTimeoutMs ?? API_TIMEOUT_MS;
+  }
+
+  /** The caller's signal plus the API deadline (and `extraMs` for calls that wait by design). */
+  #deadline(signal: AbortSignal, extraMs = 0): AbortSignal {
+    return AbortSignal.any([signal, AbortSignal.timeout(this.#apiTimeoutMs + extraMs)]);
   }
 
   async imageExists(image: ImageReference, signal: AbortSignal): Promise<boolean> {
     try {
       // Image inspect takes no abort signal in dockerode; bound it from outside.
-      await untilAborted(this.#docker.getImage(formatImageReference(image)).inspect(), deadline(signal));
+      await untilAborted(
+        this.#docker.getImage(formatImageReference(image)).inspect(),
+        this.#deadline(signal),
+      );
       return true;
     } catch (error) {
       if (statusOf(error) === 404) return false;
-      throw apiError(error, 'inspect image');
+      throw apiError(error, 'inspect image', signal);
     }
   }
 
@@ -125,10 +141,10 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
       list = await this.#docker.listContainers({
         all: true,
         filters: { name: [`^/${name}$`] },
-        abortSignal: deadline(signal),
+        abortSignal: this.#deadline(signal),
       });
     } catch (error) {
-      throw apiError(error, 'list containers');
+      throw apiError(error, 'list containers', signal);
     }
     const found = list[0];
     return found === undefined ? undefined : this.inspectContainer(found.Id, signal);
@@ -182,12 +198,12 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
           ...(resources?.nanoCpus === undefined ? {} : { NanoCpus: resources.nanoCpus }),
           ...(resources?.cpuShares === undefined ? {} : { CpuShares: resources.cpuShares }),
         },
-        abortSignal: deadline(signal),
+        abortSignal: this.#deadline(signal),
       });
     } catch (error) {
       // Docker's message can quote the request; it never includes env values, and the
       // logger's redactor is the second line of defence.
-      throw apiError(error, 'create the container', 'CONTAINER_FAILED');
+      throw apiError(error, 'create the container', signal, 'CONTAINER_FAILED');
     }
     const info = await this.inspectContainer(created.id, signal);
     if (info === undefined)
@@ -197,20 +213,20 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
 
   async startContainer(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#docker.getContainer(id).start({ abortSignal: deadline(signal) });
+      await this.#docker.getContainer(id).start({ abortSignal: this.#deadline(signal) });
     } catch (error) {
       if (statusOf(error) === 304) return; // already running
-      throw apiError(error, 'start the container', 'CONTAINER_FAILED');
+      throw apiError(error, 'start the container', signal, 'CONTAINER_FAILED');
     }
   }
 
   async inspectContainer(id: string, signal: AbortSignal): Promise<ContainerInfo | undefined> {
     let data: Docker.ContainerInspectInfo;
     try {
-      data = await this.#docker.getContainer(id).inspect({ abortSignal: deadline(signal) });
+      data = await this.#docker.getContainer(id).inspect({ abortSignal: this.#deadline(signal) });
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
-      throw apiError(error, 'inspect the container');
+      throw apiError(error, 'inspect the container', signal);
     }
     const state = data.State;
     return {
@@ -230,20 +246,22 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
 
   async stopContainer(id: string, timeoutSeconds: number, signal: AbortSignal): Promise<void> {
     try {
-      await this.#docker.getContainer(id).stop({ t: timeoutSeconds, abortSignal: signal });
+      await this.#docker
+        .getContainer(id)
+        .stop({ t: timeoutSeconds, abortSignal: this.#deadline(signal, timeoutSeconds * 1000) });
     } catch (error) {
       const status = statusOf(error);
       if (status === 304 || status === 404) return;
-      throw apiError(error, 'stop the container', 'CONTAINER_FAILED');
+      throw apiError(error, 'stop the container', signal, 'CONTAINER_FAILED');
     }
   }
 
   async removeContainer(id: string, signal: AbortSignal): Promise<void> {
     try {
-      await this.#docker.getContainer(id).remove({ force: true, abortSignal: deadline(signal) });
+      await this.#docker.getContainer(id).remove({ force: true, abortSignal: this.#deadline(signal) });
     } catch (error) {
       if (statusOf(error) === 404) return;
-      throw apiError(error, 'remove the container', 'CONTAINER_FAILED');
+      throw apiError(error, 'remove the container', signal, 'CONTAINER_FAILED');
     }
   }
 }
@@ -253,10 +271,6 @@ interface PullEvent {
   id?: string;
   error?: string;
   progressDetail?: { current?: number; total?: number };
-}
-
-function deadline(signal: AbortSignal): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(API_TIMEOUT_MS)]);
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
@@ -292,12 +306,21 @@ function isConnectionError(error: unknown): boolean {
   );
 }
 
+/**
+ * A failed short call. The caller's own abort (shutdown) is passed on as it is; an abort the caller
+ * did not ask for is the API deadline (node:http reports it as an AbortError, not the signal's
+ * TimeoutError): the engine did not answer in time, which is transient, never CONTAINER_FAILED.
+ */
 function apiError(
   error: unknown,
   action: string,
+  signal: AbortSignal,
   fallback: 'DOCKER_UNAVAILABLE' | 'CONTAINER_FAILED' = 'DOCKER_UNAVAILABLE',
-): TaupageError {
-  if (isConnectionError(error) || (error instanceof Error && error.name === 'TimeoutError')) {
+): Error {
+  if (signal.aborted)
+    return signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason));
+  const aborted = error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+  if (isConnectionError(error) || aborted) {
     return new TaupageError('DOCKER_UNAVAILABLE', `Docker engine did not answer when asked to ${action}`, {
       cause: error,
     });

@@ -27,6 +27,22 @@ export const PULL_RETRY_POLICY: RetryPolicy = {
 };
 
 /**
+ * Waiting for the Docker engine (socket missing, connection refused, no answer): dockerd may
+ * still be starting when the agent does (after a crash, an upgrade, a slow disk), and systemd's
+ * Requires= only orders the start, not the readiness of its API. Backoff from 250 ms to 5 s
+ * for up to 2 minutes, then DOCKER_UNAVAILABLE (exit 4) and systemd restarts the agent.
+ */
+export const DOCKER_WAIT_POLICY: RetryPolicy = {
+  name: 'docker',
+  maxAttempts: 1_000,
+  initialDelayMs: 250,
+  maxDelayMs: 5_000,
+  multiplier: 2,
+  budgetMs: 120_000,
+  jitter: true,
+};
+
+/**
  * One pull may take this long in all (the ECS agent allows 2 h). 15 minutes is Senza's default
  * CreationPolicy timeout: a pull still running then has already failed the deployment.
  */
@@ -76,7 +92,13 @@ export async function ensureImage(
   const policy = config.imagePullPolicy;
   const refresh =
     policy === 'always' || (policy !== 'never' && mutableTagReason(config.source) !== undefined);
-  if (!refresh && (await deps.runtime.imageExists(config.source, signal))) {
+  const present = await waitForDocker(
+    deps,
+    log,
+    () => deps.runtime.imageExists(config.source, signal),
+    signal,
+  );
+  if (!refresh && present) {
     step.detail = 'image already present, not pulled';
     log.info('Image already present, not pulling');
     return;
@@ -87,18 +109,20 @@ export async function ensureImage(
       `Image ${reference} is not present and image_pull_policy is never`,
     );
   }
-  const auth =
-    registryAuth(config, secrets, deps.redactor) ?? (await otherRegistryAuth(deps, config, signal));
   const trustPolicy = deps.registries?.trustPolicy;
-  if (trustPolicy !== undefined) {
-    await verifyImageTrusted(config.source, auth, trustPolicy, signal);
-    log.info('Image is trusted for production');
-  }
   let lastLog = deps.clock.now();
-  log.info({ authenticated: auth !== undefined }, 'Pulling image');
+  log.info('Pulling image');
+  // The credentials (an ECR token, the identity document), the trust check and the pull are one
+  // attempt: a blip in any of them (token endpoint 503, registry 5xx, IMDS) is retried together.
   await retry(
-    () =>
-      deps.runtime.pullImage(config.source, {
+    async () => {
+      const auth =
+        registryAuth(config, secrets, deps.redactor) ?? (await otherRegistryAuth(deps, config, signal));
+      if (trustPolicy !== undefined) {
+        await verifyImageTrusted(config.source, auth, trustPolicy, signal);
+        log.info('Image is trusted for production');
+      }
+      await deps.runtime.pullImage(config.source, {
         auth,
         signal,
         inactivityTimeoutMs: deps.settings.pullInactivityTimeoutMs,
@@ -108,7 +132,8 @@ export async function ensureImage(
           lastLog = deps.clock.now();
           log.info({ downloadedBytes: progress.downloadedBytes }, 'Still pulling image');
         },
-      }),
+      });
+    },
     PULL_RETRY_POLICY,
     {
       clock: deps.clock,
@@ -124,6 +149,23 @@ export async function ensureImage(
   );
   step.detail = 'pulled';
   log.info('Pulled image');
+}
+
+/** The first Docker call of the boot, retried while the engine does not answer (DOCKER_WAIT_POLICY). */
+export function waitForDocker<T>(
+  deps: { readonly clock: Clock },
+  log: Logger,
+  call: () => Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  return retry(call, DOCKER_WAIT_POLICY, {
+    clock: deps.clock,
+    signal,
+    isRetriable: (error) => isTaupageError(error) && error.code === 'DOCKER_UNAVAILABLE',
+    onRetry: (_error, attempt, delayMs) => {
+      log.warn({ attempt, delayMs }, 'Docker engine not answering yet, waiting');
+    },
+  });
 }
 
 /** ECR and instance-identity logins, as the AMI configures them (dockercfg always wins). */

@@ -97,12 +97,31 @@ async function fetchManifest(
   const service = params.get('service');
   if (service !== undefined) tokenUrl.searchParams.set('service', service);
   tokenUrl.searchParams.set('scope', params.get('scope') ?? `repository:${image.repository}:pull`);
+  // The token endpoint is part of the registry: an outage there (no answer, 5xx, 429) is a
+  // transient pull failure, retried like one. Only a refusal of the credentials (401, 403) is
+  // the registry's final word, and then the manifest's own 401 stands.
   const tokenResponse = await fetch(tokenUrl, {
     headers: basic === undefined ? {} : { authorization: basic },
     signal: AbortSignal.any([signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]),
-  }).catch(() => undefined);
-  if (tokenResponse?.ok !== true) return first;
-  const body = (await tokenResponse.json()) as { token?: string; access_token?: string };
+  }).catch((error: unknown) => {
+    throw new TaupageError(
+      'IMAGE_PULL_FAILED',
+      `Registry ${image.registry} token endpoint did not answer the trust check`,
+      { cause: error },
+    );
+  });
+  if (tokenResponse.status === 401 || tokenResponse.status === 403) {
+    await tokenResponse.body?.cancel();
+    return first;
+  }
+  if (!tokenResponse.ok) {
+    await tokenResponse.body?.cancel();
+    throw new TaupageError(
+      'IMAGE_PULL_FAILED',
+      `Registry ${image.registry} token endpoint answered HTTP ${tokenResponse.status}`,
+    );
+  }
+  const body = (await tokenResponse.json().catch(() => ({}))) as { token?: string; access_token?: string };
   const token = body.token ?? body.access_token;
   return token === undefined ? first : get(`Bearer ${token}`);
 }

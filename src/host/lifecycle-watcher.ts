@@ -56,6 +56,8 @@ export interface LifecycleWatcherOptions {
   /** Called once, with the first notice; polling stops then. */
   readonly onTermination: (notice: TerminationNotice) => void;
   readonly intervalSeconds?: number;
+  /** Shown in GET /status (lastErrors): the first failed poll of an outage, once. */
+  readonly recordError?: (error: { at: string; component: string; code: string; message: string }) => void;
 }
 
 /**
@@ -115,6 +117,12 @@ export class LifecycleWatcher {
           { code: failure.code, reason: failure.message },
           'Could not poll IMDS for termination notices',
         );
+        this.#options.recordError?.({
+          at: new Date().toISOString(),
+          component: 'imds',
+          code: failure.code,
+          message: `Could not poll IMDS for termination notices: ${failure.message}`,
+        });
       }
       this.#failing = true;
       return undefined;

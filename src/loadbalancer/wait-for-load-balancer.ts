@@ -31,18 +31,24 @@ export async function waitForLoadBalancer(
   const name =
     options.target.type === 'elb' ? options.target.loadBalancerName : options.target.targetGroupArn;
   let last: string;
+  /** The last poll's error when it failed transiently: the load balancer's view is unknown. */
+  let unreachable: TaupageError | undefined;
   for (let polls = 1; ; polls++) {
     try {
       const health = await options.health.targetHealth(options.target, options.instanceId, options.signal);
       last = health.detail;
+      unreachable = undefined;
       if (health.state === 'in-service') return { polls, detail: health.detail };
     } catch (error) {
       if (options.signal.aborted || !isTaupageError(error) || !error.retriable) throw error;
       last = error.message;
+      unreachable = error;
       options.log.warn({ code: error.code }, `Load balancer not reachable yet: ${error.message}`);
     }
     const elapsed = options.clock.now() - startedAt;
     if (elapsed >= timeout) {
+      // An API that did not answer says nothing about the app: restartable, not a verdict.
+      if (unreachable !== undefined) throw unreachable;
       throw new TaupageError(
         'LOAD_BALANCER_TIMEOUT',
         `${options.target.type === 'elb' ? 'ELB' : 'Target group'} ${name} did not route to ${options.instanceId} within ${Math.round(timeout / 1000)} s (last: ${last})`,

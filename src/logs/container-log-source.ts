@@ -62,10 +62,15 @@ export class ContainerLogSource implements LogSource {
     let position = parsePosition(sink.checkpoint(this.#key));
     let lastProblem = '';
     while (!signal.aborted) {
+      // Where the follow got to, also when it breaks with an error (dockerd restarted, the
+      // socket reset): the next follow resumes from the last line written, not from where
+      // the broken one started (which shipped every line since then again).
+      const progress = { resume: (): Position | undefined => position };
       try {
-        position = await this.#follow(reader, container, position, sink, signal);
+        position = await this.#follow(reader, container, position, sink, signal, true, progress);
         lastProblem = '';
       } catch (error) {
+        position = progress.resume();
         if (isAborted(signal)) return;
         const problem = error instanceof Error ? error.message : String(error);
         // Log a failure once, not every reconnect: Docker may be down for a while.
@@ -96,6 +101,7 @@ export class ContainerLogSource implements LogSource {
     sink: LineSink,
     signal: AbortSignal,
     follow = true,
+    progress: { resume: () => Position | undefined } = { resume: () => start },
   ): Promise<Position | undefined> {
     let position: FollowPosition | undefined;
     // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).
@@ -103,6 +109,9 @@ export class ContainerLogSource implements LogSource {
     let skip = start?.count ?? 0;
     const partial = { stdout: new LineAssembler(), stderr: new LineAssembler() };
     const timestamps = new DockerTimestampParser();
+    // Read only when the follow breaks: no cost per line.
+    progress.resume = () =>
+      complete === undefined ? start : { since: timestamps.since(complete.timestamp), count: complete.count };
     const checkpoint = (at: FollowPosition): SourceCheckpoint => ({
       key: this.#key,
       value: { since: timestamps.since(at.timestamp), count: at.count },

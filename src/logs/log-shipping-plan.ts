@@ -1,6 +1,11 @@
-import type { LogDestination as DestinationKey, TaupageConfig } from '../config/taupage-config.js';
+import type {
+  ConfigValue,
+  LogDestination as DestinationKey,
+  TaupageConfig,
+} from '../config/taupage-config.js';
 import { AGENT_LOG_PATH, AGENT_SOURCE } from './agent-log-source.js';
 import { parseTimekey } from './s3-log-chunks.js';
+import { planLogentries, planScalyr, type ScalyrRoute, type ShippedLog } from './scalyr-plan.js';
 import type { SyslogProtocol } from './syslog-destination.js';
 import type { SyslogSeverity } from './rfc5424.js';
 
@@ -70,8 +75,33 @@ export interface LogShippingPlan {
         readonly routes: Readonly<Record<string, RoutePlan>>;
       }
     | undefined;
+  /** Source name → `logfile` and `parser` in Scalyr; the write key (may be encrypted). */
+  readonly scalyr:
+    | {
+        readonly key: ConfigValue;
+        readonly region: 'eu' | 'us';
+        readonly routes: Readonly<Record<string, ScalyrRoute>>;
+      }
+    | undefined;
+  /** The Logentries token and the sources sent with it (source name → the log's name). */
+  readonly logentries:
+    { readonly token: ConfigValue; readonly routes: Readonly<Record<string, ShippedLog>> } | undefined;
   /** What the agent does differently from what the config asks (logged as warnings). */
   readonly warnings: readonly string[];
+}
+
+/** The source behind each log of the original's four (its name, file and JWT masking). */
+export function shippedLogSource(log: ShippedLog, paths: HostLogPaths): SourcePlan {
+  switch (log) {
+    case 'application':
+      return { name: APPLICATION_SOURCE, file: undefined, maskJwt: true };
+    case 'syslog':
+      return { name: paths.syslog, file: paths.syslog, maskJwt: false };
+    case 'authlog':
+      return { name: paths.authlog, file: paths.authlog, maskJwt: false };
+    case 'customlog':
+      return { name: paths.customlog, file: paths.customlog, maskJwt: true };
+  }
 }
 
 /**
@@ -160,11 +190,7 @@ export function planLogShipping(
         label: input.label,
         exclude: input.exclude === undefined ? undefined : parseFilterRegex(input.exclude),
       };
-      if (destination === 'scalyr' || destination === 'scalyr_s3') {
-        warnings.push(
-          `logging.${input.key} ${destination}: Scalyr is not supported; the ${input.label} log is ${destination === 'scalyr_s3' ? 'shipped to S3 only' : 'not shipped'}`,
-        );
-      }
+      // scalyr and scalyr_s3: the Scalyr half is planScalyr's.
       if (destination === 's3' || destination === 'scalyr_s3') s3Routes[name] = route;
       else if (destination === 'rsyslog') {
         if (logging.rsyslogHost === undefined) {
@@ -178,9 +204,26 @@ export function planLogShipping(
       addSource(name, input.file, input.maskJwt);
     }
   }
+  const scalyr = planScalyr(config, warnings);
+  const scalyrRoutes: Record<string, ScalyrRoute> = {};
+  for (const [log, route] of scalyr?.logs ?? []) {
+    const source = shippedLogSource(log, paths);
+    addSource(source.name, source.file, source.maskJwt);
+    scalyrRoutes[source.name] = route;
+  }
+  const logentries = planLogentries(config, warnings);
+  const logentriesRoutes: Record<string, ShippedLog> = {};
+  for (const log of logentries?.logs ?? []) {
+    const source = shippedLogSource(log, paths);
+    addSource(source.name, source.file, source.maskJwt);
+    logentriesRoutes[source.name] = log;
+  }
   return {
     sources: [...sources.values()],
     cloudWatchLogs,
+    scalyr:
+      scalyr === undefined ? undefined : { key: scalyr.key, region: scalyr.region, routes: scalyrRoutes },
+    logentries: logentries === undefined ? undefined : { token: logentries.token, routes: logentriesRoutes },
     s3:
       logging === undefined || Object.keys(s3Routes).length === 0
         ? undefined

@@ -53,6 +53,8 @@ export const SD_ID = 'taupage@32473';
  */
 export class SyslogDestination implements LogDestination {
   readonly name: string;
+  /** What the messages and log lines call the server. */
+  protected readonly kind: string = 'syslog';
   readonly #options: SyslogDestinationOptions;
   readonly #maxMessageBytes: number;
   #socket: Socket | undefined;
@@ -92,19 +94,32 @@ export class SyslogDestination implements LogDestination {
     try {
       if (this.#options.protocol === 'udp') await this.#sendUdp(messages, deadline);
       else
-        await this.#write(await this.#connect(deadline), Buffer.concat(messages.map(octetCounted)), deadline);
+        await this.#write(
+          await this.#connect(deadline),
+          Buffer.concat(messages.map((message) => this.frame(message))),
+          deadline,
+        );
     } catch (error) {
       this.#socket?.destroy();
       this.#socket = undefined;
       if (signal.aborted) throw abortReason(signal);
       const { host, port, protocol } = this.#options;
       const message = error instanceof Error ? firstLine(error.message) : String(error);
-      throw new TaupageError('LOG_SHIP_FAILED', `syslog ${protocol}://${host}:${String(port)}: ${message}`, {
-        cause: error,
-        retriable: true,
-      });
+      throw new TaupageError(
+        'LOG_SHIP_FAILED',
+        `${this.kind} ${protocol}://${host}:${String(port)}: ${message}`,
+        {
+          cause: error,
+          retriable: true,
+        },
+      );
     }
     return { rejected: 0 };
+  }
+
+  /** A message as it goes over TCP/TLS: RFC 6587 octet counting. */
+  protected frame(message: Buffer): Buffer {
+    return octetCounted(message);
   }
 
   async close(): Promise<void> {
@@ -165,12 +180,12 @@ export class SyslogDestination implements LogDestination {
     socket.on('data', () => undefined);
     socket.on('end', () => socket.destroy());
     socket.on('error', (error) => {
-      log.warn({ err: error, host, port }, 'The syslog connection failed');
+      log.warn({ err: error, host, port }, `The ${this.kind} connection failed`);
     });
     socket.on('close', () => {
       if (this.#socket === socket) this.#socket = undefined;
     });
-    log.info({ host, port, protocol }, 'Connected to the syslog server');
+    log.info({ host, port, protocol }, `Connected to the ${this.kind} server`);
     this.#socket = socket;
     return socket;
   }

@@ -10,16 +10,18 @@ import type { SecretDecrypter } from './secret-decrypter.js';
 
 /**
  * KMS retry policy. Only throttling and service-side errors are retried (see the adapter's
- * table); the original retried throttling 10× from 0.5 s doubling. A boot should not hang on
- * KMS for minutes: 6 attempts with full jitter from 200 ms, capped at 5 s, inside 30 s.
+ * table); the original retried throttling 10× from 0.5 s doubling. A fleet scaling out shares
+ * the account's Decrypt quota, and throttling then lasts tens of seconds: riding out 30 s of it
+ * in-process beats failing (exit 4) and starting the whole boot again. Full jitter from 200 ms,
+ * capped at 5 s (a 5 s wait averages 2.5 s), so ~25 attempts fit the 90 s budget.
  */
 export const KMS_RETRY_POLICY: RetryPolicy = {
   name: 'kms',
-  maxAttempts: 6,
+  maxAttempts: 40,
   initialDelayMs: 200,
   maxDelayMs: 5_000,
   multiplier: 2,
-  budgetMs: 30_000,
+  budgetMs: 90_000,
   jitter: true,
 };
 
@@ -132,7 +134,10 @@ export async function decryptConfigSecrets(
           }
           failFast.abort();
           if (isTaupageError(error)) {
-            throw new TaupageError(error.code, `${where}: ${error.message}`, { cause: error });
+            throw new TaupageError(error.code, `${where}: ${error.message}`, {
+              cause: error,
+              retriable: error.retriable,
+            });
           }
           throw error;
         }

@@ -45,6 +45,26 @@ const KMS_ERRORS: Readonly<Record<string, { code: ErrorCode; retriable: boolean;
     retriable: true,
     say: 'the KMS key is temporarily unavailable',
   },
+  // The host's clock is off (stepped, or not yet synced at boot): the SDK takes KMS's time from
+  // the refusal's Date header, so the next attempt is signed right. The SDK's own clock-skew
+  // list (AWS: InvalidSignatureException, RequestExpired, RequestTimeTooSkewed, ...).
+  InvalidSignatureException: {
+    code: 'SECRET_UNAVAILABLE',
+    retriable: true,
+    say: 'KMS refused the request signature (is the host clock off?)',
+  },
+  RequestExpired: {
+    code: 'SECRET_UNAVAILABLE',
+    retriable: true,
+    say: 'the request expired (host clock off?)',
+  },
+  RequestTimeTooSkewed: {
+    code: 'SECRET_UNAVAILABLE',
+    retriable: true,
+    say: 'the host clock is too far off',
+  },
+  // The instance role's credentials expired between fetch and use; the SDK fetches fresh ones.
+  ExpiredTokenException: { code: 'SECRET_UNAVAILABLE', retriable: true, say: 'the role credentials expired' },
 };
 
 /** Adapter: the real KMS Decrypt call through @aws-sdk/client-kms. Retries are the caller's. */

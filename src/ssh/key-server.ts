@@ -1,4 +1,3 @@
-import { request } from 'node:https';
 import { TaupageError } from '../core/errors.js';
 import { parsePublicKey, type PublicKey } from './public-key.js';
 
@@ -28,6 +27,8 @@ export async function fetchPublicKey(
   if (url.protocol !== 'https:') throw unavailable('the key server must be reached over https');
   const timeout = AbortSignal.timeout(options.timeoutMs ?? KEY_FETCH_TIMEOUT_MS);
   const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
+  // Loaded on first use: node:https brings TLS, which the agent's start-up never needs.
+  const { request } = await import('node:https');
   const text = await new Promise<string>((resolve, reject) => {
     const req = request(
       url,

@@ -20,6 +20,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { agentNodeLock } from '../../scripts/agent-node.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
@@ -215,7 +216,11 @@ describe('the Packer template and the provisioning scripts', () => {
         'validate',
         '-only=amazon-ebs.debian',
         '-var',
-        `node_sha256=${'0'.repeat(64)}`,
+        `node_package=${join(REPO, 'package-lock.json')}`,
+        '-var',
+        `node_integrity=sha512-${'0'.repeat(86)}==`,
+        '-var',
+        'node_version=0.0.0',
         ...vars,
         'packer.pkr.hcl',
       ],
@@ -224,8 +229,12 @@ describe('the Packer template and the provisioning scripts', () => {
       },
     );
 
-  it('validates the amazon-ebs source, shared with other accounts under a customer managed key', async () => {
+  it('validates the amazon-ebs source, shared with other accounts under a customer managed key and copied to other regions', async () => {
     await validate(
+      '-var',
+      'ami_regions=["eu-west-1","us-east-1"]',
+      '-var',
+      'region_kms_key_ids={"eu-west-1":"alias/taupage-ami","us-east-1":"alias/taupage-ami"}',
       '-var',
       'version=9.9.9',
       '-var',
@@ -283,7 +292,7 @@ describe('the AMI image (packer build -only=docker.local)', () => {
     expect(out).toBe('');
   });
 
-  it('has the application user at 999:999 and Node.js >= 20 for the bundle', async () => {
+  it('has the application user at 999:999 and the pinned Node.js for the bundle', async () => {
     const out = await docker(
       'run',
       '--rm',
@@ -297,7 +306,7 @@ describe('the AMI image (packer build -only=docker.local)', () => {
     );
     const [uid, gid, node, version] = out.split('\n');
     expect([uid, gid]).toEqual(['999', '999']);
-    expect(Number(/^v(\d+)\./.exec(node ?? '')?.[1])).toBeGreaterThanOrEqual(20);
+    expect(node).toBe(`v${agentNodeLock().version}`);
     const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     expect(version).toMatch(new RegExp(`^taupage ${pkg.version.replaceAll('.', '\\.')} `));
   });

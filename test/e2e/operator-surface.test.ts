@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
-import { AGENT_BUNDLE, AgentProcess } from '../support/agent-process.js';
+import { AGENT_BUNDLE, AGENT_NODE, AgentProcess } from '../support/agent-process.js';
 import { env, eventually, freePort } from '../support/test-env.js';
 
 const run = promisify(execFile);
@@ -289,12 +289,12 @@ describe('operator surface of the running agent', () => {
   });
 
   it('taupage status prints a summary for humans, and JSON with --format json', async () => {
-    const text = await run(process.execPath, [AGENT_BUNDLE, 'status', '--url', `${statusBase}/status`]);
+    const text = await run(AGENT_NODE, [AGENT_BUNDLE, 'status', '--url', `${statusBase}/status`]);
     bodies.push(text.stdout);
     expect(text.stdout).toMatch(/^state +OK$/m);
     expect(text.stdout).toMatch(/^application +operator-app 2\.1$/m);
     expect(text.stdout).toMatch(new RegExp(`^container +${containerName} running, 0 restart\\(s\\)`, 'm'));
-    const json = await run(process.execPath, [
+    const json = await run(AGENT_NODE, [
       AGENT_BUNDLE,
       'status',
       '--url',
@@ -319,7 +319,7 @@ describe('operator surface of the running agent', () => {
     expect(impaired).toMatch(/^impaired: container: container exited, exit code \d+/);
     const document = await status();
     expect(document.container).toMatchObject({ state: 'exited' });
-    const cli = await run(process.execPath, [AGENT_BUNDLE, 'status', '--url', `${statusBase}/status`]).catch(
+    const cli = await run(AGENT_NODE, [AGENT_BUNDLE, 'status', '--url', `${statusBase}/status`]).catch(
       (error: unknown) => error as { code: number; stdout: string },
     );
     expect(cli).toMatchObject({ code: 1 });
@@ -337,12 +337,9 @@ describe('operator surface of the running agent', () => {
   });
 
   it('refuses an off-host status address unless --status-allow-offhost is given', async () => {
-    const refused = await run(process.execPath, [
-      AGENT_BUNDLE,
-      'agent',
-      '--status-listen',
-      '0.0.0.0:0',
-    ]).catch((error: unknown) => error as { code: number; stderr: string });
+    const refused = await run(AGENT_NODE, [AGENT_BUNDLE, 'agent', '--status-listen', '0.0.0.0:0']).catch(
+      (error: unknown) => error as { code: number; stderr: string },
+    );
     expect(refused).toMatchObject({ code: 64 });
     expect(refused.stderr).toContain('--status-allow-offhost');
   });

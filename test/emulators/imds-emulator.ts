@@ -70,6 +70,7 @@ export class ImdsEmulator {
   private readonly tokens = new Map<string, number>(); // token -> expiry (epoch ms)
   private readonly faults: Fault[] = [];
   private forbidden = false;
+  private down = false;
   private userData: Buffer | undefined;
   private readonly identity: IdentityDocument;
   private readonly tags: Readonly<Record<string, string>> | undefined;
@@ -157,6 +158,11 @@ export class ImdsEmulator {
     for (let i = 0; i < count; i++) this.faults.push({ kind: 'status', status });
   }
 
+  /** While on, every connection is reset (IMDS unreachable: a network or hypervisor outage). */
+  unreachable(on: boolean): void {
+    this.down = on;
+  }
+
   /** Every request gets 403, as when IMDS is disabled or the PUT response exceeds the hop limit. */
   forbid(on: boolean): void {
     this.forbidden = on;
@@ -171,7 +177,7 @@ export class ImdsEmulator {
     const method = req.method ?? '';
     const path = req.url ?? '';
     this.requests.push({ method, path, headers: { ...req.headers } });
-    const fault = this.faults.shift();
+    const fault = this.down ? ({ kind: 'reset' } as const) : this.faults.shift();
     if (fault?.kind === 'reset') {
       req.socket.destroy(); // the client sees ECONNRESET / "socket hang up" / "fetch failed"
       return;

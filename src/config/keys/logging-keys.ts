@@ -1,16 +1,12 @@
-import { isMapping } from '../config-values.js';
 import {
   absolutePathNode,
   booleanNode,
-  decimalNode,
   enumNode,
-  found,
   integerNode,
   portNode,
   secretTextNode,
   sizeNode,
   stringNode,
-  TEMPLATE_REF,
   urlNode,
 } from '../schema/scalar-nodes.js';
 import {
@@ -22,9 +18,8 @@ import {
   type KeyDoc,
 } from '../schema/collection-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
-import { isTemplateValue } from '../schema/template-values.js';
-import type { LoggingOptions, SamplingRule, TaupageKeys } from '../taupage-config.js';
-import { parseYamlDocument, YamlSyntaxError } from '../yaml-document.js';
+import type { LoggingOptions, TaupageKeys } from '../taupage-config.js';
+import { SCALYR_LOGGING_FIELDS } from './scalyr-keys.js';
 
 const SINCE = '0.2';
 const planned = (meaning: string, defaultText?: string): KeyDoc =>
@@ -67,94 +62,18 @@ function text(docType = 'string'): SchemaNode<string> {
   return stringNode({ docType });
 }
 
-/**
- * Scalyr sampling rules: a list of `{match_expression, sampling_rate}`. The original accepted
- * them only as a *string* holding YAML (a real list was ignored with a warning); both work here.
- */
-function samplingRulesNode(): SchemaNode<readonly SamplingRule[]> {
-  const rate = decimalNode({ min: 0, max: 1, docType: 'rate 0–1' });
-  return {
-    docType: 'list of `{match_expression, sampling_rate}` (or that list as a YAML string)',
-    read(value, path, context) {
-      if (context.template && isTemplateValue(value)) return INVALID;
-      let list = value;
-      if (typeof value === 'string') {
-        try {
-          list = parseYamlDocument(value).value;
-        } catch (error) {
-          if (!(error instanceof YamlSyntaxError)) throw error;
-          context.error(
-            path,
-            `expected a YAML list of sampling rules, found text that is not YAML (${error.reason})`,
-          );
-          return INVALID;
-        }
-      }
-      if (!Array.isArray(list)) {
-        context.error(
-          path,
-          `expected a list of {match_expression, sampling_rate}, found ${found(list, path)}`,
-        );
-        return INVALID;
-      }
-      const rules: SamplingRule[] = [];
-      let invalid = false;
-      for (const [index, item] of (list as unknown[]).entries()) {
-        const itemPath = [...path, index];
-        if (!isMapping(item) || typeof item.match_expression !== 'string') {
-          context.error(
-            itemPath,
-            `expected {match_expression: text, sampling_rate: 0–1}, found ${found(item, itemPath)}`,
-          );
-          invalid = true;
-          continue;
-        }
-        const samplingRate = rate.read(item.sampling_rate, [...itemPath, 'sampling_rate'], context);
-        if (samplingRate === INVALID) invalid = true;
-        else rules.push(Object.freeze({ matchExpression: item.match_expression, samplingRate }));
-      }
-      return invalid ? INVALID : Object.freeze(rules);
-    },
-    jsonSchema: () => ({
-      anyOf: [
-        { type: 'string' },
-        {
-          type: 'array',
-          items: {
-            type: 'object',
-            properties: {
-              match_expression: { type: 'string' },
-              sampling_rate: { type: 'number', minimum: 0, maximum: 1 },
-            },
-            required: ['match_expression', 'sampling_rate'],
-          },
-        },
-        TEMPLATE_REF,
-      ],
-    }),
-  };
-}
-
 function loggingNode(): SchemaNode<LoggingOptions> {
   const destination = (what: string) =>
     optional(
       `${what}_destination`,
       enumNode(DESTINATIONS),
       nested(
-        `Where ${what === 'log' ? 'every log' : `the ${what}`} goes: \`s3\`, \`rsyslog\` or \`none\` (\`scalyr\`: not supported, warned; \`scalyr_s3\`: S3 only).`,
+        `Where ${what === 'log' ? 'every log' : `the ${what}`} goes: \`s3\`, \`scalyr\`, \`scalyr_s3\` (both), \`rsyslog\` or \`none\`.`,
         what === 'log' ? '`s3`' : 'log_destination',
       ),
     );
   const flag = (key: string, meaning: string, defaultText: string) =>
     optional(key, booleanNode(), nested(meaning, defaultText));
-  const scalyrFlag = (key: string, meaning: string, defaultText: string) =>
-    optional(key, booleanNode(), planned(meaning, defaultText));
-  const sampling = (log: string) =>
-    optional(
-      `scalyr_agent_${log}_sampling`,
-      samplingRulesNode(),
-      planned(`Scalyr agent sampling rules for the ${log}.`, 'none'),
-    );
   return objectNode<LoggingOptions>({
     docType: 'map of log-shipping options',
     unknownKey: 'is not a logging option; ignored',
@@ -259,63 +178,7 @@ function loggingNode(): SchemaNode<LoggingOptions> {
         text('host name'),
         nested('Host name of forwarded lines.', 'the local host name'),
       ),
-      scalyrAccountKey: optional(
-        'scalyr_account_key',
-        secretTextNode(),
-        planned(
-          'Scalyr write key (may be `aws:kms:`); wins over the top-level key.',
-          'top-level `scalyr_account_key`',
-        ),
-      ),
-      scalyrRegion: optional(
-        'scalyr_region',
-        enumNode(['eu', 'us'] as const),
-        planned('Scalyr region.', '`eu`'),
-      ),
-      scalyrApplicationLogParser: optional(
-        'scalyr_application_log_parser',
-        text('Scalyr parser name'),
-        planned('Scalyr parser of application.log.', '`slf4j`'),
-      ),
-      scalyrCustomLogParser: optional(
-        'scalyr_custom_log_parser',
-        text('Scalyr parser name'),
-        planned('Scalyr parser of custom logs.', '`slf4j`'),
-      ),
-      scalyrAgentEnabled: scalyrFlag(
-        'scalyr_agent_enabled',
-        'Run the Scalyr agent (it also needs a key).',
-        'not fluentd_enabled',
-      ),
-      useScalyrAgentAll: scalyrFlag(
-        'use_scalyr_agent_all',
-        'Default of the four use_scalyr_agent_* switches.',
-        'not fluentd_enabled',
-      ),
-      useScalyrAgentApplog: scalyrFlag(
-        'use_scalyr_agent_applog',
-        'Ship application.log through the Scalyr agent.',
-        'use_scalyr_agent_all',
-      ),
-      useScalyrAgentCustomlog: scalyrFlag(
-        'use_scalyr_agent_customlog',
-        'Ship custom logs through the Scalyr agent.',
-        'use_scalyr_agent_all',
-      ),
-      useScalyrAgentAuthlog: scalyrFlag(
-        'use_scalyr_agent_authlog',
-        'Ship auth.log through the Scalyr agent.',
-        'use_scalyr_agent_all',
-      ),
-      useScalyrAgentSyslog: scalyrFlag(
-        'use_scalyr_agent_syslog',
-        'Ship syslog through the Scalyr agent.',
-        'use_scalyr_agent_all',
-      ),
-      scalyrAgentApplogSampling: sampling('applog'),
-      scalyrAgentCustomlogSampling: sampling('customlog'),
-      scalyrAgentAuthlogSampling: sampling('authlog'),
-      scalyrAgentSyslogSampling: sampling('syslog'),
+      ...SCALYR_LOGGING_FIELDS,
     },
   });
 }
@@ -326,32 +189,10 @@ const LOG_FILE_PATH = absolutePathNode('log file path');
 export const LOGGING_FIELDS = {
   logging: optional('logging', loggingNode(), {
     meaning:
-      'Log shipping of the app output, syslog, auth.log and custom logs to S3 or remote syslog. When absent, nothing is shipped (the original’s fluentd shipped to S3).',
+      'Log shipping of the app output, syslog, auth.log and custom logs to S3, remote syslog or Scalyr. When absent, nothing goes to S3 or syslog (the original’s fluentd shipped to S3).',
     since: SINCE,
     defaultText: 'absent',
   }),
-  scalyrAccountKey: optional(
-    'scalyr_account_key',
-    secretTextNode(),
-    planned(
-      'Scalyr write key (legacy top-level spelling of `logging.scalyr_account_key`); may be `aws:kms:`.',
-    ),
-  ),
-  scalyrRegion: optional(
-    'scalyr_region',
-    enumNode(['eu', 'us'] as const),
-    planned('Scalyr region (legacy top-level spelling).', '`eu`'),
-  ),
-  scalyrApplicationLogParser: optional(
-    'scalyr_application_log_parser',
-    text('Scalyr parser name'),
-    planned('Scalyr parser of application.log (legacy top-level spelling).', '`slf4j`'),
-  ),
-  scalyrCustomLogParser: optional(
-    'scalyr_custom_log_parser',
-    text('Scalyr parser name'),
-    planned('Scalyr parser of custom logs (legacy top-level spelling).', '`slf4j`'),
-  ),
   rsyslogApplicationLogFormat: optional(
     'rsyslog_application_log_format',
     text('rsyslog template or `legacy`'),

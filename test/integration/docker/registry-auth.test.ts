@@ -90,11 +90,19 @@ describe('verifyImageTrusted', () => {
   let server: Server;
   let host: string;
   const seen: (string | undefined)[] = [];
+  /** The token endpoint's answer: 200 with a token unless a test sets a status. */
+  let tokenStatus = 200;
+  /** Where the Bearer challenge sends the client for a token (a test may point it at a dead port). */
+  let realmHost = '';
   beforeAll(async () => {
     // A registry in the Pier One manner: token auth, and trust headers on manifests.
     server = createServer((req: IncomingMessage, res: ServerResponse) => {
       seen.push(req.headers.authorization);
       if (req.url?.startsWith('/token')) {
+        if (tokenStatus !== 200) {
+          res.writeHead(tokenStatus).end();
+          return;
+        }
         res
           .writeHead(200, { 'content-type': 'application/json' })
           .end(JSON.stringify({ token: 'bearer-token-1' }));
@@ -103,7 +111,7 @@ describe('verifyImageTrusted', () => {
       if (req.headers.authorization !== 'Bearer bearer-token-1') {
         res
           .writeHead(401, {
-            'www-authenticate': `Bearer realm="http://${host}/token",service="registry",scope="repository:team/app:pull"`,
+            'www-authenticate': `Bearer realm="http://${realmHost}/token",service="registry",scope="repository:team/app:pull"`,
           })
           .end();
         return;
@@ -127,6 +135,7 @@ describe('verifyImageTrusted', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    realmHost = host;
   });
   afterAll(() => {
     server.close();
@@ -169,5 +178,54 @@ describe('verifyImageTrusted', () => {
     ).rejects.toMatchObject({
       code: 'IMAGE_NOT_FOUND',
     });
+  });
+
+  // Issue 15: a token endpoint that is down is an outage, not a refusal. Before the fix the
+  // failed token fetch was swallowed, the 401 of the anonymous manifest request stood, and the
+  // boot ended with REGISTRY_AUTH_FAILED, exit 3: one registry blip left a dead instance.
+  it.each([500, 503, 429])(
+    'maps a token endpoint answering %i to IMAGE_PULL_FAILED, retriable',
+    async (status) => {
+      tokenStatus = status;
+      try {
+        await expect(
+          verifyImageTrusted(image(`${host}/team/app:trusted`), basic, PIERONE_TRUST_POLICY, signal),
+        ).rejects.toMatchObject({ code: 'IMAGE_PULL_FAILED', retriable: true });
+      } finally {
+        tokenStatus = 200;
+      }
+    },
+  );
+
+  it('maps an unreachable token endpoint to IMAGE_PULL_FAILED, retriable', async () => {
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const deadPort = (dead.address() as AddressInfo).port;
+    await new Promise<void>((resolve) =>
+      dead.close(() => {
+        resolve();
+      }),
+    );
+    realmHost = `127.0.0.1:${deadPort}`;
+    try {
+      await expect(
+        verifyImageTrusted(image(`${host}/team/app:trusted`), basic, PIERONE_TRUST_POLICY, signal),
+      ).rejects.toMatchObject({ code: 'IMAGE_PULL_FAILED', retriable: true });
+    } finally {
+      realmHost = host;
+    }
+  });
+
+  it('keeps a token endpoint refusing the credentials (401, 403) as REGISTRY_AUTH_FAILED', async () => {
+    for (const status of [401, 403]) {
+      tokenStatus = status;
+      try {
+        await expect(
+          verifyImageTrusted(image(`${host}/team/app:trusted`), basic, PIERONE_TRUST_POLICY, signal),
+        ).rejects.toMatchObject({ code: 'REGISTRY_AUTH_FAILED', retriable: false });
+      } finally {
+        tokenStatus = 200;
+      }
+    }
   });
 });

@@ -67,4 +67,34 @@ describe('waitForLoadBalancer (real SDK, ELB query-protocol emulator)', () => {
       retriable: false,
     });
   });
+
+  // Issue 15: an ELB API that never answered says nothing about the app; the boot ends with a
+  // restartable code (4), not LOAD_BALANCER_TIMEOUT (3, terminal).
+  it('ends an ELB API outage that lasts the whole wait with LOAD_BALANCER_UNAVAILABLE, exit 4', async () => {
+    const { createServer } = await import('node:net');
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, '127.0.0.1', resolve));
+    const port = (dead.address() as { port: number }).port;
+    await new Promise<void>((resolve) =>
+      dead.close(() => {
+        resolve();
+      }),
+    );
+    const unreachable = new AwsLoadBalancerHealth({
+      region: 'eu-central-1',
+      endpoint: `http://127.0.0.1:${port}`,
+    });
+    await expect(
+      waitForLoadBalancer({
+        health: unreachable,
+        target: { type: 'elb', loadBalancerName: 'kio-lb' },
+        instanceId: INSTANCE,
+        clock: systemClock,
+        log: pino({ level: 'silent' }),
+        signal: new AbortController().signal,
+        pollIntervalMs: 20,
+        timeoutMs: 200,
+      }),
+    ).rejects.toMatchObject({ code: 'LOAD_BALANCER_UNAVAILABLE', retriable: true, exitCode: 4 });
+  });
 });

@@ -70,3 +70,28 @@ describe('KmsSecretDecrypter (real SDK, KMS JSON 1.1 emulator)', () => {
     expect((await decrypter.decrypt(ciphertext, signal)).reveal()).toBe('throttled-value');
   });
 });
+
+// Issue 15: the host's wall clock an hour off (stepped, or not yet synced at boot). KMS refuses
+// the first request (InvalidSignatureException: signature expired); the SDK learns KMS's time
+// from the answer's Date header, so the next attempt is signed right. That refusal is therefore
+// retriable: before, it was SECRET_INVALID, not retried, and the boot ended with exit 3.
+describe('KmsSecretDecrypter with the host clock an hour off', () => {
+  it.each([
+    ['behind', 3_600_000],
+    ['ahead', -3_600_000],
+  ])('marks the skew refusal retriable, and the retry decrypts (host %s)', async (_label, offset) => {
+    const skewed = new KmsSecretDecrypter({ region: 'eu-central-1', endpoint: kms.url });
+    kms.clockOffsetMs = offset;
+    try {
+      const ciphertext = blob(kms.encryptForTest('skewed-clock-value'));
+      await expect(skewed.decrypt(ciphertext, signal)).rejects.toMatchObject({
+        code: 'SECRET_UNAVAILABLE',
+        retriable: true,
+      });
+      expect((await skewed.decrypt(ciphertext, signal)).reveal()).toBe('skewed-clock-value');
+    } finally {
+      kms.clockOffsetMs = 0;
+      skewed.destroy();
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentNodePath } from '../../../scripts/agent-node.mjs';
 import { runCli } from '../../../src/cli/program.js';
 import { systemClock } from '../../../src/core/clock.js';
 import { SSH_ACCESS_DEFAULTS } from '../../../src/ssh/create-ssh-access.js';
@@ -39,10 +40,10 @@ function seconds(value: string | undefined): number {
 
 describe('taupage-ssh-expiry.timer: grants end even when the agent is down', () => {
   it('is a valid timer and service for systemd (systemd-analyze verify)', async () => {
-    // The AMI's Node.js is /usr/local/bin/node; here the test's own node stands in for it.
+    // The AMI's Node.js is /usr/local/bin/node; here the same pinned binary stands in for it.
     const service = (await readFile(join(unitDir, 'taupage-ssh-expiry.service'), 'utf8')).replace(
       '/usr/local/bin/node',
-      process.execPath,
+      agentNodePath(),
     );
     await writeFile(join(dir, 'taupage-ssh-expiry.service'), service);
     await writeFile(

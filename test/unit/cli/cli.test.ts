@@ -363,6 +363,28 @@ describe('taupage (usage)', () => {
     }
   });
 
+  it('documents --scalyr-endpoint and --logentries-endpoint in agent and local --help', async () => {
+    for (const command of [['agent'], ['local', 'run']]) {
+      const result = await cli(...command, '--help');
+      expect(result.stdout).toContain('--scalyr-endpoint <url>');
+      expect(result.stdout).toContain('--logentries-endpoint <host:port>');
+    }
+  });
+
+  it('refuses an endpoint setting that is not one, naming the flag', async () => {
+    const config = await file('endpoint.yaml', VALID);
+    const scalyr = await cli('local', '--config', config, '--scalyr-endpoint', 'ftp://scalyr.example');
+    expect(scalyr.code).toBe(64);
+    expect(scalyr.stderr).toContain(
+      '--scalyr-endpoint: expected an http(s) URL, found "ftp://scalyr.example"',
+    );
+    const logentries = await cli('local', '--config', config, '--logentries-endpoint', 'no-port');
+    expect(logentries.code).toBe(64);
+    expect(logentries.stderr).toContain(
+      '--logentries-endpoint: expected HOST:PORT, tls://HOST:PORT or tcp://HOST:PORT, found "no-port"',
+    );
+  });
+
   it('exits 64 on an unknown command', async () => {
     expect((await cli('frobnicate')).code).toBe(64);
   });

@@ -359,7 +359,7 @@ describe('humane readings', () => {
       'etcd_discovery_domain: etcd is not part of this taupage; accepted, ignored',
       'scalyr_host: was never part of Taupage (an unmerged pull request); ignored',
       'application_logrotate_filesize: was renamed to application_logrotate_size; this spelling is ignored',
-      'logentries_account_key: was removed from Taupage (Logentries, 2017); ignored',
+      'logentries_account_key: is ignored: Logentries (Rapid7 InsightOps) no longer registers hosts by account key; create a Token TCP log there and set logentries_token_id to its token (may be aws:kms:)',
       'runt1me: is not a TaupageConfig key; ignored (did you mean runtime?)',
     ]);
   });
@@ -426,11 +426,13 @@ describe('humane readings', () => {
   it('collects every aws:kms: value anywhere, marking the ones the agent uses', () => {
     const cipher = Buffer.from('ciphertext').toString('base64');
     const { config } = read(
-      `environment:\n  DB: "aws:kms:${cipher}"\nlogging:\n  scalyr_account_key: "aws:kms:${cipher}"\nmy_tool:\n  - "aws:kms:${cipher}"\n`,
+      `environment:\n  DB: "aws:kms:${cipher}"\nlogging:\n  scalyr_account_key: "aws:kms:${cipher}"\n` +
+        `newrelic_account_key: "aws:kms:${cipher}"\nmy_tool:\n  - "aws:kms:${cipher}"\n`,
     );
     expect(config?.encryptedValues.map((value) => [value.path, value.required])).toEqual([
       ['environment.DB', true],
-      ['logging.scalyr_account_key', false],
+      ['logging.scalyr_account_key', true],
+      ['newrelic_account_key', false],
       ['my_tool[0]', false],
     ]);
     expect(config?.logging?.scalyrAccountKey).toEqual({

@@ -23,6 +23,19 @@ describe('docs/errors.md', () => {
     );
   });
 
+  it('audits every code: terminal exactly when its exit code is, with a reason', () => {
+    const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \| (terminal|restartable) \| (.+) \|$/gm)].map(
+      (match) => [match[1], Number(match[2]), match[3] === 'terminal'],
+    );
+    expect(rows).toEqual(
+      Object.entries(ERROR_CODES).map(([code, entry]) => [
+        code,
+        entry.exitCode,
+        TERMINAL_EXIT_CODES.includes(entry.exitCode),
+      ]),
+    );
+  });
+
   it('documents every exit code and which ones are terminal for systemd', () => {
     for (const code of Object.values(ExitCode)) {
       const row = new RegExp(`^\\| ${code} \\| .* \\| (.+) \\|$`, 'm').exec(doc);

@@ -122,6 +122,39 @@ describe('ContainerLogSource', () => {
     expect(sink.lines).toEqual(['a', 'b', 'c']);
   });
 
+  // Issue 15 (fault campaign, dockerd restarted under a running app): the log stream breaks with
+  // an error, not an end. The source resumed from where the broken follow had *started*, and
+  // shipped again every line it had already shipped since then (53 of 95 in the e2e test).
+  it('reconnects from the last line it wrote when the stream breaks with an error (dockerd restart)', async () => {
+    const sink = new CollectingSink();
+    const reader = new ScriptedReader([
+      [entry(1, 0, 'a'), entry(3, 0, 'b')],
+      [entry(3, 0, 'b'), entry(4, 0, 'c')],
+    ]);
+    const breaking: ContainerLogReader = {
+      async *follow(container, since, signal, options) {
+        const first = reader.sinces.length === 0 && options?.follow !== false;
+        yield* reader.follow(container, since, signal, options);
+        if (first) throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      },
+    };
+    const controller = new AbortController();
+    const clock: Clock = {
+      now: () => 0,
+      sleep: async () => {
+        if (reader.sinces.length >= 2) controller.abort();
+        await Promise.resolve();
+        if (controller.signal.aborted) throw new Error('aborted');
+      },
+    };
+    await new ContainerLogSource({ container: 'taupageapp', reader: breaking, log, clock }).run(
+      sink,
+      controller.signal,
+    );
+    expect(reader.sinces).toEqual([undefined, `${BASE + 3}.000000000`]);
+    expect(sink.lines).toEqual(['a', 'b', 'c']);
+  });
+
   it('reads the log once more without following when stopped between two follows', async () => {
     const sink = new CollectingSink();
     // The first follow finds the app already exited after two lines; while the source waits to

@@ -113,7 +113,7 @@ describe('planLogShipping: cloudwatch_logs and logging:', () => {
     expect(plan.cloudWatchLogs).toEqual({ taupage: 'agent', application: 'app' });
   });
 
-  it('warns that Scalyr is not supported: scalyr ships nothing, scalyr_s3 ships to S3', () => {
+  it('scalyr without a key: warned, not shipped; scalyr_s3 still ships to S3', () => {
     const plan = planLogShipping(
       config(
         'logging:\n  log_destination: none\n  applog_destination: scalyr\n  syslog_destination: scalyr_s3\n',
@@ -122,10 +122,27 @@ describe('planLogShipping: cloudwatch_logs and logging:', () => {
       paths,
     );
     expect(plan.warnings).toEqual([
-      'logging.applog_destination scalyr: Scalyr is not supported; the application log is not shipped',
-      'logging.syslog_destination scalyr_s3: Scalyr is not supported; the syslog log is shipped to S3 only',
+      'logging.applog_destination scalyr: expected a scalyr_account_key; the application log is not shipped to Scalyr',
+      'logging.syslog_destination scalyr_s3: expected a scalyr_account_key; the syslog log is not shipped to Scalyr',
     ]);
     expect(plan.sources.map((s) => s.name)).toEqual(['/h/syslog']);
+    expect(plan.scalyr).toBeUndefined();
+  });
+
+  it('scalyr_s3 with a key: the same source goes to S3 and to Scalyr, read once', () => {
+    const plan = planLogShipping(
+      config(
+        'logging:\n  fluentd_enabled: true\n  log_destination: none\n  syslog_destination: scalyr_s3\n  scalyr_account_key: k3y-value\n',
+      ),
+      identity,
+      paths,
+    );
+    expect(plan.warnings).toEqual([]);
+    expect(plan.sources.map((s) => s.name)).toEqual(['/h/syslog']);
+    expect(Object.keys(plan.s3?.routes ?? {})).toEqual(['/h/syslog']);
+    expect(plan.scalyr?.routes).toEqual({
+      '/h/syslog': { logfile: '/var/log/syslog', parser: 'systemLog', sampling: [] },
+    });
   });
 
   it('ships nothing with fluentd_enabled: false, and says so', () => {

@@ -107,3 +107,56 @@ describe('decryptConfigSecrets (generic aws:kms: decryption)', () => {
     expect(ConfigSecrets.EMPTY.resolve({ kind: 'encrypted', ciphertext: Buffer.from('c') })).toBeUndefined();
   });
 });
+
+// Issue 15: KMS throttling for 30 s at boot (a fleet scaling out shares the account's request
+// quota) must not fail the boot; before, 6 attempts spanned at most ~6 s.
+describe('decryptConfigSecrets under a 30 s KMS throttling', () => {
+  it('rides it out and decrypts', async () => {
+    let offset = 0;
+    const clock = {
+      now: () => Date.now() + offset,
+      sleep: (ms: number) => {
+        offset += ms;
+        return Promise.resolve();
+      },
+    };
+    const throttledUntil = clock.now() + 30_000;
+    const inner = new FakeSecretDecrypter();
+    let attempts = 0;
+    const decrypter = {
+      decrypt: (ciphertext: Buffer) => {
+        attempts++;
+        return clock.now() < throttledUntil
+          ? Promise.reject(new TaupageError('SECRET_UNAVAILABLE', 'KMS: throttled'))
+          : inner.decrypt(ciphertext);
+      },
+    };
+    const config = configWith(`environment:\n  DB_PASSWORD: "${encrypt('db-secret')}"\n`);
+    const { secrets } = await decryptConfigSecrets(config.encryptedValues, {
+      ...options(inner),
+      decrypter,
+      clock,
+    });
+    expect(secrets.size).toBe(1);
+    expect(attempts).toBeGreaterThan(6);
+  });
+
+  it('keeps a throttled failure retriable after its budget (exit 4, not terminal)', async () => {
+    const decrypter = new FakeSecretDecrypter();
+    decrypter.failures = [new TaupageError('SECRET_INVALID', 'KMS: skewed clock', { retriable: true })];
+    const config = configWith(`environment:\n  DB_PASSWORD: "${encrypt('db-secret')}"\n`);
+    await expect(
+      decryptConfigSecrets(config.encryptedValues, {
+        ...options(decrypter),
+        policy: {
+          name: 'once',
+          maxAttempts: 1,
+          initialDelayMs: 0,
+          maxDelayMs: 0,
+          multiplier: 1,
+          jitter: false,
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'SECRET_INVALID', retriable: true, exitCode: 4 });
+  });
+});

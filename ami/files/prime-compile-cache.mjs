@@ -1,0 +1,30 @@
+// Fills Node's compile cache for the bundle in the directory given as the argument: every chunk
+// is imported (which also runs the bundled CommonJS modules each one wraps, so their functions
+// are compiled too), then taupage.mjs runs `version`. Node writes the V8 code cache of each
+// module at exit, into NODE_COMPILE_CACHE, which the caller sets.
+//
+//   NODE_COMPILE_CACHE=/opt/taupage/compile-cache node prime-compile-cache.mjs /opt/taupage
+//
+// The AMI build runs it once (ami/30-taupage.sh) with the agent's node and flags, as the unit
+// starts it: the cache is keyed by each module's absolute path and content, Node's version and
+// V8's flags. At boot the agent reads the cache (systemd/taupage.service) and cannot write it
+// (ReadOnlyPaths=/opt/taupage). bench/boot primes its own cache with this script the same way.
+import { getCompileCacheDir } from 'node:module';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const [dir] = process.argv.slice(2);
+if (dir === undefined || getCompileCacheDir() === undefined) {
+  console.error('usage: NODE_COMPILE_CACHE=<dir> node prime-compile-cache.mjs <bundle dir>');
+  process.exit(64);
+}
+const bundle = resolve(dir);
+const chunks = readdirSync(join(bundle, 'chunks'))
+  .filter((name) => name.endsWith('.mjs'))
+  .sort();
+for (const chunk of chunks) await import(pathToFileURL(join(bundle, 'chunks', chunk)).href);
+// The entry point runs the CLI with process.argv and exits: last.
+console.log(`compile cache ${getCompileCacheDir()}: ${String(chunks.length)} chunks and taupage.mjs`);
+process.argv = [process.argv[0] ?? 'node', join(bundle, 'taupage.mjs'), 'version'];
+await import(pathToFileURL(join(bundle, 'taupage.mjs')).href);

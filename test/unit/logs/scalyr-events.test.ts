@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import type { LogRecord } from '../../../src/logs/log-record.js';
+import {
+  addEventsRequests,
+  SessionTimestamps,
+  type AddEventsOptions,
+} from '../../../src/logs/scalyr-events.js';
+
+const ROUTES = {
+  application: { logfile: '/var/log/application.log', parser: 'slf4j', sampling: [] },
+  '/h/syslog': { logfile: '/var/log/syslog', parser: 'systemLog', sampling: [] },
+};
+
+function options(overrides: Partial<AddEventsOptions> = {}): AddEventsOptions {
+  return {
+    session: 'session-1',
+    sessionInfo: { serverHost: 'hello', application_id: 'hello' },
+    routes: ROUTES,
+    maxRequestBytes: 1_000_000,
+    maxMessageBytes: 49_900,
+    random: () => 0.5,
+    ...overrides,
+  };
+}
+
+interface Body {
+  session: string;
+  sessionInfo: Record<string, string>;
+  logs: { id: string; attrs: Record<string, string> }[];
+  events: { ts: string; sev: number; log: string; attrs: Record<string, string> }[];
+}
+
+function parse(body: string): Body {
+  return JSON.parse(`{"token":"t"${body}`) as Body;
+}
+
+const record = (source: string, timestamp: number, message: string): LogRecord => ({
+  source,
+  timestamp,
+  message,
+});
+
+describe('addEventsRequests: the addEvents bodies', () => {
+  it('gives each event nanoseconds as a string, strictly increasing even within one millisecond and out of order', () => {
+    const { requests } = addEventsRequests(
+      [
+        record('application', 1_700_000_000_123, 'a'),
+        record('application', 1_700_000_000_123, 'b'),
+        record('/h/syslog', 1_700_000_000_100, 'c'),
+      ],
+      new SessionTimestamps(),
+      options(),
+    );
+    const events = parse(requests[0]?.body ?? '').events;
+    expect(events.map((e) => e.ts)).toEqual([
+      '1700000000123000000',
+      '1700000000123000001',
+      '1700000000123000002',
+    ]);
+  });
+
+  it('names each log with logfile and parser (in logs and on each event) and sends sessionInfo', () => {
+    const { requests } = addEventsRequests(
+      [
+        record('application', 1, 'app line'),
+        record('/h/syslog', 2, 'sys line'),
+        record('/other', 3, 'not routed'),
+      ],
+      new SessionTimestamps(),
+      options(),
+    );
+    const body = parse(requests[0]?.body ?? '');
+    expect(body.session).toBe('session-1');
+    expect(body.sessionInfo).toEqual({ serverHost: 'hello', application_id: 'hello' });
+    expect(body.logs).toEqual([
+      { id: '1', attrs: { logfile: '/var/log/application.log', parser: 'slf4j' } },
+      { id: '2', attrs: { logfile: '/var/log/syslog', parser: 'systemLog' } },
+    ]);
+    expect(body.events.map((e) => [e.log, e.attrs])).toEqual([
+      ['1', { message: 'app line', logfile: '/var/log/application.log', parser: 'slf4j' }],
+      ['2', { message: 'sys line', logfile: '/var/log/syslog', parser: 'systemLog' }],
+    ]);
+    expect(requests[0]?.body).not.toContain('"token"');
+  });
+
+  it('cuts requests below maxRequestBytes and counts records per request', () => {
+    const records = Array.from({ length: 100 }, (_, i) =>
+      record('application', i, `line ${String(i)} ${'x'.repeat(1000)}`),
+    );
+    const { requests } = addEventsRequests(
+      records,
+      new SessionTimestamps(),
+      options({ maxRequestBytes: 20_000 }),
+    );
+    expect(requests.length).toBeGreaterThan(5);
+    for (const request of requests) expect(Buffer.byteLength(request.body) + 600).toBeLessThanOrEqual(20_000);
+    expect(requests.reduce((sum, r) => sum + r.records, 0)).toBe(100);
+    const messages = requests.flatMap((r) => parse(r.body).events.map((e) => e.attrs.message));
+    expect(messages).toEqual(records.map((r) => r.message));
+  });
+
+  it('sends a line longer than maxMessageBytes as several events, never cut off', () => {
+    const long = 'é'.repeat(60_000);
+    const { requests } = addEventsRequests(
+      [record('application', 5, long)],
+      new SessionTimestamps(),
+      options(),
+    );
+    const events = parse(requests[0]?.body ?? '').events;
+    expect(events.length).toBe(3);
+    for (const event of events)
+      expect(Buffer.byteLength(event.attrs.message ?? '')).toBeLessThanOrEqual(49_900);
+    expect(events.map((e) => e.attrs.message).join('')).toBe(long);
+    expect(requests[0]?.records).toBe(1);
+  });
+
+  it('applies sampling rules: the first matching rule keeps a line with its rate', () => {
+    const routes = {
+      application: {
+        ...ROUTES.application,
+        sampling: [
+          { matchExpression: '^DEBUG', samplingRate: 0 },
+          { matchExpression: 'INFO', samplingRate: 1 },
+        ],
+      },
+    };
+    const { requests, sampledOut } = addEventsRequests(
+      [
+        record('application', 1, 'DEBUG noisy'),
+        record('application', 2, 'INFO kept'),
+        record('application', 3, 'other'),
+      ],
+      new SessionTimestamps(),
+      options({ routes }),
+    );
+    expect(sampledOut).toBe(1);
+    expect(parse(requests[0]?.body ?? '').events.map((e) => e.attrs.message)).toEqual(['INFO kept', 'other']);
+  });
+});
