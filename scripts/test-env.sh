@@ -167,6 +167,9 @@ missing_packages() {
   command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
   [[ "$(dpkg-query -W -f='${db:Status-Status}' rsyslog-gnutls 2>/dev/null || true)" == installed ]] ||
     missing+=(rsyslog-gnutls)
+  # etcd registration (etcd_discovery_domain) is tested against Debian's etcd (3.4, v2 API with
+  # --enable-v2); each test starts its own instance on free ports.
+  command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
   if ((${#missing[@]} > 0)); then printf '%s\n' "${missing[@]}"; fi
 }
 
@@ -192,6 +195,11 @@ ensure_packages() {
   if [[ " ${missing[*]} " == *" prometheus-node-exporter "* && -d /run/systemd/system ]]; then
     log "disabling the packaged prometheus-node-exporter.service (it listens on :9100)"
     systemctl disable --now prometheus-node-exporter.service >&2 3>&- 9>&- || true
+  fi
+  # Same for etcd (:2379/:2380): the tests start their own instances on free ports.
+  if [[ " ${missing[*]} " == *" etcd-server "* && -d /run/systemd/system ]]; then
+    log "disabling the packaged etcd.service (it listens on :2379)"
+    systemctl disable --now etcd.service >&2 3>&- 9>&- || true
   fi
   mapfile -t missing < <(missing_packages)
   ((${#missing[@]} == 0)) || die "still missing after apt-get install: ${missing[*]}"

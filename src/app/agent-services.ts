@@ -18,6 +18,7 @@ import type { AgentState } from '../status/agent-state.js';
 import { summarizeConfig } from '../status/config-summary.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
 import { stopTimeoutSeconds, type BootHooks, type BootResult } from './boot.js';
+import type { RunningRegistration } from './compose-etcd.js';
 import { logPipelineState } from './compose-logs.js';
 import { LOG_FLUSH_DEADLINE_MS, type ShutdownWork } from './shutdown.js';
 import { drainForTermination } from './termination.js';
@@ -42,6 +43,11 @@ export interface AgentServicesDependencies {
     start(onTermination: (notice: TerminationNotice) => void): Promise<void>;
     stop(): void;
   };
+  /** The etcd heartbeat for `etcd_discovery_domain` (compose-etcd.ts); undefined: none. */
+  readonly startEtcdRegistration?: (
+    config: TaupageConfig,
+    identity: InstanceIdentity,
+  ) => Promise<RunningRegistration | undefined>;
   /** CompleteLifecycleAction for `lifecycle_hook` (EC2 mode); undefined: no hook to complete. */
   readonly lifecycleAction?:
     | ((
@@ -65,6 +71,7 @@ export class AgentServices {
   /** Log shipping being started (alongside the boot's later steps, not in their way). */
   #logShippingStarting: Promise<void> | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
+  #etcd: RunningRegistration | undefined;
 
   constructor(deps: AgentServicesDependencies) {
     this.#deps = deps;
@@ -99,6 +106,7 @@ export class AgentServices {
     // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
     await this.signalCloudFormation('SUCCESS');
     await this.#startHostLifecycle(result.config, adapters.runtime);
+    await this.#startEtcdRegistration(result.config);
     state.configSummarized(summarizeConfig(result.config));
     state.containerObserved(state.container, clock.now());
     if (result.container !== undefined)
@@ -125,9 +133,12 @@ export class AgentServices {
   /** The background tasks stop first; the logs flush after the app stopped (its last lines). */
   shutdownWork(): ShutdownWork {
     return {
-      background: () => {
+      background: async () => {
+        // First: no etcd heartbeat for an app about to stop (the key expires with its TTL).
+        const etcdStopped = this.#etcd?.stop();
         this.#cloudwatch?.stop();
         this.#deps.hostLifecycle?.stop();
+        await etcdStopped;
       },
       logs: async () => {
         await this.#logShippingStarting;
@@ -150,6 +161,19 @@ export class AgentServices {
       const failure = toTaupageError(error);
       this.#deps.errors.reportFailure('logs', failure);
       this.#log.error({ err: error }, `Could not start log shipping: ${failure.message}`);
+    }
+  }
+
+  /** Like log shipping, never fails a healthy boot: a problem is logged and shown in /status. */
+  async #startEtcdRegistration(config: TaupageConfig): Promise<void> {
+    const identity = this.#deps.state.identity;
+    if (identity === undefined || this.#deps.startEtcdRegistration === undefined) return;
+    try {
+      this.#etcd = await this.#deps.startEtcdRegistration(config, identity);
+    } catch (error) {
+      const failure = toTaupageError(error);
+      this.#deps.errors.reportFailure('etcd', failure);
+      this.#log.error({ err: error }, `Could not start the etcd registration: ${failure.message}`);
     }
   }
 

@@ -2,6 +2,7 @@ import type { TaupageConfig } from '../config/taupage-config.js';
 import type { ContainerSpec } from '../docker/container-runtime.js';
 import { buildContainerSpec } from '../docker/container-spec.js';
 import { waitForDocker } from '../docker/ensure-image.js';
+import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import { stopTimeoutSeconds, type BootDependencies, type BootSettings } from './boot.js';
 import { CONTAINER_LABELS } from '../docker/container-spec.js';
@@ -17,6 +18,7 @@ export function containerSpecFor(
   digest: string,
   settings: BootSettings,
   secrets: ConfigSecrets,
+  instance: InstanceIdentity | undefined,
 ): ContainerSpec {
   return buildContainerSpec(
     config,
@@ -26,6 +28,9 @@ export function containerSpecFor(
       metaDir: settings.metaDir,
       applicationUser: settings.applicationUser,
       ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
+      containerUser: settings.containerUser,
+      etcdUrl: settings.etcdUrl,
+      instance,
     },
     secrets,
   );
@@ -61,7 +66,7 @@ export async function startContainer(
     await runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
     await runtime.removeContainer(existing.id, signal);
   }
-  const spec = containerSpecFor(config, digest, settings, secrets);
+  const spec = containerSpecFor(config, digest, settings, secrets, deps.state.identity);
   const created = await runtime.createContainer(spec, signal);
   log.info({ id: created.id }, 'Created container');
   await runtime.startContainer(created.id, signal);

@@ -54,6 +54,9 @@ export interface BootSettings {
   readonly mutableTags?: MutableTagPolicy;
   /** AMI host paths the container options bind (mount_*, docker_daemon_access, mounts). */
   readonly hostPaths?: ContainerHostPaths;
+  /** `--user` of the app (undefined: the uid of applicationUser) and its ETCD_URL. */
+  readonly containerUser?: string | undefined;
+  readonly etcdUrl?: string | undefined;
 }
 
 export interface BootDependencies {
@@ -126,6 +129,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
   const secrets = await timeline.run('kms', async (step) => {
     const { secrets, skipped, decrypted } = await decryptConfigSecrets(config.encryptedValues, {
       decrypter: deps.secretDecrypter(identity),
+      encryptionContext: config.encryptionContext,
       clock: deps.clock,
       redactor: deps.redactor,
       log: log.child({ component: 'kms' }),

@@ -55,6 +55,11 @@ export interface LogShippingOptions {
   readonly scalyrEndpoint?: string | undefined;
   /** `--logentries-endpoint`: HOST:PORT (TLS) or tcp://HOST:PORT. */
   readonly logentriesEndpoint?: string | undefined;
+  /**
+   * EC2 mode: the app's output also goes to this file as syslog lines, rotated per
+   * `application_logrotate_*` (the original's /var/log/application.log); undefined: not written.
+   */
+  readonly applicationLog?: { readonly path: string; readonly containerId: () => string | undefined };
   readonly redactor: Redactor;
   readonly log: Logger;
 }
@@ -87,7 +92,11 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
   if (!plan.sources.some((source) => source.name === AGENT_SOURCE)) agentLog?.stopBuffering();
   if (config.logging === undefined)
     log.info('No logging: section, so no logs go to S3 or syslog (the original’s fluentd defaulted to S3)');
-  if (plan.sources.length === 0) return undefined;
+  const sourcePlans =
+    options.applicationLog === undefined || plan.sources.some((s) => s.name === APPLICATION_SOURCE)
+      ? plan.sources
+      : [...plan.sources, { name: APPLICATION_SOURCE, file: undefined, maskJwt: true }];
+  if (sourcePlans.length === 0) return undefined;
   // The pipeline pulls in dockerode and the AWS SDK: load them only when used.
   const [{ LogPipeline }, { ContainerLogSource }, { FileTailSource }, { DockerodeContainerLogReader }] =
     await Promise.all([
@@ -97,7 +106,7 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
       import('../logs/dockerode-container-log-reader.js'),
     ]);
   const sources: LogSource[] = [];
-  for (const source of plan.sources) {
+  for (const source of sourcePlans) {
     if (source.name === AGENT_SOURCE) {
       if (agentLog === undefined)
         log.warn(`cloudwatch_logs ${AGENT_LOG_PATH}: the agent's own log is not teed here; not shipped`);
@@ -192,9 +201,26 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
     const logentries = await logentriesDestination(plan.logentries, serviceContext(options));
     if (logentries !== undefined) destinations.push(logentries);
   }
+  // Last, so the remote destinations keep their order (status, metrics).
+  if (options.applicationLog !== undefined) {
+    const { ApplicationLogDestination } = await import('../logs/application-log-destination.js');
+    const { applicationLogRotation } = await import('../logs/log-rotation.js');
+    destinations.push(
+      new ApplicationLogDestination({
+        path: options.applicationLog.path,
+        source: APPLICATION_SOURCE,
+        hostname: hostname().split('.')[0] ?? 'localhost',
+        containerId: options.applicationLog.containerId,
+        pid: process.pid,
+        rotation: applicationLogRotation(config),
+        now: () => Date.now(),
+        log: log.child({ destination: 'application-log' }),
+      }),
+    );
+  }
   log.info(
     {
-      sources: plan.sources.map((s) => s.name),
+      sources: sourcePlans.map((s) => s.name),
       destinations: destinations.map((d) => d.name),
       ...(plan.s3 === undefined ? {} : { s3Bucket: plan.s3.bucket }),
       ...(plan.syslog === undefined ? {} : { syslogHost: `${plan.syslog.host}:${String(plan.syslog.port)}` }),

@@ -1,4 +1,6 @@
 import { startLogShipping } from './compose-logs.js';
+import { bootHealthPredicate, startEtcdRegistration } from './compose-etcd.js';
+import { INTEGRATION_DEFAULTS } from './integration-settings.js';
 import { systemClock } from '../core/clock.js';
 import { lazy } from '../core/lazy.js';
 import { whenLoaded } from '../core/when-loaded.js';
@@ -149,9 +151,28 @@ export async function composeAgent(
         cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,
         s3Endpoint: settings.s3LogsEndpoint,
         localFileDir: platform.localLogFileDir,
+        // EC2 mode only: local mode writes the app output next to the spool instead.
+        ...(settings.integration?.applicationLog === undefined
+          ? {}
+          : {
+              applicationLog: {
+                path: settings.integration.applicationLog,
+                containerId: () => state.container?.id,
+              },
+            }),
         agentLog,
         redactor,
         log: log.child({ component: 'logs' }),
+      }),
+    startEtcdRegistration: (config, identity) =>
+      startEtcdRegistration({
+        config,
+        identity,
+        endpoint: settings.integration?.etcdEndpoint ?? INTEGRATION_DEFAULTS.etcdEndpoint,
+        metaDir: settings.metaDir,
+        isHealthy: bootHealthPredicate(state),
+        clock,
+        log: log.child({ component: 'etcd' }),
       }),
     createStackSignaller: platform.createStackSignaller,
     clock,
@@ -166,7 +187,13 @@ export async function composeAgent(
       applicationUser: settings.applicationUser,
       pullInactivityTimeoutMs: settings.pullInactivityTimeoutMs,
       healthCheckHost: '127.0.0.1',
-      hostPaths: { ...DEFAULT_HOST_PATHS, customLog: settings.host.customLogDir },
+      hostPaths: {
+        ...DEFAULT_HOST_PATHS,
+        customLog: settings.host.customLogDir,
+        dockerCli: settings.integration?.dockerCli,
+      },
+      containerUser: settings.integration?.containerUser,
+      etcdUrl: settings.integration?.etcdContainerUrl,
       ...(settings.mutableTags === undefined ? {} : { mutableTags: settings.mutableTags }),
     },
     statusListen: { host: settings.statusHost, port: settings.statusPort },

@@ -89,7 +89,9 @@ export class Ec2Platform implements Platform {
         const { KmsSecretDecrypter } = await this.#loadKms();
         return new KmsSecretDecrypter({ region: identity.region, endpoint });
       });
-      return { decrypt: async (ciphertext, signal) => (await kms()).decrypt(ciphertext, signal) };
+      return {
+        decrypt: async (ciphertext, signal, context) => (await kms()).decrypt(ciphertext, signal, context),
+      };
     });
   }
 

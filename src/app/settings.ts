@@ -2,6 +2,7 @@ import type { MutableTagPolicy } from '../config/image-reference.js';
 import type { HealthMonitorSettings } from '../health/health-monitor.js';
 import type { HostSettings } from './compose-host.js';
 import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
+import type { IntegrationSettings } from './integration-settings.js';
 
 /**
  * How the agent itself is set up (not the app: that is the TaupageConfig). Each setting has a
@@ -54,6 +55,8 @@ export interface CommonAgentSettings {
   readonly audit?: AuditSettings;
   /** The host's sshd from ssh_ports & co. (EC2 mode); undefined: sshd is not managed. */
   readonly sshd?: HostSshSettings;
+  /** Container user, application.log, etcd, Docker CLI (issue 19; EC2 mode); undefined: defaults off. */
+  readonly integration?: IntegrationSettings;
 }
 
 /** `taupage agent`: IMDSv2, KMS and the other AWS services of the instance's region. */

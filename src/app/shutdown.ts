@@ -24,7 +24,8 @@ export function shutdownDeadlineMs(stopTimeoutSeconds: number): number {
 export const SHUTDOWN_STAGES = [
   {
     name: 'background',
-    description: 'Stop CloudWatch publishing, the credentials refresh and the termination watcher',
+    description:
+      'Stop the etcd heartbeat, CloudWatch publishing, the credentials refresh and the termination watcher',
   },
   { name: 'app', description: 'Stop the app container when the host shuts down (removed in local mode)' },
   { name: 'logs', description: 'Flush log shipping (the app’s last lines included)' },

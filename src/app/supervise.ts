@@ -58,7 +58,14 @@ export async function supervise(
     state: deps.state,
     containerName: settings.containerName,
     containerId: result.container.id,
-    spec: () => containerSpecFor(result.config, application.configDigest, settings, result.secrets),
+    spec: () =>
+      containerSpecFor(
+        result.config,
+        application.configDigest,
+        settings,
+        result.secrets,
+        deps.state.identity,
+      ),
     shutdown: result.config.shutdown,
     lastSeen: lastSeenFile === undefined ? undefined : await readLastSeen(lastSeenFile),
     lastSeenFile,

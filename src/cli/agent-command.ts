@@ -3,6 +3,7 @@ import { DEFAULTS } from '../app/settings.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { defaultDevKeyPath, encryptWithDevKey, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
 import { addAgentOptions, addAuditAgentOptions, addCommonOptions, addLocalOptions } from './agent-options.js';
+import { addIntegrationOptions } from './integration-options.js';
 import { ec2Settings, localSettings, type AgentOptions, type LocalOptions } from './agent-settings.js';
 import type { CliIo } from './output.js';
 import { runAgent } from './run-agent.js';
@@ -15,7 +16,7 @@ export function registerAgentCommands(
 ): void {
   addCommonOptions(
     addAgentOptions(
-      addAuditAgentOptions(program.command('agent')).description(
+      addIntegrationOptions(addAuditAgentOptions(program.command('agent'))).description(
         'Run the node agent (what systemd starts): boot from EC2 user data, then supervise until SIGTERM',
       ),
     ),

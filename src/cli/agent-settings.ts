@@ -6,6 +6,7 @@ import { parseLogentriesEndpoint } from '../logs/logentries-destination.js';
 import { everySeconds } from '../metrics/scheduler.js';
 import { DEFAULT_KILL_GRACE_MS } from '../ssh/ssh-access.js';
 import type { HostSshSettings } from '../ssh/configure-host-ssh.js';
+import { integrationSettings, type IntegrationOptions } from './integration-options.js';
 import { mutableTagPolicy } from './mutable-tags-option.js';
 import { UsageError } from './output.js';
 
@@ -33,7 +34,7 @@ export interface CommonOptions {
   logentriesEndpoint?: string;
 }
 
-export interface AgentOptions extends CommonOptions, AuditAgentOptions {
+export interface AgentOptions extends CommonOptions, AuditAgentOptions, IntegrationOptions {
   imdsUrl: string;
   imdsBudget: string;
   kmsEndpoint?: string;
@@ -114,6 +115,7 @@ export function ec2Settings(options: AgentOptions): Ec2AgentSettings {
     },
     ...(audit === undefined ? {} : { audit }),
     ...(sshd === undefined ? {} : { sshd }),
+    integration: integrationSettings(options),
     ...commonSettings(options),
   };
 }

@@ -54,7 +54,7 @@ export interface TaupageConfig {
   readonly mintBucket: string | undefined;
   /** `TOKENINFO_URL` for the container. */
   readonly tokeninfoUrl: string | undefined;
-  /** planned: KMS encryption context for every `aws:kms:` value. */
+  /** KMS encryption context sent with every `aws:kms:` Decrypt. */
   readonly encryptionContext: ReadonlyMap<string, string>;
 
   // ── C. Logging ─────────────────────────────────────────────────────────────────────────────
@@ -80,6 +80,10 @@ export interface TaupageConfig {
   readonly applicationLogrotateInterval: LogrotateInterval;
   /** planned: rotated files kept. */
   readonly applicationLogrotateRotate: number;
+  /** Pre-2015 spelling of applicationLogrotateSize (used when that is the default). */
+  readonly applicationLogrotateFilesize: number | undefined;
+  /** Pre-2015 spelling of applicationLogrotateInterval (used when that is the default). */
+  readonly applicationLogrotatePeriod: LogrotateInterval | undefined;
   /** planned */
   readonly applicationLogrotateDisableCopytruncate: boolean;
   /** planned */
@@ -120,6 +124,8 @@ export interface TaupageConfig {
   // ── G. Networking ──────────────────────────────────────────────────────────────────────────
   /** subnet id → NAT gateway IP for outbound HTTPS (Senza adds it). */
   readonly natGateways: ReadonlyMap<string, string>;
+  /** etcd registration: a DNS domain, or `disable` (docs/etcd.md). */
+  readonly etcdDiscoveryDomain: string | undefined;
 
   // ── H. OS tuning ───────────────────────────────────────────────────────────────────────────
   /** sysctl name → value. */

@@ -1,3 +1,5 @@
+import { APPLICATION_LOG_FIELDS } from './keys/application-log-keys.js';
+import { DISCOVERY_FIELDS } from './keys/discovery-keys.js';
 import { DISK_FIELDS } from './keys/disk-keys.js';
 import {
   CREDENTIAL_FIELDS,
@@ -52,13 +54,18 @@ export const KEY_GROUPS: readonly KeyGroup[] = [
   {
     id: 'C',
     title: 'Logging',
-    fields: values({ ...LOGGING_FIELDS, ...SCALYR_FIELDS, ...LOGENTRIES_FIELDS }),
+    fields: values({ ...LOGGING_FIELDS, ...SCALYR_FIELDS, ...LOGENTRIES_FIELDS, ...APPLICATION_LOG_FIELDS }),
     ignored: [],
   },
   { id: 'D', title: 'Metrics', fields: values(METRICS_FIELDS), ignored: [] },
   { id: 'E', title: 'SSH', fields: values(SSH_FIELDS), ignored: [] },
   { id: 'F', title: 'Disks', fields: values(DISK_FIELDS), ignored: [] },
-  { id: 'G', title: 'Networking', fields: values(NETWORK_FIELDS), ignored: [] },
+  {
+    id: 'G',
+    title: 'Networking and discovery',
+    fields: values({ ...NETWORK_FIELDS, ...DISCOVERY_FIELDS }),
+    ignored: [],
+  },
   { id: 'H', title: 'OS tuning', fields: values(OS_FIELDS), ignored: [] },
   { id: 'I', title: 'Health, notification, lifecycle', fields: values(LIFECYCLE_FIELDS), ignored: [] },
   { id: 'J', title: 'Third-party agents (accepted, ignored)', fields: [], ignored: THIRD_PARTY },
@@ -77,10 +84,12 @@ const FIELDS: FieldSpecs<TaupageKeys> = {
   ...LOGGING_FIELDS,
   ...SCALYR_FIELDS,
   ...LOGENTRIES_FIELDS,
+  ...APPLICATION_LOG_FIELDS,
   ...METRICS_FIELDS,
   ...SSH_FIELDS,
   ...DISK_FIELDS,
   ...NETWORK_FIELDS,
+  ...DISCOVERY_FIELDS,
   ...OS_FIELDS,
   ...LIFECYCLE_FIELDS,
 };

@@ -18,8 +18,10 @@ export interface ContainerSpec {
   /** Published ports; empty unless the network mode is `bridge` (Docker cannot publish otherwise). */
   readonly ports: readonly PortMapping[];
   readonly mounts: readonly BindMount[];
-  /** `uid:gid`, or undefined for the image's own user (root: true). */
+  /** `uid` or `uid:gid`, or undefined for the image's own user (root: true). */
   readonly user: string | undefined;
+  /** Supplementary group ids (`--group-add`); undefined or empty: none. */
+  readonly groupAdd?: readonly string[] | undefined;
   readonly restartPolicy: { readonly name: 'on-failure'; readonly maximumRetryCount: number };
   /**
    * Docker's log driver for the container's own output (what `docker logs` and the shipper read).

@@ -40,6 +40,12 @@ export interface ContainerHostPaths {
   readonly certs: string;
   /** Host side of every `mounts:` entry: `<mountsRoot><path>` (the disk step prepares it). */
   readonly mountsRoot: string;
+  /**
+   * A Docker CLI on the host, bound read-only at /usr/bin/docker for `docker_daemon_access` (the
+   * original bound the host's /usr/bin/docker and eight host libraries). Best a static binary,
+   * which runs in any image; undefined: only the socket is bound.
+   */
+  readonly dockerCli?: string | undefined;
 }
 
 /** Where the original Taupage AMI had them. */
@@ -56,6 +62,7 @@ export const CONTAINER_PATHS = {
   meta: '/meta',
   credentials: '/meta/credentials',
   dockerSocket: '/var/run/docker.sock',
+  dockerCli: '/usr/bin/docker',
   varLog: '/var/log-host',
   customLog: '/var/log',
   certs: '/etc/ssl/certs',
@@ -67,9 +74,21 @@ export interface ContainerSpecSettings {
   readonly metaDir: string;
   /** uid:gid of the host's `application` user (fixed in the AMI). */
   readonly applicationUser: string;
+  /**
+   * `--user` unless `root: true`; undefined: the uid of applicationUser alone, as the original's
+   * `-u 999`, so the group is the image's (the AMI can say otherwise, e.g. `999:999`).
+   */
+  readonly containerUser?: string | undefined;
   /** AMI host paths; DEFAULT_HOST_PATHS when absent. */
   readonly hostPaths?: ContainerHostPaths;
+  /** The instance (after the imds step): the `awslogs` driver's default stream and region. */
+  readonly instance?: { readonly instanceId: string; readonly region: string } | undefined;
+  /** `ETCD_URL` in the container when `etcd_discovery_domain` is set (ETCD_CONTAINER_URL). */
+  readonly etcdUrl?: string | undefined;
 }
+
+/** The original's ETCD_URL: its etcd listened on docker0's address (172.17.0.1:2379). */
+export const ETCD_CONTAINER_URL = 'http://172.17.0.1:2379';
 
 /**
  * The container the config describes. Pure: `taupage plan` calls it without secrets (they
@@ -92,6 +111,9 @@ export function buildContainerSpec(
   env.push(
     ...config.environment.map((variable) => ({ name: variable.name, value: resolve(variable.value) })),
   );
+  // After the user's variables, as the original's `-e` order: taupage's ETCD_URL wins.
+  if (config.etcdDiscoveryDomain !== undefined)
+    env.push({ name: 'ETCD_URL', value: settings.etcdUrl ?? ETCD_CONTAINER_URL });
   // Set after the user's variables so they win, as in the original.
   if (config.applicationId !== undefined) env.push({ name: 'APPLICATION_ID', value: config.applicationId });
   if (config.applicationVersion !== undefined)
@@ -106,12 +128,18 @@ export function buildContainerSpec(
   if (config.applicationVersion !== undefined)
     labels[CONTAINER_LABELS.applicationVersion] = config.applicationVersion;
 
+  const user = settings.containerUser ?? uidOf(settings.applicationUser);
   const { docker } = config;
   const logDriver = docker.logDriver ?? BOUNDED_CONTAINER_LOGS.driver;
   const logOptions: Record<string, string | Secret> = FILE_LOG_DRIVERS.has(logDriver)
     ? { ...BOUNDED_CONTAINER_LOGS.options }
     : {};
   for (const [option, value] of docker.logOptions) logOptions[option] = resolve(value);
+  // As the fork that wished for log_driver did: the stream is the instance, the region its own.
+  if (logDriver === 'awslogs' && settings.instance !== undefined) {
+    logOptions['awslogs-stream'] ??= settings.instance.instanceId;
+    logOptions['awslogs-region'] ??= settings.instance.region;
+  }
 
   return {
     name: settings.containerName,
@@ -120,7 +148,11 @@ export function buildContainerSpec(
     // Docker publishes ports only on a bridge network (host: discarded; container: refused).
     ports: config.networking === 'bridge' ? config.ports : [],
     mounts: containerMounts(config, settings),
-    user: config.root ? undefined : settings.applicationUser,
+    user: config.root ? undefined : user,
+    // The primary group is the image's (as the original's -u 999); the application group is
+    // added so the app still reads what the host gives it that group (/meta/taupage.yaml, 0640).
+    groupAdd:
+      config.root || user.includes(':') ? undefined : [gidOf(settings.applicationUser)].filter(Boolean),
     // Docker's own restart policy supervises the app, as in the original (on-failure:10).
     restartPolicy: { name: 'on-failure', maximumRetryCount: 10 },
     logConfig: { driver: logDriver, options: logOptions },
@@ -142,10 +174,19 @@ export function buildContainerSpec(
   };
 }
 
+function uidOf(applicationUser: string): string {
+  return applicationUser.split(':')[0] ?? applicationUser;
+}
+
+function gidOf(applicationUser: string): string {
+  return applicationUser.split(':')[1] ?? '';
+}
+
 /**
  * /meta always; then each `mounts:` entry and the `mount_*` flags. `docker_daemon_access` binds
- * only the engine's socket: the original also bound the host's docker binary and eight host
- * libraries into the container, which broke with every host upgrade; images bring their own CLI.
+ * the engine's socket and, read-only, the AMI's Docker CLI at /usr/bin/docker (the original
+ * bound the host's dynamically linked binary plus eight host libraries, which broke with every
+ * host upgrade; a static CLI needs nothing else).
  */
 function containerMounts(config: TaupageConfig, settings: ContainerSpecSettings): BindMount[] {
   const host = settings.hostPaths ?? DEFAULT_HOST_PATHS;
@@ -157,8 +198,11 @@ function containerMounts(config: TaupageConfig, settings: ContainerSpecSettings)
   if (config.mountCustomLog)
     mounts.push({ source: host.customLog, target: CONTAINER_PATHS.customLog, readOnly: false });
   if (config.mountCerts) mounts.push({ source: host.certs, target: CONTAINER_PATHS.certs, readOnly: true });
-  if (config.dockerDaemonAccess)
+  if (config.dockerDaemonAccess) {
     mounts.push({ source: host.dockerSocket, target: CONTAINER_PATHS.dockerSocket, readOnly: false });
+    if (host.dockerCli !== undefined)
+      mounts.push({ source: host.dockerCli, target: CONTAINER_PATHS.dockerCli, readOnly: true });
+  }
   return mounts;
 }
 

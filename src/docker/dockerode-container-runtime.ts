@@ -174,6 +174,9 @@ export class DockerodeContainerRuntime implements ContainerRuntime {
         ExposedPorts: exposed,
         HostConfig: {
           PortBindings: bindings,
+          ...(spec.groupAdd === undefined || spec.groupAdd.length === 0
+            ? {}
+            : { GroupAdd: [...spec.groupAdd] }),
           Binds: spec.mounts.map((mount) => `${mount.source}:${mount.target}${mount.readOnly ? ':ro' : ''}`),
           LogConfig: {
             Type: spec.logConfig.driver,

@@ -2,7 +2,7 @@ import { toTaupageError } from '../core/errors.js';
 import type { Secret } from '../core/secret.js';
 import type { ImageReference } from '../config/image-reference.js';
 import type { ContainerRuntime, PullOptions } from '../docker/container-runtime.js';
-import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
+import type { EncryptionContext, SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { AgentMetrics } from './agent-metrics.js';
 
 /**
@@ -25,9 +25,9 @@ export function instrumentRuntime(runtime: ContainerRuntime, metrics: AgentMetri
 
 export function instrumentDecrypter(decrypter: SecretDecrypter, metrics: AgentMetrics): SecretDecrypter {
   return {
-    decrypt: (ciphertext: Buffer, signal: AbortSignal): Promise<Secret> =>
+    decrypt: (ciphertext: Buffer, signal: AbortSignal, context?: EncryptionContext): Promise<Secret> =>
       observe(
-        () => decrypter.decrypt(ciphertext, signal),
+        () => decrypter.decrypt(ciphertext, signal, context),
         metrics.kmsDecryptCalls,
         metrics.kmsDecryptDuration,
       ),

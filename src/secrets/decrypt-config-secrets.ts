@@ -6,7 +6,7 @@ import type { Redactor } from '../core/redactor.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
 import type { Secret } from '../core/secret.js';
 import type { ConfigValue, EncryptedValue } from '../config/taupage-config.js';
-import type { SecretDecrypter } from './secret-decrypter.js';
+import type { EncryptionContext, SecretDecrypter } from './secret-decrypter.js';
 
 /**
  * KMS retry policy. Only throttling and service-side errors are retried (see the adapter's
@@ -66,6 +66,8 @@ export interface DecryptOptions {
   readonly log: Logger;
   readonly signal: AbortSignal;
   readonly policy?: RetryPolicy;
+  /** `encryption_context`: sent with every Decrypt (KMS refuses a ciphertext without its context). */
+  readonly encryptionContext?: EncryptionContext;
 }
 
 export interface DecryptedConfigSecrets {
@@ -107,7 +109,7 @@ export async function decryptConfigSecrets(
         const where = entry.paths.join(', ');
         try {
           const secret = await retry(
-            (_attempt) => options.decrypter.decrypt(entry.ciphertext, signal),
+            (_attempt) => options.decrypter.decrypt(entry.ciphertext, signal, options.encryptionContext),
             options.policy ?? KMS_RETRY_POLICY,
             {
               clock: options.clock,

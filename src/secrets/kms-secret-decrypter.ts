@@ -1,7 +1,7 @@
 import { DecryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { TaupageError, type ErrorCode } from '../core/errors.js';
 import { Secret } from '../core/secret.js';
-import type { SecretDecrypter } from './secret-decrypter.js';
+import type { EncryptionContext, SecretDecrypter } from './secret-decrypter.js';
 
 export interface KmsSecretDecrypterOptions {
   readonly region: string;
@@ -22,7 +22,7 @@ const KMS_ERRORS: Readonly<Record<string, { code: ErrorCode; retriable: boolean;
   InvalidCiphertextException: {
     code: 'SECRET_INVALID',
     retriable: false,
-    say: 'not a valid ciphertext for this account or key',
+    say: 'not a valid ciphertext for this account or key, or encrypted under another encryption_context',
   },
   IncorrectKeyException: { code: 'SECRET_INVALID', retriable: false, say: 'encrypted under a different key' },
   InvalidKeyUsageException: {
@@ -82,12 +82,18 @@ export class KmsSecretDecrypter implements SecretDecrypter {
     this.#timeoutMs = options.timeoutMs ?? 10_000;
   }
 
-  async decrypt(ciphertext: Buffer, signal: AbortSignal): Promise<Secret> {
+  async decrypt(ciphertext: Buffer, signal: AbortSignal, context?: EncryptionContext): Promise<Secret> {
     let output;
+    // KMS binds the context to the ciphertext: Decrypt must send exactly the pairs Encrypt got.
+    const encryptionContext =
+      context === undefined || context.size === 0 ? {} : { EncryptionContext: Object.fromEntries(context) };
     try {
-      output = await this.#client.send(new DecryptCommand({ CiphertextBlob: ciphertext }), {
-        abortSignal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
-      });
+      output = await this.#client.send(
+        new DecryptCommand({ CiphertextBlob: ciphertext, ...encryptionContext }),
+        {
+          abortSignal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]),
+        },
+      );
     } catch (error) {
       throw mapKmsError(error);
     }

@@ -191,7 +191,7 @@ describe('taupage agent: user data to a healthy container', () => {
         'APPLICATION_VERSION=1.0',
       ]),
     );
-    expect(inspect.Config.User).toBe('999:999');
+    expect(inspect.Config.User).toBe('999');
     expect(inspect.HostConfig.Binds).toEqual([`${boot.metaDir}:/meta:ro`]);
     expect(inspect.HostConfig.RestartPolicy).toEqual({ Name: 'on-failure', MaximumRetryCount: 10 });
     expect(inspect.HostConfig.LogConfig).toEqual({

@@ -98,6 +98,8 @@ describe('cloudwatch_logs: the app container output reaches CloudWatch Logs', ()
     const status = await agent.status();
     expect((status.logShipping as { destinations: { destination: string }[] }).destinations).toEqual([
       expect.objectContaining({ destination: 'cloudwatch-logs', droppedLines: 0 }),
+      // The original's /var/log/application.log, written on the host (docs/logs.md).
+      expect.objectContaining({ destination: 'application-log', droppedLines: 0 }),
     ]);
     expect(await agent.stop()).toBe(0);
     expect(agent.output).not.toMatch(/Could not start log shipping/);

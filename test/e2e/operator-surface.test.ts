@@ -184,11 +184,11 @@ describe('operator surface of the running agent', () => {
       oomKilled: false,
       exitCode: null,
     });
-    // No cloudwatch_logs and no logging: nothing shipped, the agent's own log buffer turned off.
-    expect(document.logShipping).toEqual({
-      destinations: [],
-      sources: [],
-      spool: null,
+    // No cloudwatch_logs and no logging: nothing shipped off the host, only the app's output to
+    // the original's /var/log/application.log; the agent's own log buffer turned off.
+    expect(document.logShipping).toMatchObject({
+      destinations: [expect.objectContaining({ destination: 'application-log', failing: false })],
+      sources: [expect.objectContaining({ name: 'application' })],
       agentLog: { state: 'off', queuedLines: 0, queuedBytes: 0, droppedLines: 0 },
     });
     expect(document.ssh).toEqual({ grants: [] });

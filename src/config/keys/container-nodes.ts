@@ -182,6 +182,11 @@ export function applicationVersionNode(): SchemaNode<string> {
   };
 }
 
+/** `True`/`False`: what the original's `-e NAME=str(value)` made of a YAML boolean. */
+export function pythonBoolean(value: boolean): string {
+  return value ? 'True' : 'False';
+}
+
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 /** `environment`: a map of NAME: value; values may be `aws:kms:`. */
@@ -190,6 +195,8 @@ export function environmentNode(): SchemaNode<readonly EnvironmentVariable[]> {
   const valueNode: SchemaNode<ConfigValue> = {
     docType: text.docType,
     read(value, path, context) {
+      // As the original's Docker.py passed them: Python's str() of a YAML boolean.
+      if (typeof value === 'boolean') return { kind: 'plain', value: pythonBoolean(value) };
       if (typeof value === 'number' || value instanceof Date) {
         const written = textAsWritten(value, path, context, 'value');
         if (written !== undefined) return { kind: 'plain', value: written };

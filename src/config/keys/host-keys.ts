@@ -1,14 +1,6 @@
 import { isIP } from 'node:net';
 import { scalarToString } from '../config-values.js';
-import {
-  field,
-  listNode,
-  mapNode,
-  optional,
-  anyKey,
-  type FieldSpecs,
-  type KeyDoc,
-} from '../schema/collection-nodes.js';
+import { field, listNode, mapNode, optional, anyKey, type FieldSpecs } from '../schema/collection-nodes.js';
 import {
   booleanNode,
   enumNode,
@@ -24,10 +16,6 @@ import { isTemplateValue } from '../schema/template-values.js';
 import type { TaupageKeys } from '../taupage-config.js';
 
 const SINCE = '0.2';
-const planned = (meaning: string, defaultText?: string): KeyDoc =>
-  defaultText === undefined
-    ? { meaning, since: SINCE, status: 'planned' }
-    : { meaning, since: SINCE, status: 'planned', defaultText };
 
 // The original's whitelist (init.d/07-update-sysfs.py): anything else was logged and ignored.
 export const ALLOWED_SYSFS_PATHS: readonly string[] = ['/sys/kernel/mm/transparent_hugepage/enabled'];
@@ -78,7 +66,12 @@ export const CREDENTIAL_FIELDS = {
     'encryption_context',
     mapNode(stringNode({ docType: 'string' }), { docType: 'map `name: value`', key: anyKey }),
     new Map(),
-    planned('KMS encryption context for decrypting every `aws:kms:` value (never in the original).', '—'),
+    {
+      meaning:
+        'KMS encryption context sent with every `aws:kms:` Decrypt: values encrypted with `--encryption-context` need exactly these pairs (KMS answers InvalidCiphertextException otherwise). Never in the original (a fork’s wish); not used by local mode’s dev key.',
+      since: SINCE,
+      defaultText: 'none',
+    },
   ),
 } satisfies Partial<FieldSpecs<TaupageKeys>>;
 

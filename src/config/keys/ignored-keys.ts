@@ -57,9 +57,24 @@ function unmerged(key: string, what: string, meaning: string): IgnoredKey {
   };
 }
 
+/**
+ * The APM agents the original AMI bundled (or once did): their keys are accepted, and a config
+ * that sets any of them gets one warning per agent that says it is not run.
+ */
+function apmAgent(agent: string, keys: readonly [string, () => SchemaNode<unknown>, string][]): IgnoredKey[] {
+  return keys.map(([key, node, meaning]) => ({
+    key,
+    kind: 'third-party',
+    group: agent,
+    warning: `${agent}: the APM agent the original Taupage bundled is not part of this taupage; accepted, ignored`,
+    doc: { meaning, since: SINCE },
+    node: node(),
+  }));
+}
+
 export const IGNORED_KEYS: readonly IgnoredKey[] = [
   // J. Third-party agents and platform services
-  ...thirdParty('AppDynamics', [
+  ...apmAgent('AppDynamics', [
     ['appdynamics_application', text, 'AppDynamics application name; enables the agents.'],
     ['appdynamics_account_name', text, 'AppDynamics multi-tenancy account.'],
     ['appdynamics_account_access_key', secret, 'AppDynamics account key; may be `aws:kms:`.'],
@@ -69,15 +84,20 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
     ['appdynamics_include_scala_classes', flag, 'Instrument Scala/Akka/Play classes.'],
     ['nodejs_disable_snapshots', flag, 'AppDynamics Node.js process snapshots off.'],
   ]),
-  ...thirdParty('New Relic', [['newrelic_account_key', secret, 'Mounts the baked New Relic Java agent.']]),
-  ...thirdParty('the AWS X-Ray daemon', [['xray_enabled', flag, 'Start the X-Ray daemon.']]),
-  ...thirdParty('etcd', [
-    [
-      'etcd_discovery_domain',
-      text,
-      'Start an etcd proxy (or `disable`: a single node) and register the instance.',
-    ],
+  ...apmAgent('New Relic', [
+    ['newrelic_account_key', secret, 'Mounts the baked New Relic Java agent.'],
+    ['newrelic_license_key', secret, 'New Relic server monitor licence (2015).'],
   ]),
+  ...apmAgent('Dynatrace (Ruxit)', [['ruxit_account_key', secret, 'Ruxit (Dynatrace) agent key (2015).']]),
+  ...apmAgent('Instana', [
+    ['instana_agent_key', secret, 'Instana agent key (2017).'],
+    ['instana_zone', text, 'Instana zone.'],
+    ['instana_tags', text, 'Instana tags.'],
+    ['instana_agent_mode', text, 'Instana agent mode.'],
+    ['instana_agent_host', text, 'Instana agent host.'],
+    ['instana_agent_port', text, 'Instana agent port.'],
+  ]),
+  ...apmAgent('AWS X-Ray', [['xray_enabled', flag, 'Start the X-Ray daemon.']]),
   ...thirdParty('Plan B token info', [
     ['local_planb_tokeninfo', flag, 'Run a local Plan B token info on port 9021.'],
     ['local_planb_tokeninfo_introspection', flag, 'Token introspection in the local token info.'],
@@ -112,12 +132,6 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
   // L. Renamed and removed keys
   renamed('readonly', 'read_only', 'Read-only root filesystem (2015 spelling).'),
   renamed('application_name', 'application_id', 'Application id (earliest spelling).'),
-  renamed('application_logrotate_filesize', 'application_logrotate_size', 'Rotation size (before 2015-09).'),
-  renamed(
-    'application_logrotate_period',
-    'application_logrotate_interval',
-    'Rotation interval (before 2015-09).',
-  ),
   renamed(
     'tokeninfo_enable_introspection',
     'local_planb_tokeninfo_introspection',
@@ -134,20 +148,12 @@ export const IGNORED_KEYS: readonly IgnoredKey[] = [
       'is ignored: Logentries (Rapid7 InsightOps) no longer registers hosts by account key; create a Token TCP log there and set logentries_token_id to its token (may be aws:kms:)',
   },
   removed('logentries_hostname', 'Logentries, 2017', 'Logentries host name.'),
-  removed('ruxit_account_key', 'Ruxit, 2015', 'Ruxit (Dynatrace) agent key.'),
-  removed('newrelic_license_key', 'New Relic sysmond, 2015', 'New Relic server monitor licence.'),
   removed('logs_bucket', '2015; replaced by log-sink', 'Bucket for the taupage.yaml upload.'),
   removed(
     'use_iid_auth',
     '2017; instance-identity login became the default',
     'Opt-in instance-identity registry login.',
   ),
-  removed('instana_agent_key', 'Instana, 2017', 'Instana agent key.'),
-  removed('instana_zone', 'Instana, 2017', 'Instana zone.'),
-  removed('instana_tags', 'Instana, 2017', 'Instana tags.'),
-  removed('instana_agent_mode', 'Instana, 2017', 'Instana agent mode.'),
-  removed('instana_agent_host', 'Instana, 2017', 'Instana agent host.'),
-  removed('instana_agent_port', 'Instana, 2017', 'Instana agent port.'),
   removed('appdynamics_application_noinstall', '2016', 'AppDynamics without installing agents.'),
   removed(
     'rsyslog_application_hardlimit',

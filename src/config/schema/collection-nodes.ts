@@ -212,6 +212,11 @@ export interface IgnoredKey {
   /** For the docs and the JSON Schema only; the value is not checked. */
   readonly node?: SchemaNode<unknown>;
   readonly replacement?: string;
+  /**
+   * Keys of one feature (an APM agent): a config that sets several gets one warning, at the
+   * first, naming the others.
+   */
+  readonly group?: string;
 }
 
 export type FieldSpecs<T> = { readonly [K in keyof T]-?: FieldSpec<T[K]> };
@@ -263,11 +268,24 @@ export function objectNode<T>(options: ObjectOptions<T>): ObjectNode<T> {
         return INVALID;
       }
       let suggestions = 0;
+      const grouped = new Map<string, string[]>();
+      for (const key of Object.keys(raw)) {
+        const group = ignoredByKey.get(key)?.group;
+        if (group !== undefined) grouped.set(group, [...(grouped.get(group) ?? []), key]);
+      }
       for (const key of Object.keys(raw)) {
         if (byKey.has(key)) continue;
         const ignored = ignoredByKey.get(key);
         if (ignored !== undefined) {
-          context.warning([...path, key], ignored.warning);
+          const together = ignored.group === undefined ? undefined : grouped.get(ignored.group);
+          if (together === undefined) context.warning([...path, key], ignored.warning);
+          else if (together[0] === key)
+            context.warning(
+              [...path, key],
+              together.length === 1
+                ? ignored.warning
+                : `${ignored.warning} (so are ${together.slice(1).join(', ')})`,
+            );
           continue;
         }
         const suggestion = suggestions++ < MAX_SUGGESTIONS ? closestKey(key, knownKeys) : undefined;

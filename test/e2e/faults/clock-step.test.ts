@@ -100,7 +100,11 @@ describe('fault: the wall clock stepped by ±1 h', () => {
     expect(logs.violations).toEqual([]);
     const status = await agent.status();
     const shipping = status.logShipping as { destinations: { droppedLines: number; failing: boolean }[] };
-    expect(shipping.destinations).toEqual([expect.objectContaining({ droppedLines: 0, failing: false })]);
+    // The remote destination, then the host's /var/log/application.log (docs/logs.md).
+    expect(shipping.destinations).toEqual([
+      expect.objectContaining({ droppedLines: 0, failing: false }),
+      expect.objectContaining({ destination: 'application-log', droppedLines: 0, failing: false }),
+    ]);
     await agent.stop();
     expect(await agent.exited).toBe(0);
   });

@@ -98,7 +98,7 @@ describe('boot', () => {
       'APPLICATION_VERSION=1.0',
       'CREDENTIALS_DIR=/meta/credentials',
     ]);
-    expect(created?.spec?.user).toBe('999:999');
+    expect(created?.spec?.user).toBe('999');
     expect(created?.spec?.mounts).toEqual([{ source: metaDir, target: '/meta', readOnly: true }]);
     expect(state.container?.state).toBe('running');
   });

@@ -197,7 +197,7 @@ describe('taupage plan', () => {
       healthCheck: unknown;
     };
     expect(plan.container.image).toBe('registry.example.org/team/app:1.0');
-    expect(plan.container.user).toBe('999:999');
+    expect(plan.container.user).toBe('999');
     expect(plan.container.env).toEqual([
       { name: 'DB_PASSWORD', value: '[redacted]' },
       { name: 'MODE', value: 'production' },

@@ -311,7 +311,7 @@ describe('humane readings', () => {
     expect(config?.environment.map((variable) => [variable.name, variable.value])).toEqual([
       ['ANSWER', { kind: 'plain', value: 'y' }],
       ['JAVA', { kind: 'plain', value: '1.1' }],
-      ['FLAG', { kind: 'plain', value: 'true' }],
+      ['FLAG', { kind: 'plain', value: 'True' }],
     ]);
     expect(warnings).toEqual([
       expect.objectContaining({
@@ -351,16 +351,33 @@ describe('humane readings', () => {
     );
     expect(errors).toEqual([]);
     expect(warnings.map((warning) => `${warning.path}: ${warning.message}`)).toEqual([
-      'appdynamics_application: AppDynamics is not part of this taupage; accepted, ignored',
-      'xray_enabled: the AWS X-Ray daemon is not part of this taupage; accepted, ignored',
+      'appdynamics_application: AppDynamics: the APM agent the original Taupage bundled is not part of this taupage; accepted, ignored',
+      'xray_enabled: AWS X-Ray: the APM agent the original Taupage bundled is not part of this taupage; accepted, ignored',
       'local_planb_tokeninfo: Plan B token info is not part of this taupage; accepted, ignored',
       'opa_enabled: Open Policy Agent is not part of this taupage; accepted, ignored',
-      'newrelic_account_key: New Relic is not part of this taupage; accepted, ignored',
-      'etcd_discovery_domain: etcd is not part of this taupage; accepted, ignored',
+      'newrelic_account_key: New Relic: the APM agent the original Taupage bundled is not part of this taupage; accepted, ignored',
       'scalyr_host: was never part of Taupage (an unmerged pull request); ignored',
-      'application_logrotate_filesize: was renamed to application_logrotate_size; this spelling is ignored',
+      'application_logrotate_filesize: is the pre-2015 spelling of application_logrotate_size; read as application_logrotate_size when that is not set',
       'logentries_account_key: is ignored: Logentries (Rapid7 InsightOps) no longer registers hosts by account key; create a Token TCP log there and set logentries_token_id to its token (may be aws:kms:)',
       'runt1me: is not a TaupageConfig key; ignored (did you mean runtime?)',
+    ]);
+  });
+
+  it('warns once per APM agent the original bundled, naming its other keys', () => {
+    const { errors, warnings } = read(
+      'appdynamics_application: shop\nappdynamics_account_name: team\nnodejs_disable_snapshots: "true"\n' +
+        'ruxit_account_key: r\ninstana_agent_key: i\ninstana_zone: z\nnewrelic_license_key: n\n' +
+        'newrelic_account_key: k\nxray_enabled: true\n',
+    );
+    expect(errors).toEqual([]);
+    const says =
+      ': the APM agent the original Taupage bundled is not part of this taupage; accepted, ignored';
+    expect(warnings.map((warning) => `${warning.path}: ${warning.message}`)).toEqual([
+      `appdynamics_application: AppDynamics${says} (so are appdynamics_account_name, nodejs_disable_snapshots)`,
+      `ruxit_account_key: Dynatrace (Ruxit)${says}`,
+      `instana_agent_key: Instana${says} (so are instana_zone)`,
+      `newrelic_license_key: New Relic${says} (so are newrelic_account_key)`,
+      `xray_enabled: AWS X-Ray${says}`,
     ]);
   });
 

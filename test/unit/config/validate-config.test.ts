@@ -114,11 +114,24 @@ describe('validateConfig', () => {
     expect(config?.environment).toEqual([
       { name: 'DB_PASSWORD', value: { kind: 'encrypted', ciphertext: Buffer.from(ciphertext, 'base64') } },
       { name: 'PLAIN', value: { kind: 'plain', value: '42' } },
-      { name: 'FLAG', value: { kind: 'plain', value: 'true' } },
+      { name: 'FLAG', value: { kind: 'plain', value: 'True' } },
     ]);
     const bad = validate('environment:\n  DB_PASSWORD: "aws:kms:not base64!!"\n');
     expect(bad.errors).toEqual([expect.objectContaining({ path: 'environment.DB_PASSWORD', line: 5 })]);
     expect(JSON.stringify(bad.errors)).not.toContain('not base64!!');
+  });
+
+  it('passes YAML booleans in environment as Python printed them (True/False), quoted text as written', () => {
+    const { config } = validate(
+      'environment:\n  IS_ON: true\n  IS_OFF: no\n  CAPS: True\n  QUOTED: "true"\n  WORD: "yes"\n',
+    );
+    expect(config?.environment.map(({ name, value }) => [name, value])).toEqual([
+      ['IS_ON', { kind: 'plain', value: 'True' }],
+      ['IS_OFF', { kind: 'plain', value: 'False' }],
+      ['CAPS', { kind: 'plain', value: 'True' }],
+      ['QUOTED', { kind: 'plain', value: 'true' }],
+      ['WORD', { kind: 'plain', value: 'yes' }],
+    ]);
   });
 
   it('rejects a list where the environment map belongs, without crashing', () => {
@@ -147,7 +160,7 @@ describe('validateConfig', () => {
     ]);
   });
 
-  it('warns about unknown, renamed and not yet supported keys', () => {
+  it('warns about unknown and renamed keys; encryption_context is read, not warned about', () => {
     const { errors, warnings } = validate(
       'hystrix: ":7979/hystrix.stream"\nreadonly: true\nencryption_context:\n  app: kio\n',
     );
@@ -155,7 +168,6 @@ describe('validateConfig', () => {
     expect(warnings.map((warning) => [warning.path, warning.message])).toEqual([
       ['hystrix', 'is not a TaupageConfig key; ignored'],
       ['readonly', 'was renamed to read_only; this spelling is ignored'],
-      ['encryption_context', 'is not supported by this taupage version yet; accepted, ignored'],
     ]);
   });
 

@@ -118,6 +118,85 @@ describe('buildContainerSpec', () => {
     ]);
   });
 
+  it('runs the app as -u 999 (uid only, the image’s group) plus the application group, unless the AMI says otherwise', () => {
+    const spec = buildContainerSpec(config(''), 'd', SETTINGS, undefined);
+    expect([spec.user, spec.groupAdd]).toEqual(['999', ['999']]);
+    const ami = buildContainerSpec(config(''), 'd', { ...SETTINGS, containerUser: '999:999' }, undefined);
+    expect([ami.user, ami.groupAdd]).toEqual(['999:999', undefined]);
+    const root = buildContainerSpec(config('root: true\n'), 'd', SETTINGS, undefined);
+    expect([root.user, root.groupAdd]).toEqual([undefined, undefined]);
+  });
+
+  it('binds the AMI’s Docker CLI read-only at /usr/bin/docker next to the socket for docker_daemon_access', () => {
+    const paths = { ...HOST_PATHS, dockerCli: '/opt/static/docker' };
+    const spec = buildContainerSpec(
+      config('docker_daemon_access: true\n'),
+      'd',
+      { ...SETTINGS, hostPaths: paths },
+      undefined,
+    );
+    expect(spec.mounts.slice(1)).toEqual([
+      { source: '/run/test/docker.sock', target: '/var/run/docker.sock', readOnly: false },
+      { source: '/opt/static/docker', target: '/usr/bin/docker', readOnly: true },
+    ]);
+    const without = buildContainerSpec(config(''), 'd', { ...SETTINGS, hostPaths: paths }, undefined);
+    expect(without.mounts.map((mount) => mount.target)).toEqual(['/meta']);
+  });
+
+  it('defaults the awslogs stream to the instance id and its region to the instance’s; log_opt wins', () => {
+    const instance = { instanceId: 'i-0123456789abcdef0', region: 'eu-west-1' };
+    const spec = buildContainerSpec(
+      config('docker:\n  log_driver: awslogs\n  log_opt: {awslogs-group: app}\n'),
+      'd',
+      { ...SETTINGS, instance },
+      undefined,
+    );
+    expect(spec.logConfig).toEqual({
+      driver: 'awslogs',
+      options: {
+        'awslogs-group': 'app',
+        'awslogs-stream': 'i-0123456789abcdef0',
+        'awslogs-region': 'eu-west-1',
+      },
+    });
+    const own = buildContainerSpec(
+      config(
+        'docker:\n  log_driver: awslogs\n  log_opt: {awslogs-stream: mine, awslogs-region: us-east-1}\n',
+      ),
+      'd',
+      { ...SETTINGS, instance },
+      undefined,
+    );
+    expect(own.logConfig.options).toEqual({ 'awslogs-stream': 'mine', 'awslogs-region': 'us-east-1' });
+    const gelf = buildContainerSpec(
+      config('docker:\n  log_driver: gelf\n'),
+      'd',
+      { ...SETTINGS, instance },
+      undefined,
+    );
+    expect(gelf.logConfig.options).toEqual({});
+  });
+
+  it('sets ETCD_URL after the user’s environment when etcd_discovery_domain is set', () => {
+    const yaml = 'etcd_discovery_domain: etcd.example.org\nenvironment:\n  ETCD_URL: mine\n  FLAG: true\n';
+    const spec = buildContainerSpec(config(yaml), 'd', SETTINGS, undefined);
+    expect(spec.env.map(({ name, value }) => `${name}=${String(value)}`).slice(0, 3)).toEqual([
+      'ETCD_URL=mine',
+      'FLAG=True',
+      'ETCD_URL=http://172.17.0.1:2379',
+    ]);
+    const custom = buildContainerSpec(
+      config(yaml),
+      'd',
+      { ...SETTINGS, etcdUrl: 'http://10.0.0.1:2379' },
+      undefined,
+    );
+    expect(custom.env.filter((v) => v.name === 'ETCD_URL').at(-1)?.value).toBe('http://10.0.0.1:2379');
+    expect(buildContainerSpec(config(''), 'd', SETTINGS, undefined).env.map((v) => v.name)).not.toContain(
+      'ETCD_URL',
+    );
+  });
+
   it('publishes ports only on a bridge network', () => {
     const ports = 'ports:\n  8080: 8080\n';
     expect(buildContainerSpec(config(ports), 'd', SETTINGS, undefined).ports).toHaveLength(1);

@@ -1,0 +1,27 @@
+/**
+ * Where the agent meets what the original's users relied on around the app (issue 19): the
+ * container's user, `/var/log/application.log`, the instance-local etcd and the Docker CLI for
+ * `docker_daemon_access`. AMI-level settings; flags in `taupage agent --help`.
+ */
+export interface IntegrationSettings {
+  /** `--user` of the app container unless `root: true`; undefined: the uid of --application-user. */
+  readonly containerUser: string | undefined;
+  /** The app's output as syslog lines (the original's rsyslog file); undefined: not written. */
+  readonly applicationLog: string | undefined;
+  /** The instance-local etcd that `etcd_discovery_domain` registers with (v2 API). */
+  readonly etcdEndpoint: string;
+  /** `ETCD_URL` in the app container. */
+  readonly etcdContainerUrl: string;
+  /** Host Docker CLI bound read-only at /usr/bin/docker for `docker_daemon_access`; undefined: none. */
+  readonly dockerCli: string | undefined;
+}
+
+export const INTEGRATION_DEFAULTS = {
+  applicationLog: '/var/log/application.log',
+  // The original's etcd listened on 127.0.0.1:2379 and docker0's 172.17.0.1:2379.
+  etcdEndpoint: 'http://127.0.0.1:2379',
+  etcdContainerUrl: 'http://172.17.0.1:2379',
+  // Debian's docker.io CLI on the AMI: linked against glibc only (libc.so.6), so it runs in
+  // glibc-based images; point --docker-cli at a static build to serve musl/busybox images too.
+  dockerCli: '/usr/bin/docker',
+} as const;
