@@ -291,11 +291,12 @@ export function logPipelineState(status: LogPipelineStatus): LogPipelineState {
       failing: destination.failing,
       lastError: destination.lastError,
     })),
-    sources: status.sources.map(({ name, running, lines, lastError }) => ({
+    sources: status.sources.map(({ name, running, lines, lastError, via }) => ({
       name,
       running,
       lines,
       lastError,
+      ...(via === undefined ? {} : { via }),
     })),
     spool: { diskBytes: status.spool.diskBytes, pendingBytes: status.spool.pendingBytes },
   };

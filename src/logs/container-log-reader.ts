@@ -1,3 +1,5 @@
+import type { ContainerLogFiles } from './docker-log-file-follower.js';
+
 /** One entry of a container's log as the Docker logs API returns it with `timestamps=1`. */
 export interface ContainerLogEntry {
   readonly stream: 'stdout' | 'stderr';
@@ -25,6 +27,13 @@ export interface ContainerLogReader {
     /** `follow: false`: what the log holds now, then the end (Docker's `follow=0`). */
     options?: { readonly follow?: boolean },
   ): AsyncIterable<readonly ContainerLogEntry[]>;
+
+  /**
+   * Where the container's log driver keeps its files (`local`, `json-file`), read directly
+   * instead of through `follow`; null for a driver without files (journald, syslog…),
+   * undefined when the container does not exist.
+   */
+  logFiles?(container: string, signal: AbortSignal): Promise<ContainerLogFiles | null | undefined>;
 }
 
 /** "2026-11-21T23:25:35.123456789Z" → "1795303535.123456789" (Docker's `since` format). */

@@ -7,6 +7,9 @@ import {
 } from './container-log-reader.js';
 import type { CheckpointValue, LineSink, LogSource, SourceCheckpoint } from './log-record.js';
 import { LineAssembler } from './line-assembler.js';
+import { LogFileFollower, type ContainerLogFiles } from './docker-log-file-follower.js';
+import { access, constants } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 export interface ContainerLogSourceOptions {
   /** Source name in records and routes; default "application". */
@@ -18,7 +21,17 @@ export interface ContainerLogSourceOptions {
   readonly clock?: Clock;
   /** Wait between follows when the container is gone, stopped or Docker failed. */
   readonly reconnectDelayMs?: number;
+  /**
+   * Read the log driver's files where it keeps them (`local`, `json-file`; default true); the
+   * Docker API otherwise, or when they cannot be read.
+   */
+  readonly files?: boolean;
+  /** How often the files are looked at for more once read to their end. */
+  readonly filePollMs?: number;
 }
+
+/** How the container's log is read: its log driver's files, or Docker's logs API. */
+export type ContainerLogVia = 'files' | 'docker-api';
 
 /** The last read of the log at shutdown (see run) gets this long. */
 const FINAL_READ_MS = 2_000;
@@ -49,11 +62,18 @@ export class ContainerLogSource implements LogSource {
   readonly maskJwt = true;
   readonly #options: ContainerLogSourceOptions;
   readonly #key: string;
+  #via: ContainerLogVia | undefined;
+  #unreadable = '';
 
   constructor(options: ContainerLogSourceOptions) {
     this.name = options.name ?? 'application';
     this.#options = options;
     this.#key = `container:${options.container}`;
+  }
+
+  /** How the log is read now (shown in /status); undefined before the container was found. */
+  get via(): ContainerLogVia | undefined {
+    return this.#via;
   }
 
   async run(sink: LineSink, signal: AbortSignal): Promise<void> {
@@ -102,6 +122,80 @@ export class ContainerLogSource implements LogSource {
     signal: AbortSignal,
     follow = true,
     progress: { resume: () => Position | undefined } = { resume: () => start },
+  ): Promise<Position | undefined> {
+    const files = await this.#files(reader, container, signal);
+    // Created but not started yet: dockerd makes the log directory at the start. Look again
+    // after the reconnect delay (the API would be followed until the container stops).
+    if (files === 'not yet') return start;
+    if (files) {
+      this.#via = 'files';
+      const current = async (): Promise<boolean> => {
+        try {
+          return (await reader.logFiles?.(container, signal))?.id === files.id;
+        } catch {
+          return true; // Docker not answering: the files are still there
+        }
+      };
+      const follower = new LogFileFollower({
+        files,
+        start,
+        sink,
+        key: this.#key,
+        signal,
+        follow,
+        clock: this.#options.clock ?? systemClock,
+        current,
+        ...(this.#options.filePollMs === undefined ? {} : { pollMs: this.#options.filePollMs }),
+      });
+      progress.resume = () => follower.position;
+      return follower.run();
+    }
+    this.#via = 'docker-api';
+    return this.#followApi(reader, container, start, sink, signal, follow, progress);
+  }
+
+  /** The container's log files when they are there and readable; undefined: use the Docker API. */
+  async #files(
+    reader: ContainerLogReader,
+    container: string,
+    signal: AbortSignal,
+  ): Promise<ContainerLogFiles | 'not yet' | undefined> {
+    if (this.#options.files === false || !reader.logFiles) return undefined;
+    const files = await reader.logFiles(container, signal);
+    if (!files) return undefined;
+    try {
+      await access(dirname(files.path), constants.R_OK | constants.X_OK);
+      this.#unreadable = '';
+      return files;
+    } catch (error) {
+      // The container's directory is there but not its log directory yet (local: made at start).
+      if (
+        (error as NodeJS.ErrnoException).code === 'ENOENT' &&
+        (await access(dirname(dirname(files.path))).then(
+          () => true,
+          () => false,
+        ))
+      )
+        return 'not yet';
+      const problem = error instanceof Error ? error.message : String(error);
+      if (problem !== this.#unreadable)
+        this.#options.log.warn(
+          { err: error, container, path: files.path },
+          'Cannot read the container log files, reading the Docker logs API instead',
+        );
+      this.#unreadable = problem;
+      return undefined;
+    }
+  }
+
+  async #followApi(
+    reader: ContainerLogReader,
+    container: string,
+    start: Position | undefined,
+    sink: LineSink,
+    signal: AbortSignal,
+    follow: boolean,
+    progress: { resume: () => Position | undefined },
   ): Promise<Position | undefined> {
     let position: FollowPosition | undefined;
     // What a reconnect resumes from: the last whole line (an unfinished partial is re-read).

@@ -1,7 +1,9 @@
 import Docker from 'dockerode';
 import { abortReason } from '../core/clock.js';
 import { firstLine, TaupageError } from '../core/errors.js';
+import { join } from 'node:path';
 import type { ContainerLogEntry, ContainerLogReader } from './container-log-reader.js';
+import type { ContainerLogFiles } from './docker-log-file-follower.js';
 
 /** Inspecting the container before following must answer quickly; the follow itself has no deadline. */
 const INSPECT_TIMEOUT_MS = 10_000;
@@ -10,9 +12,36 @@ const HEADER_BYTES = 8;
 /** Adapter: the Docker logs API (`follow`, `timestamps`, `since`) through dockerode. */
 export class DockerodeContainerLogReader implements ContainerLogReader {
   readonly #docker: Docker;
+  #rootDir: string | undefined;
 
   constructor(docker: Docker = new Docker()) {
     this.#docker = docker;
+  }
+
+  async logFiles(container: string, signal: AbortSignal): Promise<ContainerLogFiles | null | undefined> {
+    const options = { abortSignal: AbortSignal.any([signal, AbortSignal.timeout(INSPECT_TIMEOUT_MS)]) };
+    let inspect: Docker.ContainerInspectInfo;
+    try {
+      inspect = await this.#docker.getContainer(container).inspect(options as object);
+    } catch (error) {
+      if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+      if (signal.aborted) throw abortReason(signal);
+      const message = error instanceof Error ? firstLine(error.message) : String(error);
+      throw new TaupageError('DOCKER_UNAVAILABLE', `Docker: cannot inspect ${container}: ${message}`, {
+        cause: error,
+      });
+    }
+    const driver = inspect.HostConfig.LogConfig?.Type;
+    if (driver === 'json-file' && inspect.LogPath)
+      return { id: inspect.Id, format: 'json-file', path: inspect.LogPath };
+    if (driver !== 'local') return null;
+    // The local driver's file is not in the inspect data: <docker root>/containers/<id>/local-logs.
+    this.#rootDir ??= ((await this.#docker.info()) as { DockerRootDir: string }).DockerRootDir;
+    return {
+      id: inspect.Id,
+      format: 'local',
+      path: join(this.#rootDir, 'containers', inspect.Id, 'local-logs', 'container.log'),
+    };
   }
 
   async *follow(

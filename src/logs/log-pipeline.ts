@@ -28,6 +28,8 @@ export interface SourceStatus {
   readonly running: boolean;
   readonly lines: number;
   readonly lastError: string | undefined;
+  /** How the source reads, when it has a choice (the container: "files" or "docker-api"). */
+  readonly via?: string;
 }
 
 export interface LogPipelineStatus {
@@ -106,7 +108,11 @@ export class LogPipeline {
     const destinations = this.#workers.map((w) => w.status());
     const stats = this.#spool.stats();
     return {
-      sources: [...this.#sourceState].map(([name, state]) => ({ name, ...state })),
+      sources: this.#options.sources.flatMap((source) => {
+        const state = this.#sourceState.get(source.name);
+        if (!state) return [];
+        return [{ name: source.name, ...state, ...(source.via === undefined ? {} : { via: source.via }) }];
+      }),
       destinations,
       spool: { diskBytes: stats.diskBytes, pendingBytes: stats.pendingBytes },
       lostRecords: destinations.reduce((sum, d) => sum + d.dropped + d.rejected, 0),

@@ -52,6 +52,8 @@ export interface LogSource {
   readonly name: string;
   /** Mask JWT-looking tokens in its lines (application and custom logs). */
   readonly maskJwt: boolean;
+  /** How it reads now, when it has a choice (the container: "files" or "docker-api"). */
+  readonly via?: string | undefined;
   /** Reads until the signal aborts; resolves then. Throws only on a bug. */
   run(sink: LineSink, signal: AbortSignal): Promise<void>;
 }

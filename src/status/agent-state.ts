@@ -51,6 +51,8 @@ export interface LogSourceState {
   /** Lines read since the agent started. */
   readonly lines: number;
   readonly lastError: string | undefined;
+  /** The app container's output: read from its log driver's "files" or the "docker-api". */
+  readonly via?: string;
 }
 
 /** The log pipeline's numbers, as compose-logs maps them. */

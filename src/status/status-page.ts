@@ -109,7 +109,7 @@ ${destinations
     ...sources.map((source) =>
       row(
         `source ${str(source.name)}`,
-        `${str(source.lines)} lines${source.running === true ? '' : ', stopped'}${source.lastError === undefined ? '' : `: ${str(source.lastError)}`}`,
+        `${str(source.lines)} lines${source.via === undefined ? '' : ` (${str(source.via)})`}${source.running === true ? '' : ', stopped'}${source.lastError === undefined ? '' : `: ${str(source.lastError)}`}`,
       ),
     ),
     ...(spool.diskBytes === undefined ? [] : [row('spool', `${str(spool.diskBytes)} bytes on disk`)]),

@@ -90,6 +90,38 @@ const BASE = Date.parse('2026-11-21T23:00:00Z') / 1000;
 const sinceOf = (e: ContainerLogEntry): string => dockerTimestampToSince(e.timestamp);
 
 describe('ContainerLogSource', () => {
+  it('reads through the Docker API when the log driver keeps no files (journald…), and says so', async () => {
+    const sink = new CollectingSink();
+    const reader = new ScriptedReader([[entry(1, 0, 'a')]]);
+    const asked: string[] = [];
+    // The adapter answers null for a driver without files.
+    Object.assign(reader, {
+      logFiles: (container: string) => {
+        asked.push(container);
+        return Promise.resolve(null);
+      },
+    });
+    const controller = new AbortController();
+    const source = new ContainerLogSource({
+      container: 'taupageapp',
+      reader,
+      log,
+      clock: {
+        now: () => 0,
+        sleep: async () => {
+          controller.abort();
+          await Promise.resolve();
+          throw new Error('aborted');
+        },
+      },
+    });
+    expect(source.via).toBeUndefined();
+    await source.run(sink, controller.signal);
+    expect(asked[0]).toBe('taupageapp');
+    expect(source.via).toBe('docker-api');
+    expect(sink.lines).toEqual(['a']);
+  });
+
   it('checkpoints the Docker timestamp and how many entries share it', async () => {
     const sink = new CollectingSink();
     await run(new ScriptedReader([[entry(1, 5, 'a'), entry(1, 5, 'b'), entry(2, 0, 'c')]]), sink, 1);
