@@ -1,9 +1,3 @@
-import type { TaupageConfig } from '../config/taupage-config.js';
-import type { LogPipeline } from '../logs/log-pipeline.js';
-import { logPipelineState } from './compose-logs.js';
-import { signalBootResult } from '../cloudformation/signal-boot-result.js';
-import type { SignalStatus, StackSignaller } from '../cloudformation/stack-signaller.js';
-import type { Server } from 'node:http';
 import type { AgentAudit } from '../audit/agent-audit.js';
 import type { Clock } from '../core/clock.js';
 import { toTaupageError } from '../core/errors.js';
@@ -11,46 +5,29 @@ import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import type { ContainerEvents } from '../docker/container-events.js';
-import type { ContainerRuntime } from '../docker/container-runtime.js';
-import { buildContainerSpec } from '../docker/container-spec.js';
-import { readLastSeen } from '../docker/last-seen-file.js';
+import type { ContainerStats } from '../docker/container-stats.js';
+import type { HealthMonitorSettings } from '../health/health-monitor.js';
 import type { HostPower } from '../lifecycle/host-power.js';
 import { stopAppOnShutdown } from '../lifecycle/stop-app-on-shutdown.js';
-import type { ContainerStats } from '../docker/container-stats.js';
-import type { InstanceIdentity } from '../metadata/instance-metadata.js';
-import type { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
-import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
-import { createMetricsServer } from '../metrics/metrics-server.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
-import type { AgentState } from '../status/agent-state.js';
-import { summarizeConfig } from '../status/config-summary.js';
-import { healthChecks } from '../status/health-checks.js';
-import { statusDocument } from '../status/status-document.js';
-import { baseUrl, close, createStatusServer, listen } from '../status/status-server.js';
 import { VERSION } from '../version.js';
+import { AgentEndpoints } from './agent-endpoints.js';
+import { AgentServices, type AgentServicesDependencies } from './agent-services.js';
 import {
   boot,
   bootSummary,
   DEFAULT_STOP_TIMEOUT_SECONDS,
   stopTimeoutSeconds,
   type BootDependencies,
-  type BootHooks,
   type BootResult,
 } from './boot.js';
-import { Supervisor, type SupervisorOutcome } from './supervisor.js';
-import { drainForTermination } from './termination.js';
-import type { RunningRegistration } from './compose-etcd.js';
-import type { TerminationNotice } from '../host/lifecycle-watcher.js';
-import { watchApplicationHealth, type HealthMonitorSettings } from '../health/health-monitor.js';
+import { runShutdown, shutdownBudgets, shutdownDeadlineMs } from './shutdown.js';
+import { supervise } from './supervise.js';
+import type { SupervisorOutcome } from './supervisor.js';
 
-/** The CLI's hard deadline for the whole shutdown when no app stop is involved (see agent-command). */
-const SHUTDOWN_BASE_DEADLINE_MS = 30_000;
 /** systemctl poweroff only queues a job: a few seconds at most. */
 const POWER_OFF_TIMEOUT_MS = 10_000;
-/** Each shutdown stage gets at most this long; the whole shutdown stays well inside systemd's 90 s. */
-const SHUTDOWN_STAGE_TIMEOUT_MS = 10_000;
-/** Flushing logs may take longer than the other stages, but stays inside systemd's stop timeout. */
-const LOG_FLUSH_DEADLINE_MS = 20_000;
 
 /** The adapters that pull in big libraries (dockerode, the AWS SDK), loaded after the status endpoint is up. */
 export type HeavyAdapters = Pick<
@@ -62,130 +39,102 @@ export type HeavyAdapters = Pick<
   readonly containerEvents?: ContainerEvents;
 };
 
-export interface AgentDependencies extends Omit<BootDependencies, keyof HeavyAdapters> {
-  readonly loadAdapters: () => Promise<HeavyAdapters>;
-  readonly redactor: Redactor;
+export interface AgentDependencies
+  extends
+    Omit<BootDependencies, keyof HeavyAdapters>,
+    Omit<AgentServicesDependencies, 'audit' | 'state' | 'redactor' | 'clock' | 'log'> {
+  /** The heavy adapters, instrumented with the agent's metrics when /metrics is up. */
+  readonly loadAdapters: (metrics: AgentMetrics | undefined) => Promise<HeavyAdapters>;
   readonly statusListen: { readonly host: string; readonly port: number };
-  /** Local mode: remove the container on exit. */
+  /** Stop and remove the container on exit (local mode). */
   readonly removeContainerOnExit: boolean;
   readonly processStartedAt: number;
   /** Prometheus /metrics and CloudWatch (loaded after the status endpoint is up). */
   readonly loadOperator?: () => Promise<OperatorSurface>;
-  /** The audit trail, its shipping and the SSH grant expiry (issue 7); undefined: off. */
+  /** The audit trail, its shipping and the SSH grant expiry; undefined: off. */
   readonly audit?: AgentAudit;
-  /** CloudFormation for notify_cfn; undefined in local mode. Loaded on first use (AWS SDK). */
-  readonly createStackSignaller: ((identity: InstanceIdentity) => Promise<StackSignaller>) | undefined;
-  /** Ships `cloudwatch_logs` after the boot; undefined in local mode (no AWS there). */
-  readonly startLogShipping:
-    | ((
-        config: TaupageConfig,
-        identity: InstanceIdentity,
-        secrets: ConfigSecrets,
-      ) => Promise<LogPipeline | undefined>)
-    | undefined;
+  readonly redactor: Redactor;
   /** Power-off for `shutdown:`, and "is the host shutting down?" on SIGTERM. */
   readonly hostPower: HostPower;
   /** The health check after the boot; undefined: DEFAULT_HEALTH_MONITOR_SETTINGS. */
   readonly healthMonitor?: HealthMonitorSettings;
   /** The supervisor's memory across agent restarts; undefined: not kept. */
   readonly lastSeenFile: string | undefined;
-  /** After the boot: credentials refresh and the spot/Auto Scaling termination watcher. */
-  readonly hostLifecycle?: {
-    start(onTermination: (notice: TerminationNotice) => void): Promise<void>;
-    stop(): void;
-  };
-  /** The etcd heartbeat for `etcd_discovery_domain` (compose-etcd.ts); undefined: none. */
-  readonly startEtcdRegistration?: (
-    config: TaupageConfig,
-    identity: InstanceIdentity,
-  ) => Promise<RunningRegistration | undefined>;
-  /** CompleteLifecycleAction for `lifecycle_hook` (EC2 mode); undefined: no hook to complete. */
-  readonly lifecycleAction?:
-    | ((
-        config: TaupageConfig,
-        identity: InstanceIdentity,
-      ) => ((signal: AbortSignal) => Promise<void>) | undefined)
-    | undefined;
 }
 
-/** The daemon: status endpoint up first, then the boot, then supervision until the signal. */
+type Booted =
+  { readonly result: BootResult; readonly adapters: HeavyAdapters } | { readonly exitCode: ExitCode };
+
+/**
+ * The daemon: status endpoint → boot → supervise → shutdown. It never exits the process and
+ * never listens for signals: the command does (cli/run-agent.ts) and aborts `run`'s signal.
+ */
 export class Agent {
   readonly #deps: AgentDependencies;
   readonly #log: Logger;
-  readonly #state: AgentState;
   readonly #clock: Clock;
-  #server: Server | undefined;
-  #logShipping: LogPipeline | undefined;
-  /** Log shipping being started (alongside the boot's later steps, not in their way). */
-  #logShippingStarting: Promise<void> | undefined;
-  #metricsServer: Server | undefined;
-  #cloudwatch: EnhancedCloudWatchMetrics | undefined;
-  #runtime: ContainerRuntime | undefined;
-  #containerStats: ContainerStats | undefined;
-  #containerEvents: ContainerEvents | undefined;
-  #operator: OperatorSurface | undefined;
-  #config: TaupageConfig | undefined;
-  #etcd: RunningRegistration | undefined;
+  readonly #endpoints: AgentEndpoints;
+  readonly #services: AgentServices;
+  #adapters: HeavyAdapters | undefined;
+  #stopTimeoutSeconds = DEFAULT_STOP_TIMEOUT_SECONDS;
 
   constructor(deps: AgentDependencies) {
     this.#deps = deps;
     this.#log = deps.log.child({ component: 'agent' });
-    this.#state = deps.state;
     this.#clock = deps.clock;
+    this.#endpoints = new AgentEndpoints(deps);
+    this.#services = new AgentServices(deps);
   }
 
   /** Why the boot failed, when it did: code and one-line message (no secrets). */
   get failure(): { code: string; message: string } | undefined {
-    return this.#state.bootError;
+    return this.#deps.state.bootError;
   }
 
-  #stopTimeoutSeconds(): number {
-    return this.#config === undefined ? DEFAULT_STOP_TIMEOUT_SECONDS : stopTimeoutSeconds(this.#config);
-  }
-
-  /** How long the CLI lets the shutdown take: longer when the app gets `docker.stop_timeout` first. */
+  /** How long the command lets the shutdown take: longer when the app gets `docker.stop_timeout` first. */
   get shutdownDeadlineMs(): number {
-    return SHUTDOWN_BASE_DEADLINE_MS + this.#stopTimeoutSeconds() * 1000;
+    return shutdownDeadlineMs(this.#stopTimeoutSeconds);
   }
 
   async run(signal: AbortSignal): Promise<ExitCode> {
-    const { statusListen } = this.#deps;
-    this.#server = createStatusServer({
-      status: () => statusDocument(this.#state, this.#clock.now()),
-      checks: () => healthChecks(this.#state, this.#clock.now()),
-      redactor: this.#deps.redactor,
-      now: () => this.#clock.now(),
-      onRequest: (path, code) =>
-        this.#operator?.agentMetrics.statusRequests.inc({ path, code: String(code) }),
-    });
-    try {
-      const address = await listen(this.#server, statusListen.host, statusListen.port);
-      const url = `${baseUrl(address)}/status`;
-      this.#state.endpoints.status = url;
-      this.#log.info(
-        { url, startupMs: Math.round(this.#clock.now() - this.#deps.processStartedAt) },
-        'Status endpoint listening',
-      );
-    } catch (error) {
-      this.#log.error({ err: error }, 'Cannot open the status endpoint');
-      return ExitCode.Failure;
-    }
-
-    await this.#listenMetrics();
+    if (!(await this.#endpoints.openStatus())) return ExitCode.Failure;
+    const operator = await this.#endpoints.openMetrics();
     this.#deps.audit?.start(signal);
     this.#deps.audit?.record('agent.boot', { version: VERSION.version, commit: VERSION.commit });
 
-    let exitCode: ExitCode = ExitCode.Ok;
+    const booted = await this.#boot(operator, signal);
+    let exitCode = 'exitCode' in booted ? booted.exitCode : ExitCode.Ok;
     let outcome: SupervisorOutcome;
+    if ('result' in booted) {
+      outcome = await supervise(
+        booted.result,
+        {
+          ...this.#deps,
+          runtime: booted.adapters.runtime,
+          events: booted.adapters.containerEvents,
+          metrics: operator?.agentMetrics,
+          audit: this.#deps.audit,
+        },
+        signal,
+      );
+    }
+    if (outcome !== undefined) this.#poweringOff(outcome.powerOff);
+    await this.#shutdown(outcome !== undefined);
+    if (outcome !== undefined) exitCode = await this.#powerOff(outcome.powerOff);
+    return exitCode;
+  }
+
+  /** The boot and what follows a good one; a failed boot is reported (FAILURE signal) and becomes the exit code. */
+  async #boot(operator: OperatorSurface | undefined, signal: AbortSignal): Promise<Booted> {
+    const { state } = this.#deps;
     try {
-      const adapters = await this.#deps.loadAdapters();
-      this.#runtime = adapters.runtime;
-      this.#containerStats = adapters.containerStats;
-      this.#containerEvents = adapters.containerEvents;
-      this.#operator?.onAdapters(adapters);
-      const result = await boot({ ...this.#deps, ...adapters, hooks: this.#bootHooks() }, signal);
+      const adapters = await this.#deps.loadAdapters(operator?.agentMetrics);
+      this.#adapters = adapters;
+      operator?.onAdapters(adapters);
+      const hooks = this.#services.bootHooks(this.#deps.hooks);
+      const result = await boot({ ...this.#deps, ...adapters, hooks }, signal);
       // The boot is done here; what follows (signals, log shipping, background tasks) is not part of it.
-      const timeline = this.#state.timeline;
+      const timeline = state.timeline;
       this.#log.info(
         {
           totalMs: timeline.totalMs,
@@ -193,58 +142,31 @@ export class Agent {
         },
         bootSummary(timeline.totalMs, timeline.summary()),
       );
-      this.#config = result.config;
-      this.#state.bootState = 'succeeded';
-      this.#state.lifecycle = {
-        maintenance: result.config.maintenance,
-        shutdown: result.config.shutdown,
-        powerOff: undefined,
-      };
-      if (result.container !== undefined) this.#auditBoot(result.container.id);
-      // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
-      await this.#signalCloudFormation('SUCCESS');
-      await this.#startHostLifecycle(result.config);
-      await this.#startEtcdRegistration(result.config);
-      this.#state.configSummary = summarizeConfig(result.config);
-      this.#state.containerCheckedAt = this.#clock.now();
-      if (result.container !== undefined) void this.#lookUpImageDigest(result.container.imageId, signal);
-      if (this.#state.identity !== undefined) {
-        const { enhancedCloudwatchMetrics } = result.config;
-        this.#cloudwatch = this.#operator?.enhancedCloudWatch(
-          enhancedCloudwatchMetrics,
-          this.#state.identity,
-        );
-        this.#cloudwatch?.start();
-      }
-      outcome = await this.#supervise(result, signal);
+      this.#stopTimeoutSeconds = stopTimeoutSeconds(result.config);
+      state.bootSucceeded(result.config);
+      await this.#services.afterBoot(result, adapters, operator, signal);
+      return { result, adapters };
     } catch (error) {
       if (signal.aborted) {
         this.#log.info('Boot interrupted by shutdown');
-      } else {
-        const failure = toTaupageError(error);
-        this.#state.bootState = 'failed';
-        this.#state.bootError = { code: failure.code, message: this.#deps.redactor.scrub(failure.message) };
-        this.#recordError('boot', failure.code, failure.message);
-        this.#log.error(
-          { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
-          `Boot failed: ${failure.message}`,
-        );
-        exitCode = failure.exitCode;
-        await this.#signalCloudFormation('FAILURE');
+        return { exitCode: ExitCode.Ok };
       }
+      const failure = toTaupageError(error);
+      state.bootFailed({ code: failure.code, message: this.#deps.redactor.scrub(failure.message) });
+      this.#deps.errors.reportFailure('boot', failure);
+      this.#log.error(
+        { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
+        `Boot failed: ${failure.message}`,
+      );
+      await this.#services.signalCloudFormation('FAILURE');
+      return { exitCode: failure.exitCode };
     }
-    if (outcome !== undefined) {
-      this.#state.lifecycle ??= { maintenance: false, shutdown: 'never', powerOff: undefined };
-      this.#state.lifecycle.powerOff = {
-        reason: outcome.powerOff,
-        at: new Date(this.#clock.now()).toISOString(),
-        error: undefined,
-      };
-      this.#log.warn({ reason: outcome.powerOff }, `Powering the instance off: ${outcome.powerOff}`);
-    }
-    await this.#shutdown(outcome !== undefined);
-    if (outcome !== undefined) exitCode = await this.#powerOff(outcome.powerOff);
-    return exitCode;
+  }
+
+  #poweringOff(reason: string): void {
+    const { state } = this.#deps;
+    state.poweringOff(reason, new Date(this.#clock.now()).toISOString());
+    this.#log.warn({ reason }, `Powering the instance off: ${reason}`);
   }
 
   /** After the shutdown flushed logs and the audit trail: the last thing the agent does. */
@@ -255,267 +177,44 @@ export class Agent {
       return ExitCode.Ok;
     } catch (error) {
       const failure = toTaupageError(error);
-      if (this.#state.lifecycle?.powerOff !== undefined)
-        this.#state.lifecycle.powerOff.error = failure.message;
+      this.#deps.state.powerOffFailed(failure.message);
       this.#log.error({ err: error }, `Could not power the instance off: ${failure.message}`);
       return ExitCode.Failure;
     }
   }
 
-  /** Like log shipping, never fails a healthy boot: a problem is logged and shown in /status. */
-  async #startEtcdRegistration(config: TaupageConfig): Promise<void> {
-    const identity = this.#state.identity;
-    if (identity === undefined || this.#deps.startEtcdRegistration === undefined) return;
-    try {
-      this.#etcd = await this.#deps.startEtcdRegistration(config, identity);
-    } catch (error) {
-      const failure = toTaupageError(error);
-      this.#recordError('etcd', failure.code, failure.message);
-      this.#log.error({ err: error }, `Could not start the etcd registration: ${failure.message}`);
-    }
-  }
-
-  /** Like log shipping, never fails a healthy boot. A termination notice starts the drain. */
-  async #startHostLifecycle(config: TaupageConfig): Promise<void> {
-    try {
-      await this.#deps.hostLifecycle?.start((notice) => {
-        const identity = this.#state.identity;
-        void drainForTermination(notice, {
-          state: this.#state,
-          runtime: this.#runtime,
-          stopTimeoutSeconds: stopTimeoutSeconds(config),
-          logShipping: this.#logShipping,
-          audit: this.#deps.audit,
-          completeLifecycleAction:
-            identity === undefined ? undefined : this.#deps.lifecycleAction?.(config, identity),
-          clock: this.#clock,
-          log: this.#deps.log.child({ component: 'lifecycle' }),
-        });
-      });
-    } catch (error) {
-      const failure = toTaupageError(error);
-      this.#recordError('host', failure.code, failure.message);
-      this.#log.error({ err: error }, `Could not start the host's background tasks: ${failure.message}`);
-    }
-  }
-
   /**
-   * The composed hooks, and log shipping as soon as the secrets are known (the redactor holds
-   * them then): a boot that fails later (pull, container, health) still ships the app's output
-   * and the agent's log, flushed on the way out, which an operator needs most. It starts
-   * alongside the later steps (loading the pipeline and its AWS client takes a while).
-   */
-  #bootHooks(): BootHooks {
-    const hooks = this.#deps.hooks;
-    return {
-      ...hooks,
-      afterSecrets: async (config, identity, secrets) => {
-        await hooks?.afterSecrets?.(config, identity, secrets);
-        this.#logShippingStarting ??= this.#startLogShipping(config, secrets);
-      },
-    };
-  }
-
-  /** Log shipping never fails a boot: a problem is logged and shown in /status. */
-  async #startLogShipping(config: TaupageConfig, secrets: ConfigSecrets): Promise<void> {
-    const identity = this.#state.identity;
-    if (this.#deps.startLogShipping === undefined || identity === undefined) return;
-    try {
-      const pipeline = await this.#deps.startLogShipping(config, identity, secrets);
-      this.#logShipping = pipeline;
-      // Read fresh at each GET /status and scrape.
-      if (pipeline !== undefined) this.#state.logPipeline = () => logPipelineState(pipeline.status());
-    } catch (error) {
-      const failure = toTaupageError(error);
-      this.#recordError('logs', failure.code, failure.message);
-      this.#log.error({ err: error }, `Could not start log shipping: ${failure.message}`);
-    }
-  }
-
-  #signalCloudFormation(status: SignalStatus): Promise<void> {
-    return signalBootResult(status, {
-      state: this.#state,
-      createSignaller: this.#deps.createStackSignaller,
-      log: this.#deps.log.child({ component: 'cloudformation' }),
-      redactor: this.#deps.redactor,
-      now: () => this.#clock.now(),
-    });
-  }
-
-  /** Until the signal, or until `shutdown:` says power off. Maintenance: nothing to supervise. */
-  async #supervise(result: BootResult, signal: AbortSignal): Promise<SupervisorOutcome> {
-    const runtime = this.#runtime;
-    const application = this.#state.application;
-    if (result.container === undefined || runtime === undefined || application === undefined) {
-      this.#log.warn('Maintenance: the app is not started; waiting for shutdown');
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) resolve();
-        signal.addEventListener(
-          'abort',
-          () => {
-            resolve();
-          },
-          { once: true },
-        );
-      });
-      return undefined;
-    }
-    const { settings } = this.#deps;
-    const lastSeenFile = this.#deps.lastSeenFile;
-    const supervisor = new Supervisor({
-      runtime,
-      events: this.#containerEvents,
-      clock: this.#clock,
-      log: this.#deps.log.child({ component: 'supervisor' }),
-      state: this.#state,
-      containerName: settings.containerName,
-      containerId: result.container.id,
-      spec: () =>
-        buildContainerSpec(
-          result.config,
-          application.configDigest,
-          {
-            containerName: settings.containerName,
-            metaDir: settings.metaDir,
-            applicationUser: settings.applicationUser,
-            // The same host paths as the boot's container, so a recreated one is identical.
-            ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
-            containerUser: settings.containerUser,
-            etcdUrl: settings.etcdUrl,
-            instance: this.#state.identity,
-          },
-          result.secrets,
-        ),
-      shutdown: result.config.shutdown,
-      lastSeen: lastSeenFile === undefined ? undefined : await readLastSeen(lastSeenFile),
-      lastSeenFile,
-      audit: (type, data) => this.#deps.audit?.record(type, data),
-      count: (kind) => this.#operator?.agentMetrics.containerEvents.inc({ kind }),
-      recordError: (component, code, message) => {
-        this.#recordError(component, code, message);
-      },
-    });
-    // The health check keeps running beside the supervisor (report only, see monitorHealth).
-    const stopHealth = new AbortController();
-    const monitoring = watchApplicationHealth(
-      {
-        health: this.#state.health,
-        container: () => this.#state.container,
-        settings: this.#deps.healthMonitor,
-        clock: this.#clock,
-        log: this.#deps.log.child({ component: 'health' }),
-      },
-      AbortSignal.any([signal, stopHealth.signal]),
-    );
-    try {
-      return await supervisor.run(signal);
-    } finally {
-      stopHealth.abort();
-      await monitoring;
-    }
-  }
-
-  /**
-   * Prometheus /metrics. A port already taken (another exporter on :9100) must not stop the
-   * app from booting: the error is logged and shown in GET /status instead.
-   */
-  async #listenMetrics(): Promise<void> {
-    try {
-      this.#operator = await this.#deps.loadOperator?.();
-    } catch (error) {
-      this.#log.error({ err: error }, 'Cannot load the metrics stack; continuing without it');
-      return;
-    }
-    const operator = this.#operator;
-    if (operator?.metricsListen === undefined) return;
-    const server = createMetricsServer({
-      render: operator.renderMetrics,
-      log: this.#deps.log.child({ component: 'metrics' }),
-    });
-    try {
-      const address = await listen(server, operator.metricsListen.host, operator.metricsListen.port);
-      this.#metricsServer = server;
-      const url = `${baseUrl(address)}/metrics`;
-      this.#state.endpoints.metrics = url;
-      this.#log.info({ url }, 'Metrics endpoint listening');
-    } catch (error) {
-      this.#log.error({ err: error }, 'Cannot open the metrics endpoint; continuing without it');
-      this.#recordError(
-        'metrics',
-        'INTERNAL',
-        `Cannot open the metrics endpoint: ${(error as Error).message}`,
-      );
-    }
-  }
-
-  async #lookUpImageDigest(imageId: string, signal: AbortSignal): Promise<void> {
-    try {
-      const image = await this.#containerStats?.image(imageId, signal);
-      const reference = this.#state.application?.image ?? '';
-      const repository = reference.replace(/:[^:/]*$/, '').replace(/@.*$/, '');
-      this.#state.imageDigest =
-        image?.repoDigests.find((digest) => digest.startsWith(`${repository}@`)) ??
-        image?.repoDigests[0] ??
-        image?.id;
-    } catch (error) {
-      this.#log.debug({ err: error }, 'Cannot look up the image digest');
-    }
-  }
-
-  #auditBoot(containerId: string): void {
-    const audit = this.#deps.audit;
-    if (audit === undefined) return;
-    if (this.#state.identity !== undefined) audit.identify(this.#state.identity);
-    audit.record('config.digest', { sha256: this.#state.application?.configDigest ?? null });
-    audit.record('container.start', { id: containerId, image: this.#state.application?.image ?? null });
-  }
-
-  #recordError(component: string, code: string, message: string): void {
-    if (this.#state.identity !== undefined) this.#deps.audit?.identify(this.#state.identity);
-    this.#deps.audit?.record('agent.error', { component, code, message: this.#deps.redactor.scrub(message) });
-    this.#state.recordError({
-      at: new Date(this.#clock.now()).toISOString(),
-      component,
-      code,
-      message: this.#deps.redactor.scrub(message),
-    });
-    this.#operator?.agentMetrics.errors.inc({ code });
-  }
-
-  /**
-   * Ordered and time-boxed: the app container first, the status endpoint last. The app is left
-   * running when only the agent stops (an agent restart adopts it); it gets a graceful
-   * `docker stop` with `docker.stop_timeout` when the host is shutting down, and is stopped and
-   * removed in local mode.
+   * Ordered and time-boxed (SHUTDOWN_STAGES): the app container first, the status endpoint and
+   * the audit trail last. The app is left running when only the agent stops (an agent restart
+   * adopts it); it gets a graceful `docker stop` with `docker.stop_timeout` when the host is
+   * shutting down, and is stopped and removed in local mode.
    */
   async #shutdown(poweringOff: boolean): Promise<void> {
     this.#log.info('Shutting down');
-    // First: no heartbeat for an app about to stop (the key expires with its TTL).
-    await this.#etcd?.stop();
-    this.#cloudwatch?.stop();
-    this.#deps.hostLifecycle?.stop();
-    await stopAppOnShutdown({
-      container: this.#state.container,
-      runtime: this.#runtime,
-      hostPower: this.#deps.hostPower,
-      remove: this.#deps.removeContainerOnExit,
-      poweringOff,
-      stopTimeoutSeconds: this.#stopTimeoutSeconds(),
-      clock: this.#clock,
-      log: this.#log,
-    });
-    // After the container (its last lines are in the spool), before the endpoints.
-    await this.#logShippingStarting;
-    await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
-    if (this.#metricsServer !== undefined) {
-      await Promise.race([close(this.#metricsServer), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);
-    }
-    if (this.#server !== undefined) {
-      await Promise.race([close(this.#server), this.#clock.sleep(SHUTDOWN_STAGE_TIMEOUT_MS)]);
-    }
-    // Last: the trail gets the shutdown itself, then is flushed off the host (time-boxed inside).
-    this.#deps.audit?.record('agent.stop', {});
-    await this.#deps.audit?.stop();
+    const { audit } = this.#deps;
+    await runShutdown(
+      {
+        ...this.#services.shutdownWork(),
+        app: () =>
+          stopAppOnShutdown({
+            container: this.#deps.state.container,
+            runtime: this.#adapters?.runtime,
+            hostPower: this.#deps.hostPower,
+            remove: this.#deps.removeContainerOnExit,
+            poweringOff,
+            stopTimeoutSeconds: this.#stopTimeoutSeconds,
+            clock: this.#clock,
+            log: this.#log,
+          }),
+        ...this.#endpoints.shutdownWork(),
+        audit: async () => {
+          audit?.record('agent.stop', {});
+          await audit?.stop();
+        },
+      },
+      shutdownBudgets(this.#stopTimeoutSeconds),
+      { clock: this.#clock, log: this.#log },
+    );
     this.#log.info('Stopped');
   }
 }

@@ -1,29 +1,27 @@
 import type { Clock } from '../core/clock.js';
-import { isTaupageError, TaupageError, toTaupageError } from '../core/errors.js';
+import { TaupageError, toTaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
-import { retry, type RetryPolicy } from '../core/retry.js';
-import { Secret } from '../core/secret.js';
 import { signalTargetOf } from '../cloudformation/signal-target.js';
-import type { EcrTokenSource } from '../docker/ecr-token-source.js';
-import { RegistryAuthProvider } from '../docker/registry-auth-provider.js';
-import { verifyImageTrusted, type TrustPolicy } from '../docker/registry-trust.js';
 import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
 import { waitForLoadBalancer } from '../loadbalancer/wait-for-load-balancer.js';
-import { formatImageReference, mutableTagReason, type MutableTagPolicy } from '../config/image-reference.js';
-import { decodeRegistryAuth } from '../config/keys/container-nodes.js';
+import { formatImageReference, type MutableTagPolicy } from '../config/image-reference.js';
 import { formatIssue } from '../config/issues.js';
 import { loadConfig } from '../config/load-config.js';
 import { writeMetaConfig } from '../config/meta-file.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
-import type { ContainerInfo, ContainerRuntime, RegistryAuth } from '../docker/container-runtime.js';
-import { buildContainerSpec, CONTAINER_LABELS, type ContainerHostPaths } from '../docker/container-spec.js';
+import type { ContainerInfo, ContainerRuntime } from '../docker/container-runtime.js';
+import type { ContainerHostPaths } from '../docker/container-spec.js';
+import { MAINTENANCE, startContainer, stopForMaintenance } from './app-container.js';
+import { ensureImage, type RegistryAccess } from '../docker/ensure-image.js';
 import { waitForHealthGate } from '../health/docker-health-check.js';
 import type { InstanceIdentity, InstanceMetadata } from '../metadata/instance-metadata.js';
 import { ConfigSecrets, decryptConfigSecrets } from '../secrets/decrypt-config-secrets.js';
 import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import type { AgentState } from '../status/agent-state.js';
 import { formatDuration, type BootStepRecord } from '../status/boot-timeline.js';
+
+export { DOCKER_WAIT_POLICY, PULL_RETRY_POLICY, type RegistryAccess } from '../docker/ensure-image.js';
 
 /** The boot, in the order it runs. Each step is timed and reported (status, logs). */
 export const BOOT_STEPS = [
@@ -37,35 +35,6 @@ export const BOOT_STEPS = [
   { name: 'loadbalancer', description: 'Wait until the load balancer routes to the instance' },
 ] as const;
 
-/**
- * Pull retry policy: a registry 5xx or a dropped connection is retried 5 times from 1 s,
- * doubling to 10 s (the ECS agent does 5 from 1.1 s); not-found and auth failures never are.
- */
-export const PULL_RETRY_POLICY: RetryPolicy = {
-  name: 'pull',
-  maxAttempts: 5,
-  initialDelayMs: 1_000,
-  maxDelayMs: 10_000,
-  multiplier: 2,
-  jitter: true,
-};
-
-/**
- * Waiting for the Docker engine (socket missing, connection refused, no answer): dockerd may
- * still be starting when the agent does (after a crash, an upgrade, a slow disk), and systemd's
- * Requires= only orders the start, not the readiness of its API. Backoff from 250 ms to 5 s
- * for up to 2 minutes, then DOCKER_UNAVAILABLE (exit 4) and systemd restarts the agent.
- */
-export const DOCKER_WAIT_POLICY: RetryPolicy = {
-  name: 'docker',
-  maxAttempts: 1_000,
-  initialDelayMs: 250,
-  maxDelayMs: 5_000,
-  multiplier: 2,
-  budgetMs: 120_000,
-  jitter: true,
-};
-
 /** Grace between SIGTERM and SIGKILL when `docker.stop_timeout` is not set (Docker's own default). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 
@@ -73,15 +42,6 @@ export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
 export function stopTimeoutSeconds(config: TaupageConfig): number {
   return config.docker.stopTimeoutSeconds ?? DEFAULT_STOP_TIMEOUT_SECONDS;
 }
-
-/**
- * One pull may take this long in all (the ECS agent allows 2 h). 15 minutes is Senza's default
- * CreationPolicy timeout: a pull still running then has already failed the deployment.
- */
-const PULL_DEADLINE_MS = 15 * 60_000;
-
-/** How often a running pull is narrated in the log. */
-const PULL_PROGRESS_LOG_INTERVAL_MS = 5_000;
 
 export interface BootSettings {
   readonly defaults: Readonly<Record<string, unknown>>;
@@ -97,15 +57,6 @@ export interface BootSettings {
   /** `--user` of the app (undefined: the uid of applicationUser) and its ETCD_URL. */
   readonly containerUser?: string | undefined;
   readonly etcdUrl?: string | undefined;
-}
-
-/** How images are fetched, beyond the TaupageConfig's own `dockercfg` (AMI-level settings). */
-export interface RegistryAccess {
-  readonly ecr: EcrTokenSource | undefined;
-  /** Registries that take the signed instance identity as a login (Pier One). */
-  readonly identityDocumentRegistries: ReadonlySet<string>;
-  /** Require this trust header on the manifest before pulling; undefined: no check. */
-  readonly trustPolicy: TrustPolicy | undefined;
 }
 
 export interface BootDependencies {
@@ -165,7 +116,7 @@ export async function boot(deps: BootDependencies, signal: AbortSignal): Promise
       deps.metadata.identity(signal),
       deps.metadata.userData(signal),
     ]);
-    state.identity = identity;
+    state.identified(identity);
     step.detail = `${identity.instanceId} in ${identity.region}, ${userData.length} bytes of user data`;
     return { identity, userData };
   });
@@ -280,11 +231,11 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
   const { validation, merged } = loadConfig(userData, deps.settings.defaults, {
     mutableTags: deps.settings.mutableTags,
   });
-  deps.state.signalTarget = signalTargetOf(merged);
+  deps.state.signalTargetKnown(signalTargetOf(merged));
   const log = deps.log.child({ component: 'config' });
   for (const warning of validation.warnings)
     log.warn({ path: warning.path, line: warning.line }, formatIssue(warning));
-  deps.state.warnings = validation.warnings.map(formatIssue);
+  deps.state.configValidated(validation.warnings.map(formatIssue));
   if (validation.config === undefined) {
     for (const error of validation.errors)
       log.error({ path: error.path, line: error.line }, formatIssue(error));
@@ -296,12 +247,12 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
     );
   }
   const { config } = validation;
-  deps.state.application = {
+  deps.state.applicationKnown({
     id: config.applicationId,
     version: config.applicationVersion,
     image: formatImageReference(config.source),
     configDigest: validation.digest,
-  };
+  });
   const groupId = Number(deps.settings.applicationUser.split(':')[1]);
   const path = await writeMetaConfig(
     deps.settings.metaDir,
@@ -311,245 +262,6 @@ async function loadAndWriteConfig(deps: BootDependencies, userData: Buffer, step
   step.detail = `${validation.warnings.length} warning(s), written to ${path}`;
   log.info({ digest: validation.digest, path }, 'Config valid');
   return { config, digest: validation.digest };
-}
-
-async function ensureImage(
-  deps: BootDependencies,
-  config: TaupageConfig,
-  secrets: ConfigSecrets,
-  step: BootStepRecord,
-  signal: AbortSignal,
-) {
-  const reference = formatImageReference(config.source);
-  const log = deps.log.child({ component: 'docker', image: reference });
-  // Tags are immutable under the tag policy, so an image already present (baked into the AMI,
-  // or from the previous boot) is the right one: no registry round trip. A mutable tag the
-  // AMI's policy lets through may have moved: it is pulled again.
-  const policy = config.imagePullPolicy;
-  const refresh =
-    policy === 'always' || (policy !== 'never' && mutableTagReason(config.source) !== undefined);
-  const present = await waitForDocker(
-    deps,
-    log,
-    () => deps.runtime.imageExists(config.source, signal),
-    signal,
-  );
-  if (!refresh && present) {
-    step.detail = 'image already present, not pulled';
-    log.info('Image already present, not pulling');
-    return;
-  }
-  if (policy === 'never') {
-    throw new TaupageError(
-      'IMAGE_NOT_FOUND',
-      `Image ${reference} is not present and image_pull_policy is never`,
-    );
-  }
-  const trustPolicy = deps.registries?.trustPolicy;
-  let lastLog = deps.clock.now();
-  log.info('Pulling image');
-  // The credentials (an ECR token, the identity document), the trust check and the pull are one
-  // attempt: a blip in any of them (token endpoint 503, registry 5xx, IMDS) is retried together.
-  await retry(
-    async () => {
-      const auth =
-        registryAuth(config, secrets, deps.redactor) ?? (await otherRegistryAuth(deps, config, signal));
-      if (trustPolicy !== undefined) {
-        await verifyImageTrusted(config.source, auth, trustPolicy, signal);
-        log.info('Image is trusted for production');
-      }
-      await deps.runtime.pullImage(config.source, {
-        auth,
-        signal,
-        inactivityTimeoutMs: deps.settings.pullInactivityTimeoutMs,
-        deadlineMs: PULL_DEADLINE_MS,
-        onProgress: (progress) => {
-          if (deps.clock.now() - lastLog < PULL_PROGRESS_LOG_INTERVAL_MS) return;
-          lastLog = deps.clock.now();
-          log.info({ downloadedBytes: progress.downloadedBytes }, 'Still pulling image');
-        },
-      });
-    },
-    PULL_RETRY_POLICY,
-    {
-      clock: deps.clock,
-      signal,
-      isRetriable: (error) => isTaupageError(error) && error.retriable,
-      onRetry: (error, attempt, delayMs) => {
-        log.warn(
-          { attempt, delayMs, code: isTaupageError(error) ? error.code : undefined },
-          'Pull failed, retrying',
-        );
-      },
-    },
-  );
-  step.detail = 'pulled';
-  log.info('Pulled image');
-}
-
-/** The first Docker call of the boot, retried while the engine does not answer (DOCKER_WAIT_POLICY). */
-function waitForDocker<T>(
-  deps: BootDependencies,
-  log: Logger,
-  call: () => Promise<T>,
-  signal: AbortSignal,
-): Promise<T> {
-  return retry(call, DOCKER_WAIT_POLICY, {
-    clock: deps.clock,
-    signal,
-    isRetriable: (error) => isTaupageError(error) && error.code === 'DOCKER_UNAVAILABLE',
-    onRetry: (_error, attempt, delayMs) => {
-      log.warn({ attempt, delayMs }, 'Docker engine not answering yet, waiting');
-    },
-  });
-}
-
-/** ECR and instance-identity logins, as the AMI configures them (dockercfg always wins). */
-async function otherRegistryAuth(deps: BootDependencies, config: TaupageConfig, signal: AbortSignal) {
-  const access = deps.registries;
-  if (access === undefined) return undefined;
-  const provider = new RegistryAuthProvider({
-    basic: new Map(),
-    ecr: access.ecr,
-    identityDocumentRegistries: access.identityDocumentRegistries,
-    identityDocument: (abort) => deps.metadata.identitySignature(abort),
-    clock: deps.clock,
-  });
-  return provider.authFor(config.source, signal);
-}
-
-function registryAuth(
-  config: TaupageConfig,
-  secrets: ConfigSecrets,
-  redactor: Redactor,
-): RegistryAuth | undefined {
-  const credential = config.registryCredentials.get(config.source.registry);
-  if (credential === undefined) return undefined;
-  const serverAddress = config.source.registry;
-  const password = secrets.resolve(credential.password);
-  if (password === undefined) return undefined;
-  if (credential.username !== undefined)
-    return {
-      username: credential.username,
-      password: typeof password === 'string' ? new Secret(password) : password,
-      serverAddress,
-    };
-  // The whole dockercfg `auth` was an aws:kms: value: it decrypts to base64 of user:password.
-  const decoded = decodeRegistryAuth(typeof password === 'string' ? password : password.reveal());
-  if (decoded === undefined) return undefined;
-  redactor.register(decoded.password);
-  return { username: decoded.username, password: new Secret(decoded.password), serverAddress };
-}
-
-async function startContainer(
-  deps: BootDependencies,
-  config: TaupageConfig,
-  digest: string,
-  secrets: ConfigSecrets,
-  step: BootStepRecord,
-  signal: AbortSignal,
-): Promise<ContainerInfo> {
-  const { runtime, settings } = deps;
-  const log = deps.log.child({ component: 'docker', container: settings.containerName });
-  const existing = await runtime.findContainer(settings.containerName, signal);
-  const existingDigest = existing?.labels[CONTAINER_LABELS.configDigest];
-  if (existing !== undefined && existingDigest === digest) {
-    // Same config: an agent restart (container running: adopt it, untouched) or a reboot
-    // (container stopped: start it) — never a duplicate.
-    deps.state.container = await adoptOrStart(deps, existing, step, signal);
-    return deps.state.container;
-  }
-  if (existing !== undefined) {
-    // The config changed since the container was created (new user data after a stop/start):
-    // the original started the old container anyway and silently ignored the change.
-    log.info(
-      { id: existing.id, containerDigest: existingDigest, digest },
-      'Config changed: replacing the container',
-    );
-    await runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
-    await runtime.removeContainer(existing.id, signal);
-  }
-  const spec = buildContainerSpec(
-    config,
-    digest,
-    {
-      containerName: settings.containerName,
-      metaDir: settings.metaDir,
-      applicationUser: settings.applicationUser,
-      ...(settings.hostPaths === undefined ? {} : { hostPaths: settings.hostPaths }),
-      containerUser: settings.containerUser,
-      etcdUrl: settings.etcdUrl,
-      instance: deps.state.identity,
-    },
-    secrets,
-  );
-  const created = await runtime.createContainer(spec, signal);
-  log.info({ id: created.id }, 'Created container');
-  await runtime.startContainer(created.id, signal);
-  const container = (await runtime.inspectContainer(created.id, signal)) ?? created;
-  step.detail = `${existing === undefined ? 'created' : 'config changed: replaced'} and started ${created.id.slice(0, 12)}`;
-  log.info({ id: created.id }, 'Started container');
-  deps.state.container = container;
-  return container;
-}
-
-const MAINTENANCE = 'maintenance: the app is not started';
-
-async function stopForMaintenance(
-  deps: BootDependencies,
-  config: TaupageConfig,
-  step: BootStepRecord,
-  signal: AbortSignal,
-): Promise<void> {
-  const log = deps.log.child({ component: 'docker', container: deps.settings.containerName });
-  const existing = await waitForDocker(
-    deps,
-    log,
-    () => deps.runtime.findContainer(deps.settings.containerName, signal),
-    signal,
-  );
-  deps.state.container = existing;
-  if (existing === undefined || (existing.state !== 'running' && existing.state !== 'restarting')) {
-    step.detail = MAINTENANCE;
-    log.warn('Maintenance: not starting the app');
-    return;
-  }
-  // Docker's restart policy may have started it on its own at boot: stop it, keep it for later.
-  await deps.runtime.stopContainer(existing.id, stopTimeoutSeconds(config), signal);
-  deps.state.container = (await deps.runtime.inspectContainer(existing.id, signal)) ?? existing;
-  step.detail = `${MAINTENANCE}; stopped ${existing.id.slice(0, 12)} (kept)`;
-  log.warn({ id: existing.id }, 'Maintenance: stopped the running app container (kept)');
-}
-
-async function adoptOrStart(
-  deps: BootDependencies,
-  existing: ContainerInfo,
-  step: BootStepRecord,
-  signal: AbortSignal,
-): Promise<ContainerInfo> {
-  const log = deps.log.child({ component: 'docker', container: existing.name });
-  if (existing.state === 'running' || existing.state === 'restarting') {
-    step.detail = `adopted ${existing.state} container ${existing.id.slice(0, 12)}`;
-    log.info({ id: existing.id, state: existing.state }, 'Adopted running container');
-    return existing;
-  }
-  // Exited since this host booted: only the agent restarted. The original ran the app once per
-  // boot, so a finished job (or an app Docker gave up on) stays as it is — the supervisor
-  // reports it and `shutdown:` decides. Exited before this boot: a reboot, start it again.
-  const bootedAt = await deps.hostBootedAt?.();
-  const finishedAt = existing.finishedAt === undefined ? Number.NaN : Date.parse(existing.finishedAt);
-  if (bootedAt !== undefined && finishedAt >= bootedAt) {
-    step.detail = `left container ${existing.id.slice(0, 12)} exited (code ${existing.exitCode ?? '?'}) since this host booted`;
-    log.info(
-      { id: existing.id, exitCode: existing.exitCode },
-      'Container exited during this host boot; not starting it again',
-    );
-    return existing;
-  }
-  await deps.runtime.startContainer(existing.id, signal);
-  step.detail = `started existing container ${existing.id.slice(0, 12)}`;
-  log.info({ id: existing.id }, 'Started existing container');
-  return (await deps.runtime.inspectContainer(existing.id, signal)) ?? existing;
 }
 
 export function bootSummary(totalMs: number | undefined, summary: string): string {

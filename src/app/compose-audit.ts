@@ -17,6 +17,7 @@ import { EXPIRY_CHECK_INTERVAL_MS, runGrantExpiry } from '../ssh/grant-expiry.js
 import type { AgentState } from '../status/agent-state.js';
 import type { BootHooks } from './boot.js';
 import type { AuditSettings } from './settings.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 
 /**
  * The audit trail and the SSH access watchers of `taupage agent` (issue 7): the local
@@ -33,11 +34,13 @@ export async function composeAgentAudit(
     const access = await createSshAccess(settings.ssh, { clock, log, audit: trail }, true);
     tasks.push((signal) =>
       runGrantExpiry(access, clock, log, signal, EXPIRY_CHECK_INTERVAL_MS, (grants) => {
-        state.sshGrants = grants.map((g) => ({
-          user: g.user,
-          expiresAt: new Date(g.expiresAt).toISOString(),
-          reason: g.target === 'root' ? 'disk full: as root' : undefined,
-        }));
+        state.sshGrantsChanged(
+          grants.map((g) => ({
+            user: g.user,
+            expiresAt: new Date(g.expiresAt).toISOString(),
+            reason: g.target === 'root' ? 'disk full: as root' : undefined,
+          })),
+        );
       }),
     );
   } catch (error) {
@@ -78,7 +81,7 @@ export interface BootHookDependencies {
   readonly metaDir: string;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly state: AgentState;
+  readonly errors: ErrorReporter;
 }
 
 /**
@@ -89,17 +92,10 @@ export interface BootHookDependencies {
  * /status; they never fail the app's boot.
  */
 export function composeBootHooks(deps: BootHookDependencies): BootHooks {
-  const { audit, sshd, log, state, clock } = deps;
+  const { audit, sshd, log, errors } = deps;
   const report = (component: string, error: unknown): void => {
-    const failure = toTaupageError(error);
-    log.error({ err: error, component }, `${component}: ${failure.message}`);
-    state.recordError({
-      at: new Date(clock.now()).toISOString(),
-      component,
-      code: failure.code,
-      message: failure.message,
-    });
-    audit?.record('agent.error', { component, code: failure.code, message: failure.message });
+    log.error({ err: error, component }, `${component}: ${toTaupageError(error).message}`);
+    errors.report(component, error);
   };
   return {
     afterConfig: (config, identity) => {

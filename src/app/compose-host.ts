@@ -10,14 +10,14 @@ import { defaultDiskSettings } from '../host/disks/disk-settings.js';
 import { describeDiskReport, prepareDisks } from '../host/disks/prepare-disks.js';
 import { LinuxFilesystems } from '../host/disks/linux-filesystems.js';
 import { MdadmRaidArrays } from '../host/disks/mdadm-raid-arrays.js';
+import type { HostMetadata } from '../host/host-metadata.js';
 import { LifecycleWatcher, type TerminationNotice } from '../host/lifecycle-watcher.js';
 import { applyNatGatewayRouting, fetchS3Prefixes } from '../host/nat-gateway-routing.js';
 import { applySysctl } from '../host/sysctl-settings.js';
 import { applySysfs } from '../host/sysfs-settings.js';
-import type { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { Scheduler } from '../metrics/scheduler.js';
-import type { AgentState } from '../status/agent-state.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 
 /** AMI-level settings of host preparation (flags: `taupage agent --help`). */
 export interface HostSettings {
@@ -43,12 +43,12 @@ export interface HostDependencies {
   /** `uid:gid` of the app user. */
   readonly applicationUser: string;
   /** IMDS in EC2 mode (subnet, public IPv4, termination notices); undefined in local mode. */
-  readonly imds: ImdsInstanceMetadata | undefined;
+  readonly imds: HostMetadata | undefined;
   /** node-cron, loaded on first use (not on the start-up path). */
   readonly loadScheduler: () => Promise<Scheduler>;
   readonly clock: Clock;
   readonly log: Logger;
-  readonly state: AgentState;
+  readonly errors: ErrorReporter;
 }
 
 /** What the agent does when IMDS announces the instance's end (see lifecycle-drain.ts). */
@@ -118,8 +118,9 @@ export class HostPreparation {
       log: this.#log,
       intervalSeconds: this.#deps.settings.lifecyclePollSeconds,
       onTermination,
+      // Shown in GET /status, not audited: a routine failure of a background round (as credentials).
       recordError: (error) => {
-        this.#deps.state.recordError(error);
+        this.#deps.errors.reportFailure(error.component, error, { audit: false });
       },
     });
     this.#watcher.start();
@@ -215,7 +216,7 @@ export class HostPreparation {
       clock: this.#deps.clock,
       log: this.#log.child({ component: 'credentials' }),
       recordError: (error) => {
-        this.#deps.state.recordError(error);
+        this.#deps.errors.reportFailure(error.component, error, { audit: false });
       },
     });
     await this.#credentials.initial(signal);

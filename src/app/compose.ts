@@ -1,137 +1,63 @@
 import { startLogShipping } from './compose-logs.js';
+import { bootHealthPredicate, startEtcdRegistration } from './compose-etcd.js';
+import { INTEGRATION_DEFAULTS } from './integration-settings.js';
 import { systemClock } from '../core/clock.js';
+import { lazy } from '../core/lazy.js';
 import { whenLoaded } from '../core/when-loaded.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
-import { AgentLogSource } from '../logs/agent-log-source.js';
 import { readDefaults } from '../config/load-config.js';
-import { ImdsInstanceMetadata } from '../metadata/imds-instance-metadata.js';
-import { LocalInstanceMetadata } from '../metadata/local-instance-metadata.js';
-import { DevKeySecretDecrypter, loadOrCreateDevKey } from '../secrets/local-dev-key.js';
-import type { EcrTokenSource } from '../docker/ecr-token-source.js';
-import { PIERONE_TRUST_POLICY } from '../docker/registry-trust.js';
-import type { LoadBalancerHealth } from '../loadbalancer/load-balancer-health.js';
-import type { SecretDecrypter } from '../secrets/secret-decrypter.js';
 import { AgentState } from '../status/agent-state.js';
+import { AgentErrorReporter } from '../status/error-reporter.js';
 import { BootTimeline } from '../status/boot-timeline.js';
 import { VERSION } from '../version.js';
 import { instrumentDecrypter, instrumentRuntime } from '../metrics/instrumented-ports.js';
-import type { OperatorSurface } from '../metrics/operator-surface.js';
 import { Agent, type HeavyAdapters } from './agent.js';
 import { BOOT_STEPS } from './boot.js';
 import { composeAgentAudit, composeBootHooks } from './compose-audit.js';
 import type { AgentSettings } from './settings.js';
-import type { HostPreparation } from './compose-host.js';
 import { DEFAULT_HOST_PATHS } from '../docker/container-spec.js';
-import type { HostPower } from '../lifecycle/host-power.js';
-import { hostBootStartedAt } from '../lifecycle/host-boot-marker.js';
-import { NullHostPower } from '../lifecycle/null-host-power.js';
-import { RecordingHostPower } from '../lifecycle/recording-host-power.js';
-import { SystemdHostPower } from '../lifecycle/systemd-host-power.js';
-import { bootHealthPredicate, startEtcdRegistration } from './compose-etcd.js';
-import { INTEGRATION_DEFAULTS } from './integration-settings.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import { platformFor } from './platform.js';
 
 /**
- * The composition root: the only place that picks adapters. EC2 mode talks to IMDSv2 and KMS;
- * local mode swaps in the config file and the local dev key — the boot itself is the same.
+ * The composition root: builds the object graph once. What differs between EC2 and local mode
+ * comes from the platform (ec2-platform.ts, local-platform.ts); the boot itself is the same.
  */
 export async function composeAgent(
   settings: AgentSettings,
   processStartedAt: number,
 ): Promise<{ agent: Agent; log: Logger }> {
+  const clock = systemClock;
   const redactor = new Redactor();
-  const local = settings.local;
-  // EC2 mode: the agent's own log is also a log source (`cloudwatch_logs: /var/log/taupage.log`);
-  // the lines before the pipeline starts wait in its bounded buffer.
-  const agentLog = local === undefined ? new AgentLogSource() : undefined;
+  const platform = platformFor(settings, clock);
+  const agentLog = platform.agentLog;
   const log = createLogger({
     level: settings.logLevel,
     redactor,
     ...(agentLog === undefined ? {} : { tee: agentLog }),
   });
-  const clock = systemClock;
+  const metadata = platform.metadata({ clock, log });
 
-  // The KMS client (~100 ms to load and compile) only when a value is encrypted: most configs
-  // have none, and this sits on the boot's critical path. Its loading starts as soon as the user
-  // data is there and has an aws:kms: value, while IMDS still answers for the identity and the
-  // config is parsed, not when the kms step needs it.
-  let kmsModule: Promise<typeof import('../secrets/kms-secret-decrypter.js')> | undefined;
-  const loadKms = () => (kmsModule ??= import('../secrets/kms-secret-decrypter.js'));
-  const metadata =
-    local === undefined
-      ? new (class extends ImdsInstanceMetadata {
-          override async userData(signal: AbortSignal): Promise<Buffer> {
-            const userData = await super.userData(signal);
-            // A failed load surfaces at the kms step (it loads again there), not here.
-            if (userData.includes('aws:kms:')) loadKms().catch(() => (kmsModule = undefined));
-            return userData;
-          }
-        })({
-          baseUrl: settings.imdsUrl,
-          clock,
-          log: log.child({ component: 'imds' }),
-          budgetMs: settings.imdsBudgetMs,
-        })
-      : new LocalInstanceMetadata(local.configFile, local.region);
+  const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
+    version: VERSION.version,
+    commit: VERSION.commit,
+    mode: platform.mode,
+    startedAt: new Date(processStartedAt).toISOString(),
+  });
+  if (agentLog !== undefined) state.agentLogBuffered(() => agentLog.status());
+  const audit =
+    settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
+  const errors = new AgentErrorReporter({ state, redactor, clock, audit });
 
   // dockerode and the AWS SDK are most of the bundle: they load after the status endpoint is
   // up, so operators see the agent at once (each is its own chunk, compiled only when imported).
-  const loadAdapters = async (): Promise<HeavyAdapters> => {
+  const loadAdapters = async (metrics: AgentMetrics | undefined): Promise<HeavyAdapters> => {
     const { DockerodeContainerRuntime } = await import('../docker/dockerode-container-runtime.js');
     const { DockerodeContainerStats } = await import('../docker/dockerode-container-stats.js');
     const { DockerodeContainerEvents } = await import('../docker/dockerode-container-events.js');
-    let secretDecrypter: (identity: { region: string }) => SecretDecrypter;
-    if (local === undefined) {
-      secretDecrypter = (identity) => {
-        let kms: Promise<SecretDecrypter> | undefined;
-        return {
-          decrypt: async (ciphertext, signal, context) => {
-            kms ??= loadKms().then(
-              ({ KmsSecretDecrypter }) =>
-                new KmsSecretDecrypter({ region: identity.region, endpoint: settings.kmsEndpoint }),
-            );
-            return (await kms).decrypt(ciphertext, signal, context);
-          },
-        };
-      };
-    } else {
-      const key = await loadOrCreateDevKey(local.devKeyFile);
-      secretDecrypter = () => new DevKeySecretDecrypter(key);
-    }
+    const secretDecrypter = await platform.secretDecrypter();
     const runtime = new DockerodeContainerRuntime();
-    const metrics = operator?.agentMetrics;
-    // ECR logins and the load balancer gate exist only on EC2 (they need the instance role).
-    // Their SDK clients load on first use: most boots need neither.
-    let ecr: Promise<EcrTokenSource> | undefined;
-    const aws =
-      local === undefined
-        ? {
-            registries: {
-              ecr: {
-                token: async (region: string, abort: AbortSignal) => {
-                  ecr ??= import('../docker/aws-ecr-token-source.js').then(
-                    ({ AwsEcrTokenSource }) => new AwsEcrTokenSource(settings.ecrEndpoint),
-                  );
-                  return (await ecr).token(region, abort);
-                },
-              },
-              identityDocumentRegistries: new Set(settings.identityDocumentRegistries),
-              trustPolicy: settings.requireTrustedImages ? PIERONE_TRUST_POLICY : undefined,
-            },
-            loadBalancerHealth: (identity: { region: string }): LoadBalancerHealth => {
-              let health: Promise<LoadBalancerHealth> | undefined;
-              return {
-                targetHealth: async (target, instanceId, abort) => {
-                  health ??= import('../loadbalancer/aws-load-balancer-health.js').then(
-                    ({ AwsLoadBalancerHealth }) =>
-                      new AwsLoadBalancerHealth({ region: identity.region, endpoint: settings.elbEndpoint }),
-                  );
-                  return (await health).targetHealth(target, instanceId, abort);
-                },
-              };
-            },
-          }
-        : {};
     return {
       runtime: metrics === undefined ? runtime : instrumentRuntime(runtime, metrics),
       secretDecrypter: (identity) =>
@@ -140,41 +66,28 @@ export async function composeAgent(
           : instrumentDecrypter(secretDecrypter(identity), metrics),
       containerStats: new DockerodeContainerStats(),
       containerEvents: new DockerodeContainerEvents(),
-      ...aws,
+      // ECR logins and the load balancer gate exist only on EC2 (they need the instance role).
+      ...(platform.registries === undefined ? {} : { registries: platform.registries }),
+      ...(platform.loadBalancerHealth === undefined
+        ? {}
+        : { loadBalancerHealth: platform.loadBalancerHealth }),
     };
   };
 
-  const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
-    version: VERSION.version,
-    commit: VERSION.commit,
-    mode: settings.mode,
-    startedAt: new Date(processStartedAt).toISOString(),
-  });
-  if (agentLog !== undefined) state.agentLogBuffer = () => agentLog.status();
   // prom-client and node-cron load after the status endpoint is up, like dockerode and the SDK.
-  let operator: OperatorSurface | undefined;
-  const loadOperator = async (): Promise<OperatorSurface> => {
+  const loadOperator = lazy(async () => {
     const { createOperatorSurface } = await import('../metrics/operator-surface.js');
-    operator = createOperatorSurface({
-      mode: settings.mode,
+    return createOperatorSurface({
+      mode: platform.mode,
       metrics: settings.metrics,
       cloudwatch: settings.cloudwatch,
       state,
+      errors,
       log,
     });
-    return operator;
-  };
+  });
 
-  // Marked at every start, so the first agent run of a host boot sets it (see host-boot-marker.ts).
-  const bootStartedAt =
-    settings.bootMarkerDir === undefined
-      ? undefined
-      : await hostBootStartedAt(settings.bootMarkerDir, processStartedAt, {
-          log: log.child({ component: 'lifecycle' }),
-        });
-
-  const audit =
-    settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
+  const bootStartedAt = await platform.hostBootStartedAt(processStartedAt, log);
 
   const hooks = composeBootHooks({
     sshd: settings.sshd,
@@ -183,25 +96,23 @@ export async function composeAgent(
     metaDir: settings.metaDir,
     clock,
     log,
-    state,
+    errors,
   });
 
   // Host preparation loads on first use (the boot's host step), not on the start-up path.
-  let hostPreparation: Promise<HostPreparation> | undefined;
-  const loadHost = (): Promise<HostPreparation> =>
-    (hostPreparation ??= import('./compose-host.js').then(
-      ({ HostPreparation: Preparation }) =>
-        new Preparation({
-          settings: settings.host,
-          metaDir: settings.metaDir,
-          applicationUser: settings.applicationUser,
-          imds: metadata instanceof ImdsInstanceMetadata ? metadata : undefined,
-          loadScheduler: async () => (await import('../metrics/node-cron-scheduler.js')).nodeCronScheduler,
-          clock,
-          log,
-          state,
-        }),
-    ));
+  const loadHost = lazy(async () => {
+    const { HostPreparation } = await import('./compose-host.js');
+    return new HostPreparation({
+      settings: settings.host,
+      metaDir: settings.metaDir,
+      applicationUser: settings.applicationUser,
+      imds: metadata.host,
+      loadScheduler: async () => (await import('../metrics/node-cron-scheduler.js')).nodeCronScheduler,
+      clock,
+      log,
+      errors,
+    });
+  });
 
   const agent = new Agent({
     host: {
@@ -213,7 +124,7 @@ export async function composeAgent(
       },
       stop: () => {
         void whenLoaded(
-          hostPreparation,
+          loadHost.started,
           (host) => {
             host.stop();
           },
@@ -223,36 +134,10 @@ export async function composeAgent(
         );
       },
     },
-    lifecycleAction:
-      local === undefined
-        ? (config, identity) => {
-            const hookName = config.lifecycleHook;
-            if (hookName === undefined) return undefined;
-            return async (signal) => {
-              const { AwsAutoScalingLifecycleAction } =
-                await import('../host/aws-autoscaling-lifecycle-action.js');
-              const action = new AwsAutoScalingLifecycleAction({
-                region: identity.region,
-                endpoint: settings.host.autoScalingEndpoint,
-              });
-              try {
-                await action.complete(
-                  {
-                    hookName,
-                    instanceId: identity.instanceId,
-                    autoScalingGroupName: identity.autoScalingGroupName,
-                  },
-                  signal,
-                );
-              } finally {
-                action.destroy();
-              }
-            };
-          }
-        : undefined,
+    lifecycleAction: platform.lifecycleAction,
     ...(audit === undefined ? {} : { audit }),
     hooks,
-    metadata,
+    metadata: metadata.instance,
     loadAdapters,
     startLogShipping: (config, identity, secrets) =>
       startLogShipping({
@@ -265,9 +150,9 @@ export async function composeAgent(
         stateDir: settings.logStateDir,
         cloudWatchLogsEndpoint: settings.cloudWatchLogsEndpoint,
         s3Endpoint: settings.s3LogsEndpoint,
-        // Local mode: the app output goes to a file next to the spool, not to AWS.
-        localFileDir: local === undefined ? undefined : settings.logStateDir,
-        ...(local !== undefined || settings.integration?.applicationLog === undefined
+        localFileDir: platform.localLogFileDir,
+        // EC2 mode only: local mode writes the app output next to the spool instead.
+        ...(settings.integration?.applicationLog === undefined
           ? {}
           : {
               applicationLog: {
@@ -289,21 +174,12 @@ export async function composeAgent(
         clock,
         log: log.child({ component: 'etcd' }),
       }),
-    createStackSignaller:
-      local === undefined
-        ? async (identity) => {
-            const { AwsCloudFormationSignaller } =
-              await import('../cloudformation/aws-cloudformation-signaller.js');
-            return new AwsCloudFormationSignaller(
-              { region: identity.region, endpoint: settings.cloudFormationEndpoint },
-              clock,
-            );
-          }
-        : undefined,
+    createStackSignaller: platform.createStackSignaller,
     clock,
     log,
     redactor,
     state,
+    errors,
     settings: {
       defaults: await readDefaults(settings.defaultsFile),
       metaDir: settings.metaDir,
@@ -321,8 +197,8 @@ export async function composeAgent(
       ...(settings.mutableTags === undefined ? {} : { mutableTags: settings.mutableTags }),
     },
     statusListen: { host: settings.statusHost, port: settings.statusPort },
-    removeContainerOnExit: local !== undefined && !local.keepContainer,
-    hostPower: hostPower(settings.hostPower, log),
+    removeContainerOnExit: platform.removeContainerOnExit,
+    hostPower: platform.hostPower(log),
     hostBootedAt: () => Promise.resolve(bootStartedAt),
     lastSeenFile: settings.supervisorStateFile,
     healthMonitor: settings.healthMonitor,
@@ -330,11 +206,4 @@ export async function composeAgent(
     loadOperator,
   });
   return { agent, log };
-}
-
-/** `--host-power`: systemd on EC2, a recording double for tests, nothing in local mode. */
-function hostPower(choice: string, log: Logger): HostPower {
-  if (choice.startsWith('record:')) return new RecordingHostPower(choice.slice('record:'.length));
-  if (choice === 'off') return new NullHostPower(log.child({ component: 'lifecycle' }));
-  return new SystemdHostPower();
 }

@@ -6,33 +6,13 @@ import type { IntegrationSettings } from './integration-settings.js';
 
 /**
  * How the agent itself is set up (not the app: that is the TaupageConfig). Each setting has a
- * command-line flag and a TAUPAGE_* environment variable; see `taupage agent --help`.
+ * command-line flag and a TAUPAGE_* environment variable; see `taupage agent --help` and
+ * cli/agent-options.ts. One shape per mode: EC2 mode's AWS settings do not exist in local mode.
  */
-export interface AgentSettings {
-  readonly mode: 'ec2' | 'local';
-  readonly imdsUrl: string;
-  /** How long the boot waits for IMDS to answer at all. */
-  readonly imdsBudgetMs: number;
-  readonly kmsEndpoint: string | undefined;
-  /** CloudFormation endpoint override (tests); the region's endpoint otherwise. */
-  readonly cloudFormationEndpoint: string | undefined;
-  /** CloudWatch Logs endpoint override (tests). */
-  readonly cloudWatchLogsEndpoint: string | undefined;
-  /** S3 endpoint override of the logging s3 destination (tests). */
-  readonly s3LogsEndpoint?: string | undefined;
-  /** Scalyr addEvents URL override (`--scalyr-endpoint`; agent and local mode). */
-  readonly scalyrEndpoint?: string | undefined;
-  /** Logentries token input override (`--logentries-endpoint` HOST:PORT, tcp://HOST:PORT). */
-  readonly logentriesEndpoint?: string | undefined;
-  /** The log pipeline's spool and checkpoints. */
-  readonly logStateDir: string;
-  /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */
-  readonly ecrEndpoint: string | undefined;
-  readonly elbEndpoint: string | undefined;
-  /** Registries that accept the signed instance identity as login (the original's Pier One). */
-  readonly identityDocumentRegistries: readonly string[];
-  /** Refuse images whose manifest lacks X-Production-Ready-Taupage/X-Trusted: true (Pier One policy). */
-  readonly requireTrustedImages: boolean;
+export type AgentSettings = Ec2AgentSettings | LocalAgentSettings;
+
+/** What both modes set. */
+export interface CommonAgentSettings {
   /** The AMI's defaults file; user data keys replace its keys. */
   readonly defaultsFile: string | undefined;
   readonly metaDir: string;
@@ -56,29 +36,64 @@ export interface AgentSettings {
   readonly pullInactivityTimeoutMs: number;
   /** The app's health check after the boot: interval, timeout, thresholds (docs/health.md). */
   readonly healthMonitor: HealthMonitorSettings;
-  /** `systemd`, `record:<file>` (tests) or `off` (local mode); see src/lifecycle/. */
-  readonly hostPower: string;
+  /** The log pipeline's spool and checkpoints. */
+  readonly logStateDir: string;
+  /** CloudWatch Logs endpoint override (tests). */
+  readonly cloudWatchLogsEndpoint?: string | undefined;
+  /** S3 endpoint override of the logging s3 destination (tests). */
+  readonly s3LogsEndpoint?: string | undefined;
+  /** Scalyr addEvents URL override (`--scalyr-endpoint`; agent and local mode). */
+  readonly scalyrEndpoint?: string | undefined;
+  /** Logentries token input override (`--logentries-endpoint` HOST:PORT, tcp://HOST:PORT). */
+  readonly logentriesEndpoint?: string | undefined;
   /** The supervisor's memory of the container across agent restarts. */
   readonly supervisorStateFile: string;
   /** Host preparation (sysctl, disks, credentials, termination notices); see docs/host.md. */
   readonly host: HostSettings;
-  /** On /run: `<dir>/date` is when the agent first started in this host boot; undefined: every start is a boot. */
-  readonly bootMarkerDir: string | undefined;
   readonly logLevel: string;
   /** The audit trail and SSH access expiry (EC2 mode); undefined: off. See docs/ssh-access.md. */
   readonly audit?: AuditSettings;
   /** The host's sshd from ssh_ports & co. (EC2 mode); undefined: sshd is not managed. */
   readonly sshd?: HostSshSettings;
-  /** Container user, application.log, etcd, Docker CLI (issue 19); undefined: defaults off. */
+  /** Container user, application.log, etcd, Docker CLI (issue 19; EC2 mode); undefined: defaults off. */
   readonly integration?: IntegrationSettings;
-  /** Local mode only. */
-  readonly local?: {
-    readonly configFile: string;
-    readonly region: string;
-    readonly devKeyFile: string;
-    /** Leave the container running when `taupage local` exits. */
-    readonly keepContainer: boolean;
-  };
+}
+
+/** `taupage agent`: IMDSv2, KMS and the other AWS services of the instance's region. */
+export interface Ec2AgentSettings extends CommonAgentSettings {
+  readonly mode: 'ec2';
+  readonly imdsUrl: string;
+  /** How long the boot waits for IMDS to answer at all. */
+  readonly imdsBudgetMs: number;
+  readonly kmsEndpoint: string | undefined;
+  /** CloudFormation endpoint override (tests); the region's endpoint otherwise. */
+  readonly cloudFormationEndpoint: string | undefined;
+  /** ECR and ELB endpoint overrides (tests); the region's endpoints otherwise. */
+  readonly ecrEndpoint: string | undefined;
+  readonly elbEndpoint: string | undefined;
+  /** Registries that accept the signed instance identity as login (the original's Pier One). */
+  readonly identityDocumentRegistries: readonly string[];
+  /** Refuse images whose manifest lacks X-Production-Ready-Taupage/X-Trusted: true (Pier One policy). */
+  readonly requireTrustedImages: boolean;
+  /** `systemd`, `record:<file>` (tests) or `off`; see src/lifecycle/. */
+  readonly hostPower: string;
+  /** On /run: `<dir>/date` is when the agent first started in this host boot; undefined: every start is a boot. */
+  readonly bootMarkerDir: string | undefined;
+}
+
+/** `taupage local`: no AWS, the config from a file. */
+export interface LocalAgentSettings extends CommonAgentSettings {
+  readonly mode: 'local';
+  readonly local: LocalSettings;
+}
+
+/** `taupage local`: where the config and the dev key are. */
+export interface LocalSettings {
+  readonly configFile: string;
+  readonly region: string;
+  readonly devKeyFile: string;
+  /** Leave the container running when `taupage local` exits. */
+  readonly keepContainer: boolean;
 }
 
 /** AMI-level settings of the audit trail and the SSH access watchers (flags: `taupage agent --help`). */

@@ -63,7 +63,7 @@ export class Supervisor {
       maximumRetryCount: options.spec().restartPolicy.maximumRetryCount,
       lastSeen: options.lastSeen,
     });
-    options.state.containerHistory = this.#watch.history;
+    options.state.containerHistoryKept(this.#watch.history);
   }
 
   /** Runs until `signal` aborts (undefined) or the shutdown policy says power off. */
@@ -125,8 +125,7 @@ export class Supervisor {
     const previous = o.state.container;
     if (info !== undefined) this.#id = info.id;
     this.#report(this.#watch.observe(info, o.clock.now()));
-    o.state.container = info;
-    o.state.containerCheckedAt = o.clock.now();
+    o.state.containerObserved(info, o.clock.now());
     if (info === undefined) {
       await this.#recreate(signal);
       return undefined;

@@ -15,7 +15,7 @@ export interface TerminationContext {
   readonly state: AgentState;
   readonly runtime: ContainerRuntime | undefined;
   readonly stopTimeoutSeconds: number;
-  readonly logShipping: LogPipeline | undefined;
+  readonly logShipping: Pick<LogPipeline, 'stop'> | undefined;
   readonly audit: AgentAudit | undefined;
   /** CompleteLifecycleAction for `lifecycle_hook`; undefined when none is configured. */
   readonly completeLifecycleAction: ((signal: AbortSignal) => Promise<void>) | undefined;
@@ -44,18 +44,13 @@ export async function drainForTermination(
   const report = await drainOnTermination(
     {
       setDraining: () => {
-        state.lifecycle ??= { maintenance: false, shutdown: 'never', powerOff: undefined };
-        state.lifecycle.termination = {
-          notice: describeNotice(notice),
-          at: new Date(context.clock.now()).toISOString(),
-          steps: [],
-        };
+        state.drainStarted(describeNotice(notice), new Date(context.clock.now()).toISOString());
       },
       stopApp: async (seconds, signal) => {
         const container = state.container;
         if (container === undefined || runtime === undefined) return;
         await runtime.stopContainer(container.id, seconds, signal);
-        state.container = (await runtime.inspectContainer(container.id, signal)) ?? container;
+        state.containerObserved((await runtime.inspectContainer(container.id, signal)) ?? container);
       },
       // The pipeline's stop drains the spool (the app's last lines included) within the deadline.
       flushLogs: async (signal) => {
@@ -71,12 +66,6 @@ export async function drainForTermination(
     },
     { notice, stopTimeoutSeconds: context.stopTimeoutSeconds, log, clock: context.clock },
   );
-  if (state.lifecycle?.termination !== undefined) {
-    state.lifecycle.termination.steps = report.steps.map(({ step, outcome, durationMs }) => ({
-      step,
-      outcome,
-      durationMs,
-    }));
-  }
+  state.drainFinished(report.steps.map(({ step, outcome, durationMs }) => ({ step, outcome, durationMs })));
   return report;
 }

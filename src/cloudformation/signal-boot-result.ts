@@ -40,14 +40,14 @@ export async function signalBootResult(
   try {
     const signaller = await options.createSignaller(identity);
     await signaller.signal(target, status, identity.instanceId, AbortSignal.timeout(SIGNAL_DEADLINE_MS));
-    state.cloudFormationSignal = { status, at, error: undefined };
+    state.cloudFormationSignalled({ status, at, error: undefined });
     log.info(
       { stack: target.stack, resource: target.resource, status },
       `Signalled CloudFormation: ${status}`,
     );
   } catch (error) {
     const message = options.redactor.scrub(error instanceof Error ? error.message : String(error));
-    state.cloudFormationSignal = { status, at, error: message };
+    state.cloudFormationSignalled({ status, at, error: message });
     log.error(
       { stack: target.stack, resource: target.resource, status, err: error },
       `Could not signal CloudFormation: ${message}`,

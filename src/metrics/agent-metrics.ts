@@ -134,6 +134,11 @@ export class AgentMetrics {
       help: 'Errors the agent recorded (also in GET /status under lastErrors), by code.',
       labelNames: ['code'],
       registers,
+      // Counted by AgentState (the ErrorReporter's store), so errors before this registry existed count too.
+      collect() {
+        this.reset();
+        for (const [code, count] of state.errorCounts) this.inc({ code }, count);
+      },
     });
     this.containerEvents = new Counter({
       name: 'taupage_container_events_total',

@@ -3,6 +3,7 @@ import { isTaupageError, toTaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
 import type { AgentState } from '../status/agent-state.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import {
   ENHANCED_METRICS_NAMESPACE,
@@ -46,6 +47,8 @@ export interface EnhancedCloudWatchMetricsOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly state: AgentState;
+  /** A failed round goes to GET /status lastErrors and taupage_errors_total (not the audit trail). */
+  readonly errors: ErrorReporter;
   readonly metrics: AgentMetrics | undefined;
   readonly namespace?: string;
 }
@@ -70,13 +73,7 @@ export class EnhancedCloudWatchMetrics {
   start(): boolean {
     const { enabled, intervalSeconds, scheduler, state, log } = this.#options;
     if (!enabled || this.#job !== undefined) return false;
-    state.cloudwatch = {
-      namespace: this.#namespace,
-      intervalSeconds,
-      lastPublishedAt: undefined,
-      lastDatums: 0,
-      lastError: undefined,
-    };
+    state.cloudwatchStarted(this.#namespace, intervalSeconds);
     this.#job = scheduler.schedule(everySeconds(intervalSeconds), () => this.publishOnce());
     log.info({ namespace: this.#namespace, intervalSeconds }, 'Publishing enhanced CloudWatch metrics');
     return true;
@@ -123,18 +120,14 @@ export class EnhancedCloudWatchMetrics {
         sent += batch.length;
         metrics?.cloudwatchDatums.inc(batch.length);
       }
-      if (state.cloudwatch !== undefined) {
-        state.cloudwatch.lastPublishedAt = new Date(clock.now()).toISOString();
-        state.cloudwatch.lastDatums = sent;
-      }
+      state.cloudwatchPublished(new Date(clock.now()).toISOString(), sent);
       log.debug({ datums: sent, requests: batches.length }, 'Published enhanced CloudWatch metrics');
     } catch (error) {
       if (this.#stopping.signal.aborted) return;
       const failure = toTaupageError(error);
       const at = new Date(clock.now()).toISOString();
-      if (state.cloudwatch !== undefined) state.cloudwatch.lastError = { at, code: failure.code };
-      state.recordError({ at, component: 'cloudwatch', code: failure.code, message: failure.message });
-      metrics?.errors.inc({ code: failure.code });
+      state.cloudwatchFailed(at, failure.code);
+      this.#options.errors.reportFailure('cloudwatch', failure, { audit: false });
       log.warn({ code: failure.code, err: failure }, 'Could not publish enhanced CloudWatch metrics');
     }
   }

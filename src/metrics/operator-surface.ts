@@ -3,6 +3,7 @@ import type { Logger } from '../core/logger.js';
 import type { ContainerStats } from '../docker/container-stats.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { AgentState } from '../status/agent-state.js';
+import type { ErrorReporter } from '../status/error-reporter.js';
 import { AgentMetrics } from './agent-metrics.js';
 import { ContainerMetrics } from './container-metrics.js';
 import { EnhancedCloudWatchMetrics } from './enhanced-cloudwatch-metrics.js';
@@ -39,6 +40,7 @@ export interface OperatorSurfaceOptions {
   readonly cloudwatch:
     { readonly intervalSeconds: number; readonly endpoint: string | undefined } | undefined;
   readonly state: AgentState;
+  readonly errors: ErrorReporter;
   readonly log: Logger;
 }
 
@@ -93,6 +95,7 @@ export function createOperatorSurface(options: OperatorSurfaceOptions): Operator
             clock: systemClock,
             log: log.child({ component: 'cloudwatch' }),
             state,
+            errors: options.errors,
             metrics: agentMetrics,
           }),
   };

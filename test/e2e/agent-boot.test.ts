@@ -103,13 +103,40 @@ async function allFilesUnder(dir: string): Promise<string> {
 
 describe('taupage agent: user data to a healthy container', () => {
   const secret = `e2e-plaintext-${randomBytes(8).toString('hex')}`;
-  let boot: Boot;
   let hostPort: number;
-  let firstConfig: string;
+  /** The first boot (IMDS not up at first), kept running for the checks that only look at it. */
+  let boot: Boot;
+  let firstStatus: Record<string, unknown>;
 
-  it('boots even though IMDS is not up yet, decrypts, pulls, starts and passes the health check', async () => {
+  /** Without ports: the agents the tests stop and restart run beside the first one. */
+  function ownConfig(greeting: string): string {
+    return userData(
+      [
+        `source: ${env.image}`,
+        'environment:',
+        `  DB_PASSWORD: "${kms.encryptForTest(secret)}"`,
+        `  GREETING: ${greeting}`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  /** An agent of its own (its own container), booted. */
+  async function bootOwn(config: string, options: { containerName?: string; metaDir?: string } = {}) {
+    const own = await startAgent(config, options);
+    expect((await bootState(own.agent)).boot).toMatchObject({ state: 'succeeded' });
+    return own;
+  }
+
+  async function stopOwn(own: Boot): Promise<void> {
+    expect(await own.agent.stop()).toBe(0);
+    expect(own.agent.output).not.toContain(secret);
+    await own.imds.close();
+  }
+
+  beforeAll(async () => {
     hostPort = await freePort();
-    firstConfig = userData(
+    const firstConfig = userData(
       [
         `source: ${env.image}`,
         'environment:',
@@ -122,7 +149,15 @@ describe('taupage agent: user data to a healthy container', () => {
       ].join('\n'),
     );
     boot = await startAgent(firstConfig, { unavailable: 3 });
-    const status = await bootState(boot.agent);
+    firstStatus = await bootState(boot.agent);
+  });
+  afterAll(async () => {
+    await boot.agent.stop();
+    await boot.imds.close();
+  });
+
+  it('boots even though IMDS is not up yet, decrypts, pulls, starts and passes the health check', () => {
+    const status = firstStatus;
     expect(status.boot).toMatchObject({ state: 'succeeded', error: null });
     const steps = (status.boot as { steps: { name: string; outcome: string; durationMs: number }[] }).steps;
     expect(steps.map((step) => [step.name, step.outcome])).toEqual([
@@ -179,50 +214,56 @@ describe('taupage agent: user data to a healthy container', () => {
   });
 
   it('shuts down cleanly on SIGTERM and leaves the app running', async () => {
-    expect(await boot.agent.stop()).toBe(0);
-    expect(boot.agent.output).not.toContain(secret);
-    const inspect = await docker.getContainer(boot.containerName).inspect();
+    const own = await bootOwn(ownConfig('hello'));
+    await stopOwn(own);
+    const inspect = await docker.getContainer(own.containerName).inspect();
     expect(inspect.State.Running).toBe(true);
-    await boot.imds.close();
   });
 
   it('adopts the running container after an agent restart instead of creating a duplicate', async () => {
-    const before = await docker.getContainer(boot.containerName).inspect();
-    const again = await startAgent(firstConfig, { containerName: boot.containerName, metaDir: boot.metaDir });
+    // One config: each ownConfig() encrypts anew, and a new ciphertext is a changed config.
+    const config = ownConfig('hello');
+    const first = await bootOwn(config);
+    await stopOwn(first);
+    const before = await docker.getContainer(first.containerName).inspect();
+    const again = await startAgent(config, {
+      containerName: first.containerName,
+      metaDir: first.metaDir,
+    });
     const status = await bootState(again.agent);
     expect(status.boot).toMatchObject({ state: 'succeeded' });
     const containerStep = (status.boot as { steps: { name: string; detail: string }[] }).steps.find(
       (step) => step.name === 'container',
     );
     expect(containerStep?.detail).toMatch(/^adopted running container/);
-    const after = await docker.getContainer(boot.containerName).inspect();
+    const after = await docker.getContainer(first.containerName).inspect();
     expect(after.Id).toBe(before.Id);
     expect(after.State.StartedAt).toBe(before.State.StartedAt);
     const sameName = await docker.listContainers({
       all: true,
-      filters: { name: [`^/${boot.containerName}$`] },
+      filters: { name: [`^/${first.containerName}$`] },
     });
     expect(sameName).toHaveLength(1);
-    expect(await again.agent.stop()).toBe(0);
-    expect(again.agent.output).not.toContain(secret);
-    await again.imds.close();
+    await stopOwn(again);
   });
 
   it('replaces the container when the user data changed (new config after a stop/start)', async () => {
-    const changed = firstConfig.replace('GREETING: hello', 'GREETING: changed');
-    const before = await docker.getContainer(boot.containerName).inspect();
-    const again = await startAgent(changed, { containerName: boot.containerName, metaDir: boot.metaDir });
+    const first = await bootOwn(ownConfig('hello'));
+    await stopOwn(first);
+    const before = await docker.getContainer(first.containerName).inspect();
+    const again = await startAgent(ownConfig('changed'), {
+      containerName: first.containerName,
+      metaDir: first.metaDir,
+    });
     const status = await bootState(again.agent);
     expect(status.boot).toMatchObject({ state: 'succeeded' });
-    const after = await docker.getContainer(boot.containerName).inspect();
+    const after = await docker.getContainer(first.containerName).inspect();
     expect(after.Id).not.toBe(before.Id);
     expect(after.Config.Env).toEqual(expect.arrayContaining(['GREETING=changed', `DB_PASSWORD=${secret}`]));
     expect(
-      await docker.listContainers({ all: true, filters: { name: [`^/${boot.containerName}$`] } }),
+      await docker.listContainers({ all: true, filters: { name: [`^/${first.containerName}$`] } }),
     ).toHaveLength(1);
-    expect(await again.agent.stop()).toBe(0);
-    expect(again.agent.output).not.toContain(secret);
-    await again.imds.close();
+    await stopOwn(again);
   });
 });
 

@@ -16,6 +16,7 @@ import { Secret } from '../../../src/core/secret.js';
 import type { InstanceIdentity } from '../../../src/metadata/instance-metadata.js';
 import { ConfigSecrets } from '../../../src/secrets/decrypt-config-secrets.js';
 import { AgentState } from '../../../src/status/agent-state.js';
+import { AgentErrorReporter } from '../../../src/status/error-reporter.js';
 import { BootTimeline } from '../../../src/status/boot-timeline.js';
 import { LogSinkEmulator } from '../../emulators/log-sink-emulator.js';
 import { eventually } from '../../support/test-env.js';
@@ -105,7 +106,7 @@ async function agent(metaDir: string) {
     metaDir,
     clock: systemClock,
     log,
-    state,
+    errors: new AgentErrorReporter({ state, redactor: new Redactor(), clock: systemClock, audit }),
   });
   const controller = new AbortController();
   audit.start(controller.signal);

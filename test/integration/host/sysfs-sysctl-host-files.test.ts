@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/core/logger.js';
 import { Redactor } from '../../../src/core/redactor.js';
-import { readBootTime, writeBootMarker } from '../../../src/host/boot-marker.js';
+import { readBootTime, writeBootMarker } from '../../../src/lifecycle/host-boot-marker.js';
 import { ensureCustomLogDir } from '../../../src/host/custom-log-dir.js';
 import { ensureRouteTableName } from '../../../src/host/nat-gateway-routing.js';
 import { applySysctl, validateSysctlNames } from '../../../src/host/sysctl-settings.js';

@@ -119,7 +119,7 @@ describe('log shipping observability (real pipeline and spool, scraped through A
     });
     const running = pipeline;
     const state = newState();
-    state.logPipeline = () => logPipelineState(running.status());
+    state.logPipelineStarted(() => logPipelineState(running.status()));
     const metrics = new AgentMetrics(state);
     const scrape = (): Promise<string> => metrics.registry.metrics();
     const caughtUp = (name: string): Promise<true> =>

@@ -9,8 +9,14 @@ import { readMeminfo } from '../../../src/metrics/meminfo-collector.js';
 import type { MetricDatum } from '../../../src/metrics/metric-datum.js';
 import type { Scheduler } from '../../../src/metrics/scheduler.js';
 import { AgentState } from '../../../src/status/agent-state.js';
+import { AgentErrorReporter } from '../../../src/status/error-reporter.js';
+import { Redactor } from '../../../src/core/redactor.js';
 import { BootTimeline } from '../../../src/status/boot-timeline.js';
 import { CloudWatchEmulator } from '../../emulators/cloudwatch-emulator.js';
+
+function unexpected(): never {
+  throw new Error('no error expected here');
+}
 
 const ACCESS_KEY = 'AKIDCLOUDWATCHTEST';
 const SECRET_KEY = 'cloudwatch-test-secret-key';
@@ -78,6 +84,7 @@ function publisherFor(
     clock: systemClock,
     log: pino({ level: 'silent' }),
     state,
+    errors: new AgentErrorReporter({ state, redactor: new Redactor(), clock: systemClock }),
     metrics: undefined,
   });
   return { metrics, state, scheduler };
@@ -217,6 +224,7 @@ describe('enhanced CloudWatch metrics → the real SDK → the CloudWatch emulat
       clock: systemClock,
       log: pino({ level: 'silent' }),
       state,
+      errors: new AgentErrorReporter({ state, redactor: new Redactor(), clock: systemClock }),
       metrics: undefined,
     });
     wrongKey.start();
@@ -242,6 +250,7 @@ describe('enhanced CloudWatch metrics → the real SDK → the CloudWatch emulat
         mode: 'ec2',
         startedAt: new Date().toISOString(),
       }),
+      errors: { report: unexpected, reportFailure: unexpected },
       metrics: undefined,
     });
     expect(metrics.start()).toBe(false);

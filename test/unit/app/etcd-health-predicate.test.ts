@@ -31,7 +31,7 @@ describe('the etcd heartbeat’s health predicate', () => {
     });
     const healthy = bootHealthPredicate(state);
     expect(healthy()).toBe(false); // booting: nothing known
-    state.container = container('running');
+    state.containerObserved(container('running'));
     state.health.checking('http://127.0.0.1:8080/health', false);
     expect(healthy()).toBe(false);
     state.health.bootGate(probe(true));
@@ -42,7 +42,7 @@ describe('the etcd heartbeat’s health predicate', () => {
     expect(healthy()).toBe(false);
     state.health.record(probe(true), thresholds);
     expect(healthy()).toBe(true);
-    state.container = container('exited');
+    state.containerObserved(container('exited'));
     expect(healthy()).toBe(false);
   });
 
@@ -54,7 +54,7 @@ describe('the etcd heartbeat’s health predicate', () => {
       startedAt: new Date().toISOString(),
     });
     state.health.nothingToCheck();
-    state.container = container('running');
+    state.containerObserved(container('running'));
     expect(bootHealthPredicate(state)()).toBe(true);
   });
 });

@@ -97,7 +97,7 @@ describe('instrumentDecrypter', () => {
 describe('ContainerMetrics', () => {
   it('renders state at once and Docker stats after a background refresh; never waits for Docker', async () => {
     const state = newState();
-    state.container = running;
+    state.containerObserved(running);
     const stats = new FakeContainerStats();
     stats.samples.set('c0ffee', {
       cpuSeconds: 12.5,

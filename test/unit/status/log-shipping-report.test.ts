@@ -101,9 +101,9 @@ describe('log shipping in AgentState', () => {
   it('reads the pipeline and the agent log buffer at each request, never a stale copy', () => {
     const state = newState();
     let current = pipelineStatus({ dropped: 40 });
-    state.logPipeline = () => logPipelineState(current);
+    state.logPipelineStarted(() => logPipelineState(current));
     const agentLog = new AgentLogSource({ maxLines: 2 });
-    state.agentLogBuffer = () => agentLog.status();
+    state.agentLogBuffered(() => agentLog.status());
     for (let i = 0; i < 5; i++) agentLog.write(`{"msg":"line ${String(i)}"}\n`);
     const first = JSON.parse(JSON.stringify(statusDocument(state, clock.now()))) as {
       logShipping: Record<string, unknown>;
@@ -129,9 +129,9 @@ describe('taupage_log_* metrics', () => {
   it('a scrape has every family with destination/outcome labels, refilled from the state each time', async () => {
     const state = newState();
     let current = pipelineStatus();
-    state.logPipeline = () => logPipelineState(current);
+    state.logPipelineStarted(() => logPipelineState(current));
     const agentLog = new AgentLogSource({ maxLines: 1 });
-    state.agentLogBuffer = () => agentLog.status();
+    state.agentLogBuffered(() => agentLog.status());
     agentLog.write('{"msg":"a"}\n');
     agentLog.write('{"msg":"b"}\n');
     const metrics = new AgentMetrics(state);
@@ -197,7 +197,7 @@ describe('taupage_log_* metrics', () => {
 describe('status page and text', () => {
   it('show per destination whether it fails, what it dropped and rejected, and its lag', () => {
     const state = newState();
-    state.logPipeline = () => logPipelineState(pipelineStatus());
+    state.logPipelineStarted(() => logPipelineState(pipelineStatus()));
     const document = JSON.parse(JSON.stringify(statusDocument(state, clock.now()))) as Record<
       string,
       unknown

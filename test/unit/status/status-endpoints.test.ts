@@ -53,14 +53,12 @@ describe('healthChecks', () => {
   it('boot failure, a stopped container, a stale supervisor and a failing health check each name themselves', () => {
     const state = newState();
     expect(healthChecks(state, 0)).toEqual([{ name: 'boot', ok: true, detail: 'booting' }]);
-    state.bootState = 'failed';
-    state.bootError = { code: 'IMAGE_NOT_FOUND', message: 'x' };
+    state.bootFailed({ code: 'IMAGE_NOT_FOUND', message: 'x' });
     expect(healthChecks(state, 0)).toEqual([
       { name: 'boot', ok: false, detail: 'boot failed: IMAGE_NOT_FOUND' },
     ]);
-    state.bootState = 'succeeded';
-    state.container = { ...running, state: 'exited', exitCode: 137, oomKilled: true };
-    state.containerCheckedAt = 0;
+    state.bootSucceeded({ maintenance: false, shutdown: 'never' });
+    state.containerObserved({ ...running, state: 'exited', exitCode: 137, oomKilled: true }, 0);
     state.health.checking('http://127.0.0.1:8080/health', false);
     state.health.bootGate({
       ok: false,
@@ -81,8 +79,7 @@ describe('healthChecks', () => {
 
   it('a log destination failing for 5 minutes impairs the agent; a shorter outage does not', () => {
     const state = newState();
-    state.bootState = 'succeeded';
-    state.lifecycle = { maintenance: true, shutdown: 'never', powerOff: undefined };
+    state.bootSucceeded({ maintenance: true, shutdown: 'never' });
     const destination = {
       destination: 'cloudwatch-logs',
       lagSeconds: 299,
@@ -100,9 +97,9 @@ describe('healthChecks', () => {
       sources: [],
       spool: { diskBytes: 10, pendingBytes: 0 },
     });
-    state.logPipeline = () => report(299);
+    state.logPipelineStarted(() => report(299));
     expect(healthChecks(state, 0).filter((check) => !check.ok)).toEqual([]);
-    state.logPipeline = () => report(LOG_DESTINATION_FAILING_MS / 1000);
+    state.logPipelineStarted(() => report(LOG_DESTINATION_FAILING_MS / 1000));
     expect(healthChecks(state, 0).filter((check) => !check.ok)).toEqual([
       {
         name: 'logs',
@@ -125,9 +122,14 @@ describe('status server', () => {
     const redactor = new Redactor();
     redactor.register('leaked-plaintext');
     state.recordError({ at: 'now', component: 'x', code: 'INTERNAL', message: 'oops leaked-plaintext' });
-    state.application = { id: '<script>alert(1)</script>', version: '1', image: 'img', configDigest: 'd' };
-    state.bootState = 'succeeded';
-    state.container = { ...running, state: 'exited', exitCode: 1 };
+    state.applicationKnown({
+      id: '<script>alert(1)</script>',
+      version: '1',
+      image: 'img',
+      configDigest: 'd',
+    });
+    state.bootSucceeded({ maintenance: false, shutdown: 'never' });
+    state.containerObserved({ ...running, state: 'exited', exitCode: 1 });
     const requests: string[] = [];
     server = createStatusServer({
       status: () => statusDocument(state, clock.now()),
@@ -169,11 +171,10 @@ describe('status server', () => {
 describe('status for humans', () => {
   it('renders the page and the terminal text from the same document', () => {
     const state = newState();
-    state.bootState = 'succeeded';
-    state.container = running;
-    state.containerCheckedAt = clock.now();
-    state.application = { id: 'app', version: '7', image: 'reg/app:7', configDigest: 'sha256:x' };
-    state.imageDigest = 'reg/app@sha256:abc';
+    state.bootSucceeded({ maintenance: false, shutdown: 'never' });
+    state.containerObserved(running, clock.now());
+    state.applicationKnown({ id: 'app', version: '7', image: 'reg/app:7', configDigest: 'sha256:x' });
+    state.imageDigestKnown('reg/app@sha256:abc');
     const document = statusDocument(state, clock.now());
     expect(renderStatusPage(document)).toContain('reg/app@sha256:abc');
     const text = formatStatusText(document);

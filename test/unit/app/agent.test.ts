@@ -1,0 +1,248 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Agent, type AgentDependencies } from '../../../src/app/agent.js';
+import type { RunningLogShipping } from '../../../src/app/agent-services.js';
+import { BOOT_STEPS } from '../../../src/app/boot.js';
+import type { AgentAudit } from '../../../src/audit/agent-audit.js';
+import type { SignalStatus } from '../../../src/cloudformation/stack-signaller.js';
+import { systemClock, type Clock } from '../../../src/core/clock.js';
+import { ExitCode } from '../../../src/core/exit-codes.js';
+import { Redactor } from '../../../src/core/redactor.js';
+import type { HostPower } from '../../../src/lifecycle/host-power.js';
+import { AgentState } from '../../../src/status/agent-state.js';
+import { BootTimeline } from '../../../src/status/boot-timeline.js';
+import { AgentErrorReporter } from '../../../src/status/error-reporter.js';
+import { FakeContainerRuntime } from '../../fakes/fake-container-runtime.js';
+import { FakeInstanceMetadata } from '../../fakes/fake-instance-metadata.js';
+import { FakeSecretDecrypter } from '../../fakes/fake-secret-decrypter.js';
+import { eventually } from '../../support/test-env.js';
+
+const IMAGE = 'registry.example.org/team/app:1.0';
+
+/** Real time, but every sleep a thousand times shorter: shutdown budgets of seconds pass in milliseconds. */
+const fastClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => systemClock.sleep(ms / 1000, signal),
+};
+
+function userData(extra = ''): string {
+  return `runtime: Docker\nsource: ${IMAGE}\napplication_id: kio\napplication_version: "1.0"\nnotify_cfn:\n  stack: kio-1\n  resource: AppServer\n${extra}`;
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'taupage-agent-unit-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** An agent on fakes that writes down, in one list, what it does on the way out. */
+function setup(options: {
+  userData: string | undefined;
+  hostStopping?: boolean;
+  logStop?: () => Promise<void>;
+}) {
+  const events: string[] = [];
+  const signals: SignalStatus[] = [];
+  const runtime = new FakeContainerRuntime();
+  runtime.registry.add(IMAGE);
+  const state = new AgentState(new BootTimeline(fastClock, BOOT_STEPS), {
+    version: 'test',
+    commit: 'test',
+    mode: 'ec2',
+    startedAt: new Date().toISOString(),
+  });
+  const audit: AgentAudit = {
+    start: () => undefined,
+    identify: () => undefined,
+    record: (type) => {
+      if (type === 'agent.stop' || type === 'agent.error') events.push(`audit ${type}`);
+    },
+    flush: () => Promise.resolve(true),
+    stop: () => {
+      events.push('audit stopped');
+      return Promise.resolve();
+    },
+  };
+  const hostPower: HostPower = {
+    isShuttingDown: () => {
+      events.push('app: is the host shutting down?');
+      return Promise.resolve(options.hostStopping ?? false);
+    },
+    powerOff: () => Promise.resolve(),
+  };
+  const pipeline: RunningLogShipping = {
+    status: () => ({
+      sources: [],
+      destinations: [],
+      spool: { diskBytes: 0, pendingBytes: 0 },
+      lostRecords: 0,
+    }),
+    stop: async () => {
+      events.push('logs flushing');
+      await (options.logStop ?? (() => Promise.resolve()))();
+      events.push('logs flushed');
+    },
+  };
+  const redactor = new Redactor();
+  const metadata = new FakeInstanceMetadata(options.userData);
+  const deps: AgentDependencies = {
+    metadata,
+    loadAdapters: () => Promise.resolve({ runtime, secretDecrypter: () => new FakeSecretDecrypter() }),
+    statusListen: { host: '127.0.0.1', port: 0 },
+    removeContainerOnExit: false,
+    processStartedAt: Date.now(),
+    audit,
+    createStackSignaller: () =>
+      Promise.resolve({
+        signal: (_target, status) => {
+          signals.push(status);
+          return Promise.resolve();
+        },
+      }),
+    startLogShipping: () => Promise.resolve(pipeline),
+    hostPower,
+    lastSeenFile: undefined,
+    hostLifecycle: {
+      start: () => Promise.resolve(),
+      stop: () => void events.push('background stopped'),
+    },
+    clock: fastClock,
+    log: pino({ level: 'silent' }),
+    redactor,
+    state,
+    errors: new AgentErrorReporter({ state, redactor, clock: fastClock, audit }),
+    settings: {
+      defaults: {},
+      metaDir: dir,
+      containerName: `taupage-agent-unit-${Date.now()}`,
+      applicationUser: '999:999',
+      pullInactivityTimeoutMs: 1000,
+      healthCheckHost: '127.0.0.1',
+    },
+  };
+  return { agent: new Agent(deps), deps, state, runtime, events, signals, metadata };
+}
+
+describe('Agent', () => {
+  it('boots, supervises until the signal, then shuts down in order: background, app, logs, endpoints, audit', async () => {
+    const { agent, state, events, signals } = setup({ userData: userData() });
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    const status = state.endpoints.status;
+    expect(signals).toEqual(['SUCCESS']);
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+    expect(events).toEqual([
+      'background stopped',
+      'app: is the host shutting down?',
+      'logs flushing',
+      'logs flushed',
+      'audit agent.stop',
+      'audit stopped',
+    ]);
+    // The status endpoint was closed before the audit stage.
+    await expect(fetch(status ?? 'http://127.0.0.1:1/')).rejects.toThrow();
+  });
+
+  it('cuts a log flush that hangs at its budget and still ships the audit trail', async () => {
+    const { agent, state, events } = setup({
+      userData: userData(),
+      logStop: () => new Promise(() => undefined),
+    });
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+    expect(events).toEqual([
+      'background stopped',
+      'app: is the host shutting down?',
+      'logs flushing',
+      'audit agent.stop',
+      'audit stopped',
+    ]);
+  });
+
+  it('gives the app its docker.stop_timeout on top of the shutdown deadline once the config is known', async () => {
+    const { agent, state } = setup({ userData: userData('docker:\n  stop_timeout: 60\n') });
+    expect(agent.shutdownDeadlineMs).toBe(40_000);
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    expect(agent.shutdownDeadlineMs).toBe(90_000);
+    controller.abort();
+    await running;
+  });
+
+  it('stops the app gracefully when the host shuts down, before the logs flush', async () => {
+    const { agent, state, events, runtime } = setup({ userData: userData(), hostStopping: true });
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    controller.abort();
+    await running;
+    const id = state.container?.id ?? '';
+    expect(runtime.calls).toContain(`stop ${id}`);
+    expect(runtime.calls).not.toContain(`remove ${id}`);
+    expect(events.indexOf('logs flushing')).toBeGreaterThan(
+      events.indexOf('app: is the host shutting down?'),
+    );
+  });
+
+  it('a failed boot signals FAILURE and returns the documented exit code (invalid config: 2)', async () => {
+    const { agent, state, signals, events } = setup({
+      userData: userData().replace(`source: ${IMAGE}\n`, ''),
+    });
+    const code = await agent.run(new AbortController().signal);
+    expect(code).toBe(ExitCode.InvalidConfig);
+    expect(signals).toEqual(['FAILURE']);
+    expect(state.bootState).toBe('failed');
+    expect(agent.failure?.code).toBe('CONFIG_INVALID');
+    expect(state.errors.map((error) => [error.component, error.code])).toEqual([['boot', 'CONFIG_INVALID']]);
+    // Still an orderly shutdown (the audit trail records the error and the stop).
+    expect(events).toEqual([
+      'audit agent.error',
+      'background stopped',
+      // No container to stop: the host is not even asked.
+      'audit agent.stop',
+      'audit stopped',
+    ]);
+  });
+
+  it('a boot that fails for good (image not found) exits 3 after FAILURE', async () => {
+    const { agent, signals, runtime } = setup({ userData: userData() });
+    runtime.registry.clear();
+    expect(await agent.run(new AbortController().signal)).toBe(ExitCode.BootFailed);
+    expect(signals).toEqual(['FAILURE']);
+  });
+
+  it('SIGTERM during the boot ends it without a FAILURE signal, with exit 0, and still shuts down in order', async () => {
+    const { agent, state, signals, events, metadata } = setup({ userData: userData() });
+    const controller = new AbortController();
+    let reached!: () => void;
+    const inImds = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    metadata.userData = (signal?: AbortSignal) =>
+      new Promise<Buffer>((_resolve, reject) => {
+        reached();
+        signal?.addEventListener('abort', () => {
+          reject(new DOMException('aborted', 'AbortError'));
+        });
+      });
+    const running = agent.run(controller.signal);
+    await inImds;
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+    expect(signals).toEqual([]);
+    expect(state.bootState).toBe('booting');
+    expect(state.errors).toEqual([]);
+    expect(events).toEqual(['background stopped', 'audit agent.stop', 'audit stopped']);
+  });
+});
