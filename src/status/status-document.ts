@@ -13,7 +13,9 @@ export function statusDocument(state: AgentState, now: number): Record<string, u
       ...state.agent,
       node: process.version,
       pid: process.pid,
-      uptimeSeconds: Math.round((now - Date.parse(state.agent.startedAt)) / 1000),
+      // The process's monotonic uptime: a wall clock stepped back (NTP, a VM resumed) must not
+      // make it negative, as `now - startedAt` did.
+      uptimeSeconds: Math.round(process.uptime()),
       endpoints: state.endpoints,
     },
     instance:

@@ -183,3 +183,11 @@ describe('status for humans', () => {
     expect(text).toMatch(/^container +taupageapp running, 0 restart\(s\), exit code -$/m);
   });
 });
+
+describe('statusDocument uptime', () => {
+  it('never goes negative when the wall clock is stepped back after the start (monotonic)', () => {
+    const state = newState(); // started at the epoch
+    const document = statusDocument(state, -3_600_000) as { agent: { uptimeSeconds: number } };
+    expect(document.agent.uptimeSeconds).toBeGreaterThanOrEqual(0);
+  });
+});
