@@ -112,6 +112,9 @@ export class ApplicationLogDestination implements LogDestination {
     const encoded = batch.encoded;
     const sourcePrefix = Buffer.from(`,${JSON.stringify(source)},"`);
     let at = 0;
+    // The next backslash (a JSON escape) at or after the current body: searched again only once
+    // passed, so a batch without escapes is scanned once, not once a line.
+    let backslash = -2;
     while (at < encoded.length) {
       let end = encoded.indexOf(0x0a, at);
       if (end === -1) end = encoded.length;
@@ -124,7 +127,8 @@ export class ApplicationLogDestination implements LogDestination {
         const timestamp = Number(encoded.toString('latin1', at + 1, comma));
         const bodyStart = comma + sourcePrefix.length;
         const bodyEnd = end - 2; // without `"]`
-        if (encoded.indexOf(0x5c, bodyStart) !== -1 && encoded.indexOf(0x5c, bodyStart) < bodyEnd) {
+        if (backslash !== -1 && backslash < bodyStart) backslash = encoded.indexOf(0x5c, bodyStart);
+        if (backslash !== -1 && backslash < bodyEnd) {
           const [, , message] = JSON.parse(encoded.toString('utf8', at, end)) as [number, string, string];
           text(timestamp, message);
         } else {
