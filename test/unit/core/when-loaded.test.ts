@@ -13,7 +13,9 @@ describe('whenLoaded', () => {
   afterEach(() => {
     process.off('unhandledRejection', onUnhandled);
   });
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+  // Node reports unhandled rejections when the microtask queue drains, before the event loop's
+  // next phase: one setImmediate later they have been reported, or never will be.
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
 
   it('uses the component once it has loaded', async () => {
     const used: string[] = [];
