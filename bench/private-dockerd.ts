@@ -11,6 +11,8 @@ export interface PrivateDockerd {
   readonly docker: Docker;
   readonly pid: number;
   readonly dir: string;
+  /** The daemon's socket (DOCKER_HOST=unix://<socket> for a client process). */
+  readonly socket: string;
   readonly version: string;
   /** Stops the daemon (SIGTERM, then SIGKILL), unmounts leftovers and removes `dir`. Idempotent. */
   readonly stop: () => Promise<void>;
@@ -75,6 +77,7 @@ export async function startPrivateDockerd(options: PrivateDockerdOptions): Promi
         return daemon.pid;
       },
       dir,
+      socket,
       version,
       stop,
       restart,

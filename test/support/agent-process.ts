@@ -99,6 +99,18 @@ export class AgentProcess {
     return (await response.json()) as Record<string, unknown>;
   }
 
+  /** The agent's process id (for /proc/<pid>/stat, say). */
+  get pid(): number {
+    const pid = this.#child.pid;
+    if (pid === undefined) throw new Error('the agent process did not start');
+    return pid;
+  }
+
+  /** Its exit code once it has exited, else null. */
+  get exitCode(): number | null {
+    return this.#child.exitCode;
+  }
+
   signal(signal: NodeJS.Signals): void {
     this.#child.kill(signal);
   }
