@@ -10,6 +10,7 @@ import Docker from 'dockerode';
 import { CloudWatchLogsEmulator } from '../test/emulators/cloudwatch-logs-emulator.js';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { AgentProcess } from '../test/support/agent-process.js';
+import { freePort } from '../test/support/test-env.js';
 import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 
 const args = process.argv.slice(2);
@@ -21,6 +22,8 @@ const LINES = Number(option('--lines', '200000'));
 const RUNS = Number(option('--runs', '1'));
 /** awslogs-force-flush-interval-seconds for the awslogs runs; '' = the driver's default (5 s). */
 const AWSLOGS_FLUSH = option('--awslogs-flush-seconds', '');
+/** BENCH_MEMORY=1: sample the agent's heap and external memory against its RSS (see sampleMemory). */
+const MEMORY = process.env.BENCH_MEMORY === '1';
 const IMAGE = option('--image', process.env.TAUPAGE_TEST_IMAGE ?? '');
 const TIMEOUT_MS = 300_000;
 const STREAM = 'i-0bench0000000000';
@@ -47,6 +50,10 @@ interface Result {
   readonly duplicates?: number;
   /** taupage only: the agent process's CPU time from the app container's start to the last line. */
   readonly cpuSeconds?: number;
+  /** taupage only: the agent's CPU time before the lines started (boot, loading the pipeline). */
+  readonly bootCpuSeconds?: number;
+  /** taupage, BENCH_MEMORY=1: peaks of the agent's own memory figures (its /metrics, every 50 ms). */
+  readonly memoryPeaksMb?: Readonly<Record<string, number>>;
   /** taupage only: the agent's VmHWM (its whole life, boot included). */
   readonly peakRssMb?: number;
   /** The bench's dockerd over the same interval: the log driver (awslogs: the whole shipper). */
@@ -104,8 +111,18 @@ async function waitForAll(emulator: CloudWatchLogsEmulator, group: string): Prom
 }
 
 // `seq | sed` rather than a shell loop: busybox sh manages only ~30k echo/s, which would
-// measure the generator rather than the shippers.
-const script = `seq 0 ${LINES - 1} | sed 's/^/line /'; sleep 3600`;
+// measure the generator rather than the shippers. The lines start when the bench creates
+// /tmp/go in the container (`docker exec`): once the shipper is ready, so both are measured on
+// their steady state, not on the agent's boot (loading its modules, which it does once).
+const script = `while [ ! -e /tmp/go ]; do sleep 0.05; done; seq 0 ${LINES - 1} | sed 's/^/line /'; sleep 3600`;
+
+/** Lets the container's lines go; returns when (ms since the epoch). */
+async function go(container: Docker.Container): Promise<number> {
+  const exec = await container.exec({ Cmd: ['touch', '/tmp/go'], AttachStdout: false, AttachStderr: false });
+  const t0 = Date.now();
+  await exec.start({ Detach: true });
+  return t0;
+}
 
 async function producedSeconds(name: string, client: Docker): Promise<number | undefined> {
   try {
@@ -145,6 +162,7 @@ function startAgent(
   daemon: PrivateDockerd,
   host: string,
   container: string,
+  metricsPort = 0,
 ): AgentProcess {
   const profile = process.env.BENCH_CPU_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/taupage-bench-prof' : '';
   return new AgentProcess(
@@ -163,6 +181,7 @@ function startAgent(
       TAUPAGE_SUPERVISOR_STATE: join(host, 'container.json'),
       TAUPAGE_BOOT_MARKER: join(host, 'boot'),
       TAUPAGE_APPLICATION_LOG: join(host, 'application.log'),
+      TAUPAGE_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
       // e.g. "--max-old-space-size=64", to see how much of the peak RSS is V8 heap slack
       NODE_OPTIONS: [profile, process.env.BENCH_AGENT_NODE_OPTIONS ?? ''].join(' ').trim(),
     },
@@ -182,6 +201,51 @@ async function startImds(image: string, group: string): Promise<ImdsEmulator> {
     ].join('\n'),
     identity: { region: 'eu-central-1', instanceId: STREAM },
   });
+}
+
+/**
+ * Polls the agent's /metrics (prom-client's process and nodejs figures) every 50 ms and keeps
+ * each one's peak: RSS against the V8 heap (per space) and external memory (Buffers).
+ */
+function sampleMemory(port: number): { stop: () => Promise<Record<string, number>> } {
+  const peaks: Record<string, number> = {};
+  let running = true;
+  const loop = (async (): Promise<void> => {
+    const wanted =
+      /^(process_resident_memory_bytes|nodejs_heap_size_(?:total|used)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes\{space="[a-z_]+"\}) (\d+)/gm;
+    while (running) {
+      const text = await fetch(`http://127.0.0.1:${port}/metrics`)
+        .then((response) => response.text())
+        .catch(() => '');
+      for (const match of text.matchAll(wanted)) {
+        const key = (match[1] ?? '').replace('nodejs_heap_space_size_used_bytes', 'heap_used');
+        peaks[key] = Math.max(peaks[key] ?? 0, Math.round(Number(match[2]) / 1048576));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return peaks;
+    },
+  };
+}
+
+/** Waits until the agent reads the app container's log (its files) and ships to CloudWatch Logs. */
+async function shippingReady(agent: AgentProcess): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const status = await agent.status().catch(() => undefined);
+    const shipping = status?.logShipping as
+      | { sources?: { via?: string }[]; destinations?: { destination: string }[] }
+      | undefined;
+    if (shipping?.sources?.some((source) => source.via !== undefined)) return;
+    if (agent.exitCode !== null) throw new Error(`the agent exited: ${agent.output.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error('the agent did not start shipping');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** Waits until the agent has started `name`; returns its start time (ms since the epoch). */
@@ -217,18 +281,25 @@ async function runTaupage(
       .catch(() => undefined);
   };
   cleanups.add(remove);
-  await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
-  const idleRss = await rssMb(daemon.pid);
-  const agent = startAgent(emulator, imds, daemon, join(work, name), name);
+  const metricsPort = MEMORY ? await freePort() : 0;
+  const agent = startAgent(emulator, imds, daemon, join(work, name), name, metricsPort);
+  const memory = MEMORY ? sampleMemory(metricsPort) : undefined;
   try {
-    const t0 = await containerStarted(daemon, name, agent);
-    const cpu0 = await cpuSeconds(agent.pid);
+    await containerStarted(daemon, name, agent);
+    await shippingReady(agent);
+    // The agent's boot is done: dockerd's peak from here is the log driver's.
+    await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
+    const idleRss = await rssMb(daemon.pid);
+    const bootCpu = await cpuSeconds(agent.pid);
+    const cpu0 = bootCpu;
     const dockerd0 = await cpuSeconds(daemon.pid);
+    const t0 = await go(daemon.docker.getContainer(name));
     const t1 = await waitForAll(emulator, group);
     const cpu = (await cpuSeconds(agent.pid)) - cpu0;
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
     const peak = await peakRssMb(agent.pid);
     const dockerdPeak = await peakRssMb(daemon.pid);
+    const memoryPeaks = await memory?.stop();
     const seconds = (t1 - t0) / 1000;
     const exitCode = await agent.stop();
     if (exitCode !== 0) throw new Error(`the agent exited with ${String(exitCode)}`);
@@ -240,6 +311,8 @@ async function runTaupage(
       linesPerSecond: Math.round(LINES / seconds),
       ...check(emulator.events(group, STREAM).map((e) => e.message)),
       cpuSeconds: cpu,
+      bootCpuSeconds: bootCpu,
+      ...optional('memoryPeaksMb', memoryPeaks),
       peakRssMb: Math.round(peak),
       dockerdCpuSeconds: dockerdCpu,
       dockerdPeakRssMb: Math.round(dockerdPeak),
@@ -280,7 +353,9 @@ async function runKillRestart(
   const first = startAgent(emulator, imds, daemon, host, name);
   let second: AgentProcess | undefined;
   try {
-    const t0 = await containerStarted(daemon, name, first);
+    await containerStarted(daemon, name, first);
+    await shippingReady(first);
+    const t0 = await go(daemon.docker.getContainer(name));
     while (emulator.events(group, STREAM).length < LINES / 2) await new Promise((r) => setTimeout(r, 5));
     first.signal('SIGKILL');
     await first.exited;
@@ -339,12 +414,12 @@ async function runAwslogs(emulator: CloudWatchLogsEmulator, daemon: PrivateDocke
       },
     });
     // Resets VmHWM, so the peak below is the one during this run (not the image load's).
+    await container.start();
     await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
     const idleRss = await rssMb(daemon.pid);
-    await container.start();
-    // As for the agent: from the container's start (dockerd's own clock), CPU from just after it.
+    // As for the agent: from the go, with the driver started (it made the group and stream).
     const dockerd0 = await cpuSeconds(daemon.pid);
-    const t0 = Date.parse((await container.inspect()).State.StartedAt);
+    const t0 = await go(container);
     const t1 = await waitForAll(emulator, group);
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
     const peak = await peakRssMb(daemon.pid);
@@ -425,7 +500,7 @@ function row(r: Result): string {
   if (r.error !== undefined) return `| ${r.shipper} | not measured: ${r.error} | | | | | | | | | | |`;
   const dockerdRss = `${fmt(r.dockerdPeakRssMb)} (idle ${fmt(r.dockerdIdleRssMb)})`;
   const agent = r.cpuSeconds !== undefined;
-  return `| ${r.shipper} | ${fmt(r.linesPerSecond)} | ${fmt(r.seconds, 2)} | ${fmt(r.p90Seconds, 2)} | ${fmt(r.producedSeconds, 2)} | ${fmt(r.missing)} | ${fmt(r.duplicates)} | ${agent ? fmt(r.cpuSeconds, 2) : '—'} | ${fmt(r.dockerdCpuSeconds, 2)} | ${fmt(cpuPerLine(r), 2)} | ${agent ? fmt(r.peakRssMb) : '—'} | ${r.dockerdPeakRssMb === undefined ? '—' : dockerdRss} |`;
+  return `| ${r.shipper} | ${fmt(r.linesPerSecond)} | ${fmt(r.seconds, 2)} | ${fmt(r.p90Seconds, 2)} | ${fmt(r.producedSeconds, 2)} | ${fmt(r.missing)} | ${fmt(r.duplicates)} | ${agent ? `${fmt(r.cpuSeconds, 2)} (boot ${fmt(r.bootCpuSeconds, 2)})` : '—'} | ${fmt(r.dockerdCpuSeconds, 2)} | ${fmt(cpuPerLine(r), 2)} | ${agent ? fmt(r.peakRssMb) : '—'} | ${r.dockerdPeakRssMb === undefined ? '—' : dockerdRss} |`;
 }
 
 async function main(): Promise<void> {
@@ -467,10 +542,12 @@ async function main(): Promise<void> {
     const taupagePeak = median(taupageRuns.map((r) => r.peakRssMb));
     console.log('');
     console.log(
-      '| shipper | lines/s end to end | seconds | 90 % arrived at (s) | lines produced in (s) | missing | duplicates | agent CPU s | dockerd CPU s | total CPU µs/line | agent peak RSS MB | dockerd peak RSS MB |',
+      '| shipper | lines/s end to end | seconds | 90 % arrived at (s) | lines produced in (s) | missing | duplicates | agent CPU s (before: boot) | dockerd CPU s | total CPU µs/line | agent peak RSS MB | dockerd peak RSS MB |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of results) console.log(row(r));
+    for (const r of taupageRuns)
+      if (r.memoryPeaksMb) console.log(`${r.shipper} memory peaks MB: ${JSON.stringify(r.memoryPeaksMb)}`);
     console.log('');
     console.log(`load average after each pair of runs: ${loads.join(' | ')}`);
     console.log(`medians, lines/s: taupage ${fmt(taupageRate)}, docker awslogs driver ${fmt(awslogsRate)}`);

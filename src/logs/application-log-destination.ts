@@ -4,7 +4,7 @@ import { firstLine, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
 import { rotateFile, rotationDue, type RotationPolicy } from './log-rotation.js';
-import type { RecordBatch } from './spool-records.js';
+import { copyBytes, type RecordBatch } from './spool-records.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -89,15 +89,17 @@ export class ApplicationLogDestination implements LogDestination {
       out.copy(grown, 0, 0, length);
       out = grown;
     };
-    let stampTime = Number.NaN;
+    // The syslog time has whole seconds: one prefix per second, not per line.
+    let stampSecond = Number.NaN;
     let prefix = Buffer.alloc(0);
     const start = (timestamp: number, bodyBytes: number): void => {
-      if (timestamp !== stampTime) {
-        stampTime = timestamp;
+      const second = Math.floor(timestamp / 1000);
+      if (second !== stampSecond) {
+        stampSecond = second;
         prefix = Buffer.from(`${syslogTimestamp(timestamp)} ${hostname} ${tag} `);
       }
       reserve(prefix.length + bodyBytes + 1);
-      length += prefix.copy(out, length);
+      length = copyBytes(prefix, 0, prefix.length, out, length);
     };
     const text = (timestamp: number, message: string): void => {
       start(timestamp, Buffer.byteLength(message));
@@ -109,31 +111,33 @@ export class ApplicationLogDestination implements LogDestination {
         if (record.source === source) text(record.timestamp, record.message);
       return out.subarray(0, length);
     }
+    // Spool lines are `[timestamp,"source","message"]\n` (spool-records.ts). One pass over each
+    // in JavaScript: its digits are the time, its source is compared byte by byte, and a message
+    // without a backslash (no JSON escape) is copied as it is. No string or Buffer per line.
     const encoded = batch.encoded;
-    const sourcePrefix = Buffer.from(`,${JSON.stringify(source)},"`);
+    const sourceJson = Buffer.from(JSON.stringify(source));
     let at = 0;
-    // The next backslash (a JSON escape) at or after the current body: searched again only once
-    // passed, so a batch without escapes is scanned once, not once a line.
-    let backslash = -2;
     while (at < encoded.length) {
-      let end = encoded.indexOf(0x0a, at);
-      if (end === -1) end = encoded.length;
-      const comma = encoded.indexOf(0x2c, at);
-      if (
-        comma > at &&
-        comma < end &&
-        encoded.compare(sourcePrefix, 0, sourcePrefix.length, comma, comma + sourcePrefix.length) === 0
-      ) {
-        const timestamp = Number(encoded.toString('latin1', at + 1, comma));
-        const bodyStart = comma + sourcePrefix.length;
+      let i = at + 1;
+      let timestamp = 0;
+      for (let c = encoded[i] as number; c >= 0x30 && c <= 0x39; c = encoded[++i] as number)
+        timestamp = timestamp * 10 + (c - 0x30);
+      let ours = encoded[at] === 0x5b && i > at + 1 && encoded[i] === 0x2c;
+      for (let k = 0; ours && k < sourceJson.length; k++) ours = encoded[i + 1 + k] === sourceJson[k];
+      const bodyStart = i + 1 + sourceJson.length + 2; // after `,"`
+      ours &&= encoded[bodyStart - 2] === 0x2c && encoded[bodyStart - 1] === 0x22;
+      let end = ours ? bodyStart : i;
+      let escaped = false;
+      for (let c = encoded[end]; c !== undefined && c !== 0x0a; c = encoded[++end])
+        if (c === 0x5c) escaped = true;
+      if (ours) {
         const bodyEnd = end - 2; // without `"]`
-        if (backslash !== -1 && backslash < bodyStart) backslash = encoded.indexOf(0x5c, bodyStart);
-        if (backslash !== -1 && backslash < bodyEnd) {
+        if (escaped) {
           const [, , message] = JSON.parse(encoded.toString('utf8', at, end)) as [number, string, string];
           text(timestamp, message);
         } else {
           start(timestamp, bodyEnd - bodyStart);
-          length += encoded.copy(out, length, bodyStart, bodyEnd);
+          length = copyBytes(encoded, bodyStart, bodyEnd, out, length);
           out[length++] = 0x0a;
         }
       }

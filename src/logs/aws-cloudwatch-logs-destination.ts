@@ -12,6 +12,7 @@ import {
   cloudWatchBatches,
   encodedPutLogEvents,
   putLogEventsHead,
+  PUT_LOG_EVENTS_LIMITS,
   type CloudWatchEvent,
   type EncodedStream,
 } from './cloudwatch-batches.js';
@@ -69,6 +70,14 @@ const PERMANENT = new Set([
 /** Adapter: a LogDestination over PutLogEvents (@aws-sdk/client-cloudwatch-logs). */
 export class AwsCloudWatchLogsDestination implements LogDestination {
   readonly name: string;
+  /**
+   * One request per delivery, filled to the limits: a spool record takes at least as many bytes
+   * as PutLogEvents counts for its event (message + 26), so 1 MiB of spool is at most one request.
+   */
+  readonly deliveryLimits = {
+    bytes: PUT_LOG_EVENTS_LIMITS.maxBatchBytes,
+    records: PUT_LOG_EVENTS_LIMITS.maxEvents,
+  };
   readonly #client: CloudWatchLogsClient;
   readonly #routes: Readonly<Record<string, CloudWatchLogsRoute>>;
   readonly #log: Logger;

@@ -139,7 +139,9 @@ export class DestinationWorker {
       await this.#runBuffering(destination, signal);
       return;
     }
-    const { maxDeliveryBytes } = this.#options;
+    const limits = destination.deliveryLimits;
+    const maxBytes = Math.min(this.#options.maxDeliveryBytes, limits?.bytes ?? Number.POSITIVE_INFINITY);
+    const maxRecords = limits?.records ?? Number.POSITIVE_INFINITY;
     await destination.prepare?.(signal);
     // While a delivery is in flight the next one is already read and parsed from the spool
     // (read-ahead), so the worker never waits for the spool between two requests. Deliveries
@@ -148,7 +150,7 @@ export class DestinationWorker {
     let ahead: Promise<SpoolBatch> | undefined;
     try {
       for (;;) {
-        const batch = await (ahead ?? spool.read(this.name, maxDeliveryBytes, signal));
+        const batch = await (ahead ?? spool.read(this.name, maxBytes, signal, maxRecords));
         ahead = undefined;
         const delivering = this.#retried(
           () => destination.deliver(batch.records, signal),
@@ -156,7 +158,7 @@ export class DestinationWorker {
           signal,
         );
         if (spool.hasUnread(this.name)) {
-          ahead = spool.read(this.name, maxDeliveryBytes, signal);
+          ahead = spool.read(this.name, maxBytes, signal, maxRecords);
           // Observed below; a rejection while the delivery fails is not unhandled.
           ahead.catch(() => undefined);
         }
@@ -168,9 +170,9 @@ export class DestinationWorker {
         // Linger only when the app is quiet (a small delivery and nothing more to read yet):
         // wait for lingerMs or until a quarter of a full delivery is there, whichever is first.
         // Under load the next delivery starts at once.
-        const small = batch.bytes < maxDeliveryBytes / 4;
+        const small = batch.bytes < maxBytes / 4 && batch.records.length < maxRecords / 4;
         if (ahead === undefined && small && !this.#draining && !spool.hasUnread(this.name)) {
-          this.#streaming = await this.#lingerFor(this.#options.lingerMs, maxDeliveryBytes / 4, signal);
+          this.#streaming = await this.#lingerFor(this.#options.lingerMs, maxBytes / 4, signal);
         } else this.#streaming = true;
       }
     } catch (error) {

@@ -23,6 +23,12 @@ export interface LogDestination {
   readonly name: string;
   deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult>;
   /**
+   * The most one delivery should hold: spool bytes and records (the worker reads no more; the
+   * pipeline's delivery size applies when it is smaller). CloudWatch Logs: one full PutLogEvents
+   * request, so each delivery is one request and the next one is read while it is in flight.
+   */
+  readonly deliveryLimits?: { readonly bytes: number; readonly records: number };
+  /**
    * Called once before the first delivery, while the app may still be starting: creates what
    * the deliveries need and warms the client, so the first lines do not wait for it. Never
    * throws; what it could not do, `deliver` does (or reports) in its turn.

@@ -216,12 +216,20 @@ export class LogSpool implements LogSink {
     }
   }
 
-  /** The records after the consumer's last read, up to about `maxBytes`; waits for data. */
-  async read(consumerName: string, maxBytes: number, signal: AbortSignal): Promise<SpoolBatch> {
+  /**
+   * The records after the consumer's last read, up to about `maxBytes` and at most `maxRecords`
+   * (at least one record); waits for data.
+   */
+  async read(
+    consumerName: string,
+    maxBytes: number,
+    signal: AbortSignal,
+    maxRecords = Number.POSITIVE_INFINITY,
+  ): Promise<SpoolBatch> {
     const consumer = this.#consumer(consumerName);
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
-      const batch = await this.#readAt(consumer.readEnd, maxBytes);
+      const batch = await this.#readAt(consumer.readEnd, maxBytes, maxRecords);
       if (batch) {
         consumer.readEnd = batch.next;
         return batch;
@@ -448,7 +456,11 @@ export class LogSpool implements LogSink {
     return this.#active;
   }
 
-  async #readAt(position: SpoolPosition, maxBytes: number): Promise<SpoolBatch | undefined> {
+  async #readAt(
+    position: SpoolPosition,
+    maxBytes: number,
+    maxRecords: number,
+  ): Promise<SpoolBatch | undefined> {
     let at = position;
     for (;;) {
       const first = this.#segments[0];
@@ -462,20 +474,25 @@ export class LogSpool implements LogSink {
         at = { segment: later.id, offset: 0 };
         continue;
       }
-      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes);
+      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords);
       if (!segment.sealed) return undefined;
       at = { segment: segment.id + 1, offset: 0 };
     }
   }
 
-  async #readSegment(segment: Segment, offset: number, maxBytes: number): Promise<SpoolBatch> {
+  async #readSegment(
+    segment: Segment,
+    offset: number,
+    maxBytes: number,
+    maxRecords: number,
+  ): Promise<SpoolBatch> {
     const handle = await open(this.#path(segment.id), 'r');
     try {
       let size = Math.min(segment.bytes - offset, maxBytes);
       for (;;) {
         const buffer = Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(buffer, 0, size, offset);
-        const end = buffer.lastIndexOf(0x0a, bytesRead - 1);
+        const end = lastRecordEnd(buffer, bytesRead, maxRecords);
         if (end < 0) {
           // One record longer than maxBytes: read it whole (records are bounded by the event size).
           size = Math.min(segment.bytes - offset, size * 2);
@@ -548,4 +565,17 @@ export class LogSpool implements LogSink {
       await rm(this.#path(victim.id), { force: true });
     }
   }
+}
+
+/** The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in; -1: none. */
+function lastRecordEnd(buffer: Buffer, length: number, maxRecords: number): number {
+  if (!Number.isFinite(maxRecords)) return buffer.lastIndexOf(0x0a, length - 1);
+  // A loop over the bytes (short lines: one indexOf call per line costs more).
+  let newline = -1;
+  for (let i = 0, n = 0; i < length; i++) {
+    if (buffer[i] !== 0x0a) continue;
+    newline = i;
+    if (++n >= maxRecords) break;
+  }
+  return newline;
 }
