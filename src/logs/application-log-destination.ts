@@ -8,6 +8,9 @@ import { copyBytes, type RecordBatch } from './spool-records.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+/** The render buffer kept between deliveries is at most this big (a larger one is made when needed). */
+const MAX_KEPT_BYTES = 8 * 1024 * 1024;
+
 /** rsyslog's traditional file timestamp (RFC 3164): `May  1 11:06:04`, in UTC (the AMI's zone). */
 export function syslogTimestamp(time: number): string {
   const date = new Date(time);
@@ -44,6 +47,7 @@ export class ApplicationLogDestination implements LogDestination {
   /** When the open file was started (its birth time, else when it was opened). */
   #startedAt = 0;
   #size = 0;
+  #out = Buffer.allocUnsafe(0);
 
   constructor(options: ApplicationLogOptions) {
     this.#options = options;
@@ -81,14 +85,20 @@ export class ApplicationLogDestination implements LogDestination {
   #render(batch: RecordBatch): Buffer {
     const { hostname, pid, source } = this.#options;
     const tag = `docker/${(this.#options.containerId() ?? 'taupageapp').slice(0, 12)}[${String(pid)}]:`;
-    let out = Buffer.allocUnsafe(0);
+    // One buffer kept from delivery to delivery (written and fsync'd before the next render):
+    // a new one each time, grown by doubling, was most of the agent's external memory.
+    let out = this.#out;
     let length = 0;
     const reserve = (extra: number): void => {
       if (length + extra <= out.length) return;
       const grown = Buffer.allocUnsafe(Math.max(length + extra, out.length * 2, 64 * 1024));
       out.copy(grown, 0, 0, length);
       out = grown;
+      if (grown.length <= MAX_KEPT_BYTES) this.#out = grown;
     };
+    // Enough for every line at once: a message is never longer than its spool line.
+    const prefixBytes = Buffer.byteLength(`${syslogTimestamp(0)} ${hostname} ${tag} `);
+    if (batch.encoded !== undefined) reserve(batch.encoded.length + batch.length * (prefixBytes + 1));
     // The syslog time has whole seconds: one prefix per second, not per line.
     let stampSecond = Number.NaN;
     let prefix = Buffer.alloc(0);

@@ -43,9 +43,9 @@ export interface LogPipelineStatus {
 /** At most this long (or half the stop deadline) for the sources to finish on stop. */
 const SOURCE_FINISH_MS = 2_500;
 
-// 2 MiB per delivery is two full PutLogEvents requests (or 20,000 short lines): a few deliveries
-// a second keep up with 50,000 lines/s, and the memory a destination holds stays small.
-const DEFAULT_DELIVERY_BYTES = 2 * 1024 * 1024;
+// 1 MiB per delivery (CloudWatch Logs reads one full request, see deliveryLimits): with the
+// next delivery read while one is in flight, each destination holds about 2 MiB of spool.
+const DEFAULT_DELIVERY_BYTES = 1024 * 1024;
 // CloudWatch agent and Fluent Bit flush every 5 s; one second keeps logs near-live at one
 // request per second per destination when the app is quiet.
 const DEFAULT_LINGER_MS = 1_000;

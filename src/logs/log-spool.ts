@@ -5,13 +5,8 @@ import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
 import { comparePositions, countLines, cutTornTail } from './spool-segment-files.js';
-import {
-  countRecords,
-  EncodedRecordBatch,
-  encodeRecord,
-  plainRecordBytes,
-  writePlainRecord,
-} from './spool-records.js';
+import { PendingRecords } from './spool-pending.js';
+import { countRecords, EncodedRecordBatch, encodeRecord } from './spool-records.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
 
 export interface LogSpoolOptions {
@@ -39,8 +34,6 @@ const DEFAULTS = {
 };
 /** A flush starts at once when this much is pending, without waiting for the interval. */
 const EAGER_FLUSH_BYTES = 1024 * 1024;
-/** Pending records are gathered in buffers of this size (a larger record gets its own). */
-const PENDING_CHUNK_BYTES = 256 * 1024;
 const SEGMENT_RE = /^segment-(\d{12})\.ndjson$/;
 
 interface Segment {
@@ -93,15 +86,10 @@ export class LogSpool implements LogSink {
   readonly #consumers = new Map<string, Consumer>();
   #nextId: number;
   #active: { segment: Segment; handle: FileHandle } | undefined;
-  /**
-   * Records not yet written, as UTF-8 NDJSON in chunks of bytes: full chunks, then the one being
-   * filled. Not one string per record: at tens of thousands of lines a second those outlived
-   * the young generation and filled the old one (the shipper's peak RSS).
-   */
-  #pending: Buffer[] = [];
-  #chunk: Buffer | undefined;
-  #chunkUsed = 0;
-  #pendingBytes = 0;
+  /** Records not yet written (and fsync'd). */
+  readonly #pending = new PendingRecords();
+  /** Bytes taken from #pending by the flush being written. */
+  #flushingBytes = 0;
   #pendingCheckpoints = new Map<string, CheckpointValue>();
   #flushChain: Promise<void> = Promise.resolve();
   /** A flush is chained but has not started: later writes will be in it, no need for another. */
@@ -154,7 +142,7 @@ export class LogSpool implements LogSink {
 
   write(record: LogRecord, checkpoint: SourceCheckpoint | undefined): boolean {
     if (this.#closed) throw new Error('log spool is closed');
-    this.#pendingBytes += this.#append(encodeRecord(record, this.#sourceJson(record.source).text));
+    this.#pending.appendLine(encodeRecord(record, this.#sourceJson(record.source).text));
     return this.#written(checkpoint);
   }
 
@@ -171,11 +159,7 @@ export class LogSpool implements LogSink {
     if (this.#closed) throw new Error('log spool is closed');
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       return this.write({ timestamp, source, message: message.toString('utf8') }, checkpoint);
-    const sourceJson = this.#sourceJson(source).bytes;
-    const size = plainRecordBytes(timestamp, sourceJson, message);
-    const chunk = this.#room(size);
-    this.#chunkUsed += writePlainRecord(chunk, this.#chunkUsed, timestamp, sourceJson, message);
-    this.#pendingBytes += size;
+    this.#pending.appendPlain(timestamp, this.#sourceJson(source).bytes, message);
     return this.#written(checkpoint);
   }
 
@@ -308,6 +292,11 @@ export class LogSpool implements LogSink {
     for (const wake of this.#dataWaiters) wake();
   }
 
+  /** Records written to the spool but not yet on disk. */
+  get #pendingBytes(): number {
+    return this.#pending.bytes + this.#flushingBytes;
+  }
+
   #sourceJson(source: string): { text: string; bytes: Buffer } {
     let json = this.#sourceJsonCache.get(source);
     if (json === undefined) {
@@ -352,42 +341,10 @@ export class LogSpool implements LogSink {
     this.#timer.unref();
   }
 
-  /** Appends one NDJSON line to the pending chunks; returns its size in bytes. */
-  #append(line: string): number {
-    // A UTF-16 code unit is at most 3 UTF-8 bytes: measure only when the line might not fit.
-    const chunk =
-      this.#chunk !== undefined && line.length * 3 <= this.#chunk.length - this.#chunkUsed
-        ? this.#chunk
-        : this.#room(Buffer.byteLength(line, 'utf8'));
-    const written = chunk.write(line, this.#chunkUsed, 'utf8');
-    this.#chunkUsed += written;
-    return written;
-  }
-
-  /** The chunk to append `size` bytes to at #chunkUsed: the current one, or a new one. */
-  #room(size: number): Buffer {
-    const chunk = this.#chunk;
-    if (chunk !== undefined && size <= chunk.length - this.#chunkUsed) return chunk;
-    if (chunk !== undefined && this.#chunkUsed > 0) this.#pending.push(chunk.subarray(0, this.#chunkUsed));
-    this.#chunk = Buffer.allocUnsafe(Math.max(PENDING_CHUNK_BYTES, size));
-    this.#chunkUsed = 0;
-    return this.#chunk;
-  }
-
-  /** Takes the pending bytes out as one buffer (empty when there are none). */
-  #takePending(): Buffer {
-    if (this.#chunk !== undefined && this.#chunkUsed > 0)
-      this.#pending.push(this.#chunk.subarray(0, this.#chunkUsed));
-    this.#chunk = undefined;
-    this.#chunkUsed = 0;
-    const chunks = this.#pending;
-    this.#pending = [];
-    return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
-  }
-
   async #flushPending(): Promise<void> {
-    if (this.#pendingBytes === 0 && this.#pendingCheckpoints.size === 0) return;
-    const data = this.#takePending();
+    if (this.#pending.bytes === 0 && this.#pendingCheckpoints.size === 0) return;
+    const data = this.#pending.take();
+    this.#flushingBytes = data.length;
     const checkpoints = this.#pendingCheckpoints;
     this.#pendingCheckpoints = new Map();
     /** Bytes of `data` written and fsync'd. */
@@ -429,14 +386,14 @@ export class LogSpool implements LogSink {
       await this.#state.save();
     } catch (error) {
       // Keep the records not yet on disk: put them back in front, so the next flush retries them.
-      if (done < data.length) this.#pending.unshift(data.subarray(done));
+      this.#pending.putBack(data.subarray(done));
       for (const [key, value] of checkpoints)
         if (!this.#pendingCheckpoints.has(key)) this.#pendingCheckpoints.set(key, value);
       this.#flushError = error;
       this.#scheduleFlush(1000);
       return;
     } finally {
-      this.#pendingBytes = this.#pending.reduce((sum, chunk) => sum + chunk.length, this.#chunkUsed);
+      this.#flushingBytes = 0;
     }
     if (this.#pendingBytes < this.#options.memoryBytes) {
       const waiters = this.#drainWaiters;

@@ -18,12 +18,15 @@ class CollectingDestination implements LogDestination {
   readonly name = 'collect';
   readonly records: LogRecord[] = [];
   deliveries = 0;
+  /** Records in each delivery. */
+  readonly sizes: number[] = [];
   inFlight = 0;
   maxInFlight = 0;
   async deliver({ records }: RecordBatch): Promise<DeliveryResult> {
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     this.deliveries++;
+    this.sizes.push(records.length);
     // A round trip: the worker reads ahead meanwhile.
     await yieldToLoop();
     this.records.push(...records);
@@ -81,5 +84,32 @@ describe('DestinationWorker batching under load', () => {
     expect(destination.maxInFlight).toBe(1);
     // Batched, not one delivery per spool flush of a few lines.
     expect(destination.deliveries).toBeLessThan(count / 1000);
+  });
+});
+
+describe('DestinationWorker delivery limits', () => {
+  it('reads no more than the destination takes in one delivery (CloudWatch: one full request)', async () => {
+    const count = 100_000;
+    const destination = Object.assign(new CollectingDestination(), {
+      deliveryLimits: { bytes: 1_048_576, records: 10_000 },
+    });
+    pipelines.push(
+      await LogPipeline.start({
+        stateDir: join(dir, 'state'),
+        sources: [new BurstSource(count)],
+        destinations: [destination],
+        redactor: new Redactor(),
+        log,
+        lingerMs: 600_000,
+      }),
+    );
+    const messages = await eventually(
+      () => Promise.resolve(destination.records.length >= count ? destination.records : undefined),
+      `${count} lines`,
+    );
+    expect(messages.map((r) => r.message)).toEqual(Array.from({ length: count }, (_, i) => `line ${i}`));
+    // Never more than one request's worth, and full ones while the burst is read.
+    expect(Math.max(...destination.sizes)).toBe(10_000);
+    expect(destination.sizes.filter((size) => size === 10_000).length).toBeGreaterThanOrEqual(5);
   });
 });

@@ -1,0 +1,71 @@
+import { plainRecordBytes, writePlainRecord } from './spool-records.js';
+
+/** Pending records are gathered in buffers of this size (a larger record gets its own). */
+const CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The records LogSpool has taken but not yet written, as UTF-8 NDJSON in chunks of bytes: full
+ * chunks, then the one being filled. Not one string per record: at tens of thousands of lines a
+ * second those outlived the young generation and filled the old one (the shipper's peak RSS).
+ */
+export class PendingRecords {
+  #chunks: Buffer[] = [];
+  #chunk: Buffer | undefined;
+  #used = 0;
+  /** Bytes held. */
+  #bytes = 0;
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Appends one NDJSON line (a record encoded as a string); returns its size in bytes. */
+  appendLine(line: string): number {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: measure only when the line might not fit.
+    const chunk =
+      this.#chunk !== undefined && line.length * 3 <= this.#chunk.length - this.#used
+        ? this.#chunk
+        : this.#room(Buffer.byteLength(line, 'utf8'));
+    const written = chunk.write(line, this.#used, 'utf8');
+    this.#used += written;
+    this.#bytes += written;
+    return written;
+  }
+
+  /** Appends a plain record (see writePlainRecord) copied from `message`; returns its size. */
+  appendPlain(timestamp: number, sourceJson: Buffer, message: Buffer): number {
+    const size = plainRecordBytes(timestamp, sourceJson, message);
+    const chunk = this.#room(size);
+    this.#used += writePlainRecord(chunk, this.#used, timestamp, sourceJson, message);
+    this.#bytes += size;
+    return size;
+  }
+
+  /** Takes everything out as one buffer (empty when nothing is held). */
+  take(): Buffer {
+    if (this.#chunk !== undefined && this.#used > 0) this.#chunks.push(this.#chunk.subarray(0, this.#used));
+    this.#chunk = undefined;
+    this.#used = 0;
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    this.#bytes = 0;
+    return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
+  }
+
+  /** Puts records taken but not written back in front of what came since. */
+  putBack(data: Buffer): void {
+    if (data.length === 0) return;
+    this.#chunks.unshift(data);
+    this.#bytes += data.length;
+  }
+
+  /** The chunk to append `size` bytes to at #used: the current one, or a new one. */
+  #room(size: number): Buffer {
+    const chunk = this.#chunk;
+    if (chunk !== undefined && size <= chunk.length - this.#used) return chunk;
+    if (chunk !== undefined && this.#used > 0) this.#chunks.push(chunk.subarray(0, this.#used));
+    this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size));
+    this.#used = 0;
+    return this.#chunk;
+  }
+}
