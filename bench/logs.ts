@@ -209,11 +209,11 @@ async function startImds(image: string, group: string): Promise<ImdsEmulator> {
  */
 function sampleMemory(port: number): { stop: () => Promise<Record<string, number>> } {
   const peaks: Record<string, number> = {};
-  let running = true;
+  const running = { value: true };
   const loop = (async (): Promise<void> => {
     const wanted =
       /^(process_resident_memory_bytes|nodejs_heap_size_(?:total|used)_bytes|nodejs_external_memory_bytes|nodejs_heap_space_size_used_bytes\{space="[a-z_]+"\}) (\d+)/gm;
-    while (running) {
+    while (running.value) {
       const text = await fetch(`http://127.0.0.1:${port}/metrics`)
         .then((response) => response.text())
         .catch(() => '');
@@ -226,7 +226,7 @@ function sampleMemory(port: number): { stop: () => Promise<Record<string, number
   })();
   return {
     stop: async () => {
-      running = false;
+      running.value = false;
       await loop;
       return peaks;
     },

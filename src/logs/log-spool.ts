@@ -1,12 +1,12 @@
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
-import { comparePositions, countLines, cutTornTail } from './spool-segment-files.js';
+import { comparePositions, countLines } from './spool-segment-files.js';
 import { PendingRecords } from './spool-pending.js';
-import { countRecords, EncodedRecordBatch, encodeRecord } from './spool-records.js';
+import { encodeRecord } from './spool-records.js';
+import { SpoolSegments, type SpoolBatch } from './spool-segments.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
 
 export interface LogSpoolOptions {
@@ -34,14 +34,6 @@ const DEFAULTS = {
 };
 /** A flush starts at once when this much is pending, without waiting for the interval. */
 const EAGER_FLUSH_BYTES = 1024 * 1024;
-const SEGMENT_RE = /^segment-(\d{12})\.ndjson$/;
-
-interface Segment {
-  readonly id: number;
-  /** Bytes written and fsync'd: readers never look past this. */
-  bytes: number;
-  sealed: boolean;
-}
 
 interface Consumer {
   /** Acknowledged by the destination (persisted). */
@@ -51,14 +43,7 @@ interface Consumer {
   dropped: number;
 }
 
-export interface SpoolBatch {
-  readonly records: EncodedRecordBatch;
-  /** Where the first record starts. */
-  readonly from: SpoolPosition;
-  readonly next: SpoolPosition;
-  /** Bytes of spool the batch covers. */
-  readonly bytes: number;
-}
+export type { SpoolBatch } from './spool-segments.js';
 
 export interface SpoolStats {
   readonly diskBytes: number;
@@ -78,14 +63,11 @@ export interface SpoolStats {
  * oldest segment goes, and what a destination had not yet sent from it is counted as dropped).
  */
 export class LogSpool implements LogSink {
-  readonly #dir: string;
   readonly #options: typeof DEFAULTS;
   readonly #state: SpoolStateFile;
   readonly #log: Logger | undefined;
-  readonly #segments: Segment[] = [];
+  readonly #segments: SpoolSegments;
   readonly #consumers = new Map<string, Consumer>();
-  #nextId: number;
-  #active: { segment: Segment; handle: FileHandle } | undefined;
   /** Records not yet written (and fsync'd). */
   readonly #pending = new PendingRecords();
   /** Bytes taken from #pending by the flush being written. */
@@ -101,8 +83,7 @@ export class LogSpool implements LogSink {
   #closed = false;
   readonly #sourceJsonCache = new Map<string, { text: string; bytes: Buffer }>();
 
-  private constructor(options: LogSpoolOptions, nextId: number) {
-    this.#dir = options.dir;
+  private constructor(options: LogSpoolOptions, segments: SpoolSegments) {
     this.#options = {
       maxDiskBytes: options.maxDiskBytes ?? DEFAULTS.maxDiskBytes,
       segmentBytes: options.segmentBytes ?? DEFAULTS.segmentBytes,
@@ -111,26 +92,17 @@ export class LogSpool implements LogSink {
     };
     this.#state = new SpoolStateFile(join(options.dir, 'state.json'));
     this.#log = options.log;
-    this.#nextId = nextId;
+    this.#segments = segments;
   }
 
   static async open(options: LogSpoolOptions): Promise<LogSpool> {
     await mkdir(options.dir, { recursive: true, mode: 0o700 });
-    const ids = (await readdir(options.dir))
-      .map((name) => SEGMENT_RE.exec(name)?.[1])
-      .filter((id): id is string => id !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    const spool = new LogSpool(options, (ids.at(-1) ?? 0) + 1);
+    const spool = new LogSpool(
+      options,
+      await SpoolSegments.open(options.dir, options.segmentBytes ?? DEFAULTS.segmentBytes),
+    );
     await spool.#state.load();
-    for (const id of ids) {
-      let bytes = (await stat(spool.#path(id))).size;
-      // A crash between write and fsync can leave half a line at the end of the last segment;
-      // cut it (its source checkpoint was not advanced, so the source sends it again).
-      if (id === ids.at(-1)) bytes = await cutTornTail(spool.#path(id), bytes);
-      spool.#segments.push({ id, bytes, sealed: true });
-    }
-    const first: SpoolPosition = { segment: ids[0] ?? spool.#nextId, offset: 0 };
+    const first = spool.#segments.start;
     for (const name of options.consumers) {
       const saved = spool.#state.consumers.get(name);
       const position = saved !== undefined && saved.segment >= first.segment ? saved : first;
@@ -213,7 +185,7 @@ export class LogSpool implements LogSink {
     const consumer = this.#consumer(consumerName);
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
-      const batch = await this.#readAt(consumer.readEnd, maxBytes, maxRecords);
+      const batch = await this.#segments.read(consumer.readEnd, maxBytes, maxRecords);
       if (batch) {
         consumer.readEnd = batch.next;
         return batch;
@@ -228,7 +200,7 @@ export class LogSpool implements LogSink {
    */
   async waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
     const consumer = this.#consumer(consumerName);
-    while (this.#lag(consumer.readEnd) < minBytes) {
+    while (this.#segments.lag(consumer.readEnd) < minBytes) {
       if (signal.aborted) throw abortReason(signal);
       await this.#waitForData(signal);
     }
@@ -253,18 +225,18 @@ export class LogSpool implements LogSink {
 
   /** Bytes written (and flushed) past what the consumer has read. */
   unreadBytes(consumerName: string): number {
-    return this.#lag(this.#consumer(consumerName).readEnd);
+    return this.#segments.lag(this.#consumer(consumerName).readEnd);
   }
 
   /** True when records were written (and flushed) past what the consumer has read. */
   hasUnread(consumerName: string): boolean {
-    return this.#lag(this.#consumer(consumerName).readEnd) > 0;
+    return this.#segments.lag(this.#consumer(consumerName).readEnd) > 0;
   }
 
   /** True when the consumer has acknowledged everything written and flushed so far. */
   caughtUp(consumerName: string): boolean {
     const { acked } = this.#consumer(consumerName);
-    return this.#pendingBytes === 0 && this.#lag(acked) === 0;
+    return this.#pendingBytes === 0 && this.#segments.lag(acked) === 0;
   }
 
   stats(): SpoolStats {
@@ -272,11 +244,11 @@ export class LogSpool implements LogSink {
     const lagBytes: Record<string, number> = {};
     for (const [name, consumer] of this.#consumers) {
       dropped[name] = consumer.dropped;
-      lagBytes[name] = this.#lag(consumer.acked);
+      lagBytes[name] = this.#segments.lag(consumer.acked);
     }
     return {
-      diskBytes: this.#segments.reduce((sum, s) => sum + s.bytes, 0),
-      segments: this.#segments.length,
+      diskBytes: this.#segments.diskBytes,
+      segments: this.#segments.list.length,
       pendingBytes: this.#pendingBytes,
       dropped,
       lagBytes,
@@ -287,8 +259,7 @@ export class LogSpool implements LogSink {
     await this.flush();
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.#active?.handle.close();
-    this.#active = undefined;
+    await this.#segments.close();
     for (const wake of this.#dataWaiters) wake();
   }
 
@@ -313,19 +284,6 @@ export class LogSpool implements LogSink {
     return consumer;
   }
 
-  #path(id: number): string {
-    return join(this.#dir, `segment-${String(id).padStart(12, '0')}.ndjson`);
-  }
-
-  #lag(position: SpoolPosition): number {
-    let lag = 0;
-    for (const segment of this.#segments) {
-      if (segment.id > position.segment) lag += segment.bytes;
-      else if (segment.id === position.segment) lag += Math.max(0, segment.bytes - position.offset);
-    }
-    return lag;
-  }
-
   #scheduleFlush(delayMs: number): void {
     if (this.#flushQueued) return;
     if (this.#timer !== undefined) {
@@ -347,46 +305,17 @@ export class LogSpool implements LogSink {
     this.#flushingBytes = data.length;
     const checkpoints = this.#pendingCheckpoints;
     this.#pendingCheckpoints = new Map();
-    /** Bytes of `data` written and fsync'd. */
-    let done = 0;
+    /** How much of `data` is written and fsync'd. */
+    const progress = { done: 0 };
     try {
-      while (done < data.length) {
-        // Fill the active segment up to its size (at least one record), then start the next:
-        // segments stay near their size however large a flush is, so the disk bound can drop one.
-        const active = await this.#activeSegment();
-        const room = this.#options.segmentBytes - active.segment.bytes;
-        let end = data.length;
-        if (end - done > room) {
-          const cut = room > 0 ? data.lastIndexOf(0x0a, done + room - 1) : -1;
-          end = cut >= done ? cut + 1 : data.indexOf(0x0a, done) + 1;
-        }
-        const piece = data.subarray(done, end);
-        let written = 0;
-        while (written < piece.length) {
-          const { bytesWritten } = await active.handle.write(
-            piece,
-            written,
-            piece.length - written,
-            active.segment.bytes + written,
-          );
-          written += bytesWritten;
-        }
-        await active.handle.datasync();
-        active.segment.bytes += piece.length;
-        done = end;
-        if (active.segment.bytes >= this.#options.segmentBytes || done < data.length) {
-          active.segment.sealed = true;
-          this.#active = undefined;
-          await active.handle.close();
-        }
-      }
+      await this.#segments.append(data, progress);
       // Only now, with the records on disk, may the sources' checkpoints move past them.
       for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
       await this.#enforceDiskBound();
       await this.#state.save();
     } catch (error) {
       // Keep the records not yet on disk: put them back in front, so the next flush retries them.
-      this.#pending.putBack(data.subarray(done));
+      this.#pending.putBack(data.subarray(progress.done));
       for (const [key, value] of checkpoints)
         if (!this.#pendingCheckpoints.has(key)) this.#pendingCheckpoints.set(key, value);
       this.#flushError = error;
@@ -402,72 +331,6 @@ export class LogSpool implements LogSink {
     }
     for (const wake of this.#dataWaiters) wake();
     this.#dataWaiters.clear();
-  }
-
-  async #activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
-    if (this.#active) return this.#active;
-    const segment: Segment = { id: this.#nextId++, bytes: 0, sealed: false };
-    const handle = await open(this.#path(segment.id), 'w', 0o600);
-    this.#segments.push(segment);
-    this.#active = { segment, handle };
-    return this.#active;
-  }
-
-  async #readAt(
-    position: SpoolPosition,
-    maxBytes: number,
-    maxRecords: number,
-  ): Promise<SpoolBatch | undefined> {
-    let at = position;
-    for (;;) {
-      const first = this.#segments[0];
-      if (first === undefined) return undefined;
-      if (at.segment < first.id) at = { segment: first.id, offset: 0 };
-      const segment = this.#segments.find((s) => s.id === at.segment);
-      if (!segment) {
-        // Past the last segment: the next one is created by the next flush.
-        const later = this.#segments.find((s) => s.id > at.segment);
-        if (!later) return undefined;
-        at = { segment: later.id, offset: 0 };
-        continue;
-      }
-      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords);
-      if (!segment.sealed) return undefined;
-      at = { segment: segment.id + 1, offset: 0 };
-    }
-  }
-
-  async #readSegment(
-    segment: Segment,
-    offset: number,
-    maxBytes: number,
-    maxRecords: number,
-  ): Promise<SpoolBatch> {
-    const handle = await open(this.#path(segment.id), 'r');
-    try {
-      let size = Math.min(segment.bytes - offset, maxBytes);
-      for (;;) {
-        const buffer = Buffer.allocUnsafe(size);
-        const { bytesRead } = await handle.read(buffer, 0, size, offset);
-        const end = lastRecordEnd(buffer, bytesRead, maxRecords);
-        if (end < 0) {
-          // One record longer than maxBytes: read it whole (records are bounded by the event size).
-          size = Math.min(segment.bytes - offset, size * 2);
-          continue;
-        }
-        // Records are JSON arrays, one per line (a newline in a message is escaped); they are
-        // decoded only for a destination that asks for objects (see spool-records.ts).
-        const lines = buffer.subarray(0, end + 1);
-        return {
-          records: new EncodedRecordBatch(lines, countRecords(lines)),
-          from: { segment: segment.id, offset },
-          next: { segment: segment.id, offset: offset + end + 1 },
-          bytes: end + 1,
-        };
-      }
-    } finally {
-      await handle.close();
-    }
   }
 
   #waitForData(signal: AbortSignal): Promise<void> {
@@ -489,23 +352,21 @@ export class LogSpool implements LogSink {
   async #deleteConsumedSegments(): Promise<void> {
     let oldest = Number.POSITIVE_INFINITY;
     for (const consumer of this.#consumers.values()) oldest = Math.min(oldest, consumer.acked.segment);
-    while (this.#segments[0] !== undefined && this.#segments[0].sealed && this.#segments[0].id < oldest) {
-      const segment = this.#segments.shift();
-      if (segment) await rm(this.#path(segment.id), { force: true });
-    }
+    await this.#segments.deleteBefore(oldest);
   }
 
   async #enforceDiskBound(): Promise<void> {
-    let total = this.#segments.reduce((sum, s) => sum + s.bytes, 0);
-    while (total > this.#options.maxDiskBytes && this.#segments.length > 1) {
-      const victim = this.#segments[0];
+    const segments = this.#segments;
+    let total = segments.diskBytes;
+    while (total > this.#options.maxDiskBytes && segments.list.length > 1) {
+      const victim = segments.list[0];
       if (!victim?.sealed) break;
       const next: SpoolPosition = { segment: victim.id + 1, offset: 0 };
       for (const [name, consumer] of this.#consumers) {
         const from =
           comparePositions(consumer.readEnd, consumer.acked) > 0 ? consumer.readEnd : consumer.acked;
         if (from.segment > victim.id) continue;
-        const lost = await countLines(this.#path(victim.id), from.offset);
+        const lost = await countLines(segments.path(victim.id), from.offset);
         consumer.dropped += lost;
         consumer.acked = next;
         if (comparePositions(consumer.readEnd, next) < 0) consumer.readEnd = next;
@@ -517,22 +378,8 @@ export class LogSpool implements LogSink {
           );
         }
       }
-      this.#segments.shift();
       total -= victim.bytes;
-      await rm(this.#path(victim.id), { force: true });
+      await segments.deleteOldest();
     }
   }
-}
-
-/** The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in; -1: none. */
-function lastRecordEnd(buffer: Buffer, length: number, maxRecords: number): number {
-  if (!Number.isFinite(maxRecords)) return buffer.lastIndexOf(0x0a, length - 1);
-  // A loop over the bytes (short lines: one indexOf call per line costs more).
-  let newline = -1;
-  for (let i = 0, n = 0; i < length; i++) {
-    if (buffer[i] !== 0x0a) continue;
-    newline = i;
-    if (++n >= maxRecords) break;
-  }
-  return newline;
 }

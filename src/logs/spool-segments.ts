@@ -1,0 +1,220 @@
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cutTornTail } from './spool-segment-files.js';
+import { countRecords, EncodedRecordBatch } from './spool-records.js';
+import type { SpoolPosition } from './spool-state-file.js';
+
+const SEGMENT_RE = /^segment-(\d{12})\.ndjson$/;
+
+export interface Segment {
+  readonly id: number;
+  /** Bytes written and fsync'd: readers never look past this. */
+  bytes: number;
+  sealed: boolean;
+}
+
+export interface SpoolBatch {
+  readonly records: EncodedRecordBatch;
+  /** Where the first record starts. */
+  readonly from: SpoolPosition;
+  readonly next: SpoolPosition;
+  /** Bytes of spool the batch covers. */
+  readonly bytes: number;
+}
+
+/**
+ * The spool's segment files (`segment-<id>.ndjson`, oldest first): appended to and fsync'd, the
+ * last one active, the others sealed; read from any position. LogSpool (log-spool.ts) keeps the
+ * cursors, checkpoints and bounds over them.
+ */
+export class SpoolSegments {
+  readonly #dir: string;
+  readonly #segmentBytes: number;
+  /** Oldest first. */
+  readonly list: Segment[] = [];
+  #nextId: number;
+  #active: { segment: Segment; handle: FileHandle } | undefined;
+
+  private constructor(dir: string, segmentBytes: number, nextId: number) {
+    this.#dir = dir;
+    this.#segmentBytes = segmentBytes;
+    this.#nextId = nextId;
+  }
+
+  /** The segments in `dir` (sealed; a torn last line is cut). */
+  static async open(dir: string, segmentBytes: number): Promise<SpoolSegments> {
+    const ids = (await readdir(dir))
+      .map((name) => SEGMENT_RE.exec(name)?.[1])
+      .filter((id): id is string => id !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const segments = new SpoolSegments(dir, segmentBytes, (ids.at(-1) ?? 0) + 1);
+    for (const id of ids) {
+      let bytes = (await stat(segments.path(id))).size;
+      // A crash between write and fsync can leave half a line at the end of the last segment;
+      // cut it (its source checkpoint was not advanced, so the source sends it again).
+      if (id === ids.at(-1)) bytes = await cutTornTail(segments.path(id), bytes);
+      segments.list.push({ id, bytes, sealed: true });
+    }
+    return segments;
+  }
+
+  /** Where reading starts when there is no saved position: the oldest segment (or the next one). */
+  get start(): SpoolPosition {
+    return { segment: this.list[0]?.id ?? this.#nextId, offset: 0 };
+  }
+
+  path(id: number): string {
+    return join(this.#dir, `segment-${String(id).padStart(12, '0')}.ndjson`);
+  }
+
+  get diskBytes(): number {
+    return this.list.reduce((sum, s) => sum + s.bytes, 0);
+  }
+
+  /** Bytes written after `position`. */
+  lag(position: SpoolPosition): number {
+    let lag = 0;
+    for (const segment of this.list) {
+      if (segment.id > position.segment) lag += segment.bytes;
+      else if (segment.id === position.segment) lag += Math.max(0, segment.bytes - position.offset);
+    }
+    return lag;
+  }
+
+  /**
+   * Writes whole records (`data` ends with a newline) and fsyncs them, filling the active
+   * segment up to its size (at least one record) before starting the next: segments stay near
+   * their size however large a write is, so the disk bound can drop one. `progress.done` is how
+   * much of `data` is on disk, also when this throws.
+   */
+  async append(data: Buffer, progress: { done: number }): Promise<void> {
+    while (progress.done < data.length) {
+      const done = progress.done;
+      const active = await this.#activeSegment();
+      const room = this.#segmentBytes - active.segment.bytes;
+      let end = data.length;
+      if (end - done > room) {
+        const cut = room > 0 ? data.lastIndexOf(0x0a, done + room - 1) : -1;
+        end = cut >= done ? cut + 1 : data.indexOf(0x0a, done) + 1;
+      }
+      const piece = data.subarray(done, end);
+      let written = 0;
+      while (written < piece.length) {
+        const { bytesWritten } = await active.handle.write(
+          piece,
+          written,
+          piece.length - written,
+          active.segment.bytes + written,
+        );
+        written += bytesWritten;
+      }
+      await active.handle.datasync();
+      active.segment.bytes += piece.length;
+      progress.done = end;
+      if (active.segment.bytes >= this.#segmentBytes || end < data.length) {
+        active.segment.sealed = true;
+        this.#active = undefined;
+        await active.handle.close();
+      }
+    }
+  }
+
+  /**
+   * The records from `position` on, up to about `maxBytes` and at most `maxRecords` (at least
+   * one record); undefined when none was written there yet.
+   */
+  async read(position: SpoolPosition, maxBytes: number, maxRecords: number): Promise<SpoolBatch | undefined> {
+    let at = position;
+    for (;;) {
+      const first = this.list[0];
+      if (first === undefined) return undefined;
+      if (at.segment < first.id) at = { segment: first.id, offset: 0 };
+      const segment = this.list.find((s) => s.id === at.segment);
+      if (!segment) {
+        // Past the last segment: the next one is created by the next append.
+        const later = this.list.find((s) => s.id > at.segment);
+        if (!later) return undefined;
+        at = { segment: later.id, offset: 0 };
+        continue;
+      }
+      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords);
+      if (!segment.sealed) return undefined;
+      at = { segment: segment.id + 1, offset: 0 };
+    }
+  }
+
+  /** Deletes the sealed segments before segment `id`. */
+  async deleteBefore(id: number): Promise<void> {
+    while (this.list[0] !== undefined && this.list[0].sealed && this.list[0].id < id) {
+      const segment = this.list.shift();
+      if (segment) await rm(this.path(segment.id), { force: true });
+    }
+  }
+
+  /** Deletes the oldest segment (the disk bound). */
+  async deleteOldest(): Promise<void> {
+    const segment = this.list.shift();
+    if (segment) await rm(this.path(segment.id), { force: true });
+  }
+
+  async close(): Promise<void> {
+    await this.#active?.handle.close();
+    this.#active = undefined;
+  }
+
+  async #activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
+    if (this.#active) return this.#active;
+    const segment: Segment = { id: this.#nextId++, bytes: 0, sealed: false };
+    const handle = await open(this.path(segment.id), 'w', 0o600);
+    this.list.push(segment);
+    this.#active = { segment, handle };
+    return this.#active;
+  }
+
+  async #readSegment(
+    segment: Segment,
+    offset: number,
+    maxBytes: number,
+    maxRecords: number,
+  ): Promise<SpoolBatch> {
+    const handle = await open(this.path(segment.id), 'r');
+    try {
+      let size = Math.min(segment.bytes - offset, maxBytes);
+      for (;;) {
+        const buffer = Buffer.allocUnsafe(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, offset);
+        const end = lastRecordEnd(buffer, bytesRead, maxRecords);
+        if (end < 0) {
+          // One record longer than maxBytes: read it whole (records are bounded by the event size).
+          size = Math.min(segment.bytes - offset, size * 2);
+          continue;
+        }
+        // Records are JSON arrays, one per line (a newline in a message is escaped); they are
+        // decoded only for a destination that asks for objects (see spool-records.ts).
+        const lines = buffer.subarray(0, end + 1);
+        return {
+          records: new EncodedRecordBatch(lines, countRecords(lines)),
+          from: { segment: segment.id, offset },
+          next: { segment: segment.id, offset: offset + end + 1 },
+          bytes: end + 1,
+        };
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+}
+
+/** The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in; -1: none. */
+function lastRecordEnd(buffer: Buffer, length: number, maxRecords: number): number {
+  if (!Number.isFinite(maxRecords)) return buffer.lastIndexOf(0x0a, length - 1);
+  // A loop over the bytes (short lines: one indexOf call per line costs more).
+  let newline = -1;
+  for (let i = 0, n = 0; i < length; i++) {
+    if (buffer[i] !== 0x0a) continue;
+    newline = i;
+    if (++n >= maxRecords) break;
+  }
+  return newline;
+}
