@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../../src/core/clock.js';
@@ -86,6 +89,26 @@ async function run(reader: ScriptedReader, sink: CollectingSink, follows: number
   await source.run(sink, controller.signal);
 }
 
+/** One `local` log driver frame (length, protobuf LogEntry on stdout, length). */
+function localFrame(nanos: bigint, line: string): Buffer {
+  const varint: number[] = [];
+  for (let rest = nanos; ;) {
+    const byte = Number(rest & 0x7fn);
+    rest >>= 7n;
+    varint.push(rest > 0n ? byte | 0x80 : byte);
+    if (rest === 0n) break;
+  }
+  const body = Buffer.concat([
+    Buffer.from([0x0a, 6]),
+    Buffer.from('stdout'),
+    Buffer.from([0x10, ...varint, 0x1a, line.length]),
+    Buffer.from(line),
+  ]);
+  const size = Buffer.alloc(4);
+  size.writeUInt32BE(body.length);
+  return Buffer.concat([size, body, size]);
+}
+
 const BASE = Date.parse('2026-11-21T23:00:00Z') / 1000;
 const sinceOf = (e: ContainerLogEntry): string => dockerTimestampToSince(e.timestamp);
 
@@ -120,6 +143,48 @@ describe('ContainerLogSource', () => {
     expect(asked[0]).toBe('taupageapp');
     expect(source.via).toBe('docker-api');
     expect(sink.lines).toEqual(['a']);
+  });
+
+  it('waits for a started container’s local-logs directory instead of falling back to the API', async () => {
+    // dockerd makes <root>/containers/<id>/ at create and local-logs/ only at start: a follower
+    // that looks in between must look again, not read the Docker API for the container's life.
+    const root = await mkdtemp(join(tmpdir(), 'taupage-local-logs-'));
+    try {
+      const path = join(root, 'containers', 'c0ffee', 'local-logs', 'container.log');
+      await mkdir(dirname(dirname(path)), { recursive: true });
+      const sink = new CollectingSink();
+      const reader = new ScriptedReader([[entry(1, 0, 'from the api')]]);
+      Object.assign(reader, {
+        logFiles: () => Promise.resolve({ id: 'c0ffee', format: 'local', path }),
+      });
+      const controller = new AbortController();
+      let sleeps = 0;
+      const source = new ContainerLogSource({
+        container: 'taupageapp',
+        reader,
+        log,
+        clock: {
+          now: () => 0,
+          sleep: async () => {
+            // The container starts during the first wait.
+            if (++sleeps === 1) {
+              await mkdir(dirname(path));
+              await writeFile(path, localFrame(1_795_000_000_000_000_000n, 'from the file'));
+            }
+            if (sink.lines.length > 0 || sleeps > 100) {
+              controller.abort();
+              throw new Error('aborted');
+            }
+          },
+        },
+      });
+      await source.run(sink, controller.signal);
+      expect(sink.lines).toEqual(['from the file']);
+      expect(reader.sinces).toEqual([]);
+      expect(source.via).toBe('files');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('checkpoints the Docker timestamp and how many entries share it', async () => {
