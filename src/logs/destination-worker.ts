@@ -148,9 +148,17 @@ export class DestinationWorker {
     // still go one at a time and in spool order, and the cursor moves only after each one was
     // acknowledged.
     let ahead: Promise<SpoolBatch> | undefined;
+    // Two read buffers, taken in turn: the delivery in flight holds one, the read-ahead fills the
+    // other, and a buffer is read into again only after its delivery was acknowledged. A new
+    // buffer per read outlived the young generation (held across a request) and piled up as
+    // garbage until a full GC: most of the agent's external memory.
+    const buffers = [Buffer.allocUnsafe(maxBytes), Buffer.allocUnsafe(maxBytes)] as const;
+    let turn = 0;
+    const read = (): Promise<SpoolBatch> =>
+      spool.read(this.name, maxBytes, signal, maxRecords, buffers[turn++ % 2]);
     try {
       for (;;) {
-        const batch = await (ahead ?? spool.read(this.name, maxBytes, signal, maxRecords));
+        const batch = await (ahead ?? read());
         ahead = undefined;
         const delivering = this.#retried(
           () => destination.deliver(batch.records, signal),
@@ -158,7 +166,7 @@ export class DestinationWorker {
           signal,
         );
         if (spool.hasUnread(this.name)) {
-          ahead = spool.read(this.name, maxBytes, signal, maxRecords);
+          ahead = read();
           // Observed below; a rejection while the delivery fails is not unhandled.
           ahead.catch(() => undefined);
         }

@@ -174,18 +174,20 @@ export class LogSpool implements LogSink {
 
   /**
    * The records after the consumer's last read, up to about `maxBytes` and at most `maxRecords`
-   * (at least one record); waits for data.
+   * (at least one record); waits for data. `into`: read into this buffer when the records fit
+   * (the batch is a view of it: the caller must not reuse it while the batch is in use).
    */
   async read(
     consumerName: string,
     maxBytes: number,
     signal: AbortSignal,
     maxRecords = Number.POSITIVE_INFINITY,
+    into?: Buffer,
   ): Promise<SpoolBatch> {
     const consumer = this.#consumer(consumerName);
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
-      const batch = await this.#segments.read(consumer.readEnd, maxBytes, maxRecords);
+      const batch = await this.#segments.read(consumer.readEnd, maxBytes, maxRecords, into);
       if (batch) {
         consumer.readEnd = batch.next;
         return batch;

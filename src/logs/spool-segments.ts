@@ -122,9 +122,14 @@ export class SpoolSegments {
 
   /**
    * The records from `position` on, up to about `maxBytes` and at most `maxRecords` (at least
-   * one record); undefined when none was written there yet.
+   * one record), read into `into` when they fit; undefined when none was written there yet.
    */
-  async read(position: SpoolPosition, maxBytes: number, maxRecords: number): Promise<SpoolBatch | undefined> {
+  async read(
+    position: SpoolPosition,
+    maxBytes: number,
+    maxRecords: number,
+    into?: Buffer,
+  ): Promise<SpoolBatch | undefined> {
     let at = position;
     for (;;) {
       const first = this.list[0];
@@ -138,7 +143,7 @@ export class SpoolSegments {
         at = { segment: later.id, offset: 0 };
         continue;
       }
-      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords);
+      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords, into);
       if (!segment.sealed) return undefined;
       at = { segment: segment.id + 1, offset: 0 };
     }
@@ -177,12 +182,13 @@ export class SpoolSegments {
     offset: number,
     maxBytes: number,
     maxRecords: number,
+    into: Buffer | undefined,
   ): Promise<SpoolBatch> {
     const handle = await open(this.path(segment.id), 'r');
     try {
       let size = Math.min(segment.bytes - offset, maxBytes);
       for (;;) {
-        const buffer = Buffer.allocUnsafe(size);
+        const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(buffer, 0, size, offset);
         const end = lastRecordEnd(buffer, bytesRead, maxRecords);
         if (end < 0) {
