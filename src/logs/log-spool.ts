@@ -311,6 +311,7 @@ export class LogSpool implements LogSink {
     const progress = { done: 0 };
     try {
       await this.#segments.append(data, progress);
+      this.#pending.recycle(data);
       // Only now, with the records on disk, may the sources' checkpoints move past them.
       for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
       await this.#enforceDiskBound();

@@ -1,7 +1,11 @@
 import { plainRecordBytes, writePlainRecord } from './spool-records.js';
 
-/** Pending records are gathered in buffers of this size (a larger record gets its own). */
-const CHUNK_BYTES = 256 * 1024;
+/**
+ * Pending records are gathered in buffers of this size (a larger record gets its own): twice
+ * the spool's eager flush (1 MiB), so that a flush usually takes one chunk as it is (no concat),
+ * and the chunk is used again once written (see recycle).
+ */
+const CHUNK_BYTES = 2 * 1024 * 1024;
 
 /**
  * The records LogSpool has taken but not yet written, as UTF-8 NDJSON in chunks of bytes: full
@@ -14,6 +18,8 @@ export class PendingRecords {
   #used = 0;
   /** Bytes held. */
   #bytes = 0;
+  /** A chunk written and given back (recycle), to fill next instead of a new one. */
+  #spare: Buffer | undefined;
 
   get bytes(): number {
     return this.#bytes;
@@ -52,6 +58,16 @@ export class PendingRecords {
     return chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks);
   }
 
+  /**
+   * `data` (from take) is written and no longer used: its chunk is filled again next. A new
+   * chunk per flush was held across the write's fsync, outlived the young generation and
+   * waited for a full GC as garbage.
+   */
+  recycle(data: Buffer): void {
+    if (data.byteOffset === 0 && data.buffer.byteLength === CHUNK_BYTES)
+      this.#spare = Buffer.from(data.buffer, 0, CHUNK_BYTES);
+  }
+
   /** Puts records taken but not written back in front of what came since. */
   putBack(data: Buffer): void {
     if (data.length === 0) return;
@@ -64,7 +80,9 @@ export class PendingRecords {
     const chunk = this.#chunk;
     if (chunk !== undefined && size <= chunk.length - this.#used) return chunk;
     if (chunk !== undefined && this.#used > 0) this.#chunks.push(chunk.subarray(0, this.#used));
-    this.#chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size));
+    const spare = size <= CHUNK_BYTES ? this.#spare : undefined;
+    this.#spare = undefined;
+    this.#chunk = spare ?? Buffer.allocUnsafe(Math.max(CHUNK_BYTES, size));
     this.#used = 0;
     return this.#chunk;
   }

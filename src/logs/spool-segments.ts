@@ -190,7 +190,7 @@ export class SpoolSegments {
       for (;;) {
         const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
         const { bytesRead } = await handle.read(buffer, 0, size, offset);
-        const end = lastRecordEnd(buffer, bytesRead, maxRecords);
+        const { end, count } = lastRecordEnd(buffer, bytesRead, maxRecords);
         if (end < 0) {
           // One record longer than maxBytes: read it whole (records are bounded by the event size).
           size = Math.min(segment.bytes - offset, size * 2);
@@ -200,7 +200,7 @@ export class SpoolSegments {
         // decoded only for a destination that asks for objects (see spool-records.ts).
         const lines = buffer.subarray(0, end + 1);
         return {
-          records: new EncodedRecordBatch(lines, countRecords(lines)),
+          records: new EncodedRecordBatch(lines, count ?? countRecords(lines)),
           from: { segment: segment.id, offset },
           next: { segment: segment.id, offset: offset + end + 1 },
           bytes: end + 1,
@@ -212,15 +212,23 @@ export class SpoolSegments {
   }
 }
 
-/** The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in; -1: none. */
-function lastRecordEnd(buffer: Buffer, length: number, maxRecords: number): number {
-  if (!Number.isFinite(maxRecords)) return buffer.lastIndexOf(0x0a, length - 1);
+/**
+ * The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in (-1:
+ * none), and how many records that is when they were counted on the way.
+ */
+function lastRecordEnd(
+  buffer: Buffer,
+  length: number,
+  maxRecords: number,
+): { end: number; count: number | undefined } {
+  if (!Number.isFinite(maxRecords)) return { end: buffer.lastIndexOf(0x0a, length - 1), count: undefined };
   // A loop over the bytes (short lines: one indexOf call per line costs more).
-  let newline = -1;
-  for (let i = 0, n = 0; i < length; i++) {
+  let end = -1;
+  let count = 0;
+  for (let i = 0; i < length; i++) {
     if (buffer[i] !== 0x0a) continue;
-    newline = i;
-    if (++n >= maxRecords) break;
+    end = i;
+    if (++count >= maxRecords) break;
   }
-  return newline;
+  return { end, count };
 }
