@@ -168,7 +168,14 @@ function startAgent(
   return new AgentProcess(
     [
       'agent',
-      ...['--imds-url', imds.url, '--cloudwatch-logs-endpoint', emulator.url, '--status-listen', '127.0.0.1:0'],
+      ...[
+        '--imds-url',
+        imds.url,
+        '--cloudwatch-logs-endpoint',
+        emulator.url,
+        '--status-listen',
+        '127.0.0.1:0',
+      ],
       ...['--meta-dir', join(host, 'meta'), '--defaults', '/nonexistent', '--container-name', container],
     ],
     {
@@ -239,8 +246,7 @@ async function shippingReady(agent: AgentProcess): Promise<void> {
   for (;;) {
     const status = await agent.status().catch(() => undefined);
     const shipping = status?.logShipping as
-      | { sources?: { via?: string }[]; destinations?: { destination: string }[] }
-      | undefined;
+      { sources?: { via?: string }[]; destinations?: { destination: string }[] } | undefined;
     if (shipping?.sources?.some((source) => source.via !== undefined)) return;
     if (agent.exitCode !== null) throw new Error(`the agent exited: ${agent.output.slice(-2000)}`);
     if (Date.now() > deadline) throw new Error('the agent did not start shipping');
@@ -523,17 +529,21 @@ async function main(): Promise<void> {
     const loads: string[] = [];
     for (let run = 1; run <= RUNS; run++) {
       const label = RUNS > 1 ? ` (run ${run})` : '';
-      const taupage = await runTaupage(emulator, daemon, image, work).catch(
-        (error: unknown): Result => ({ shipper: 'taupage', lines: LINES, error: firstLine(error) }),
-      );
+      const taupage = await runTaupage(emulator, daemon, image, work).catch((error: unknown): Result => ({
+        shipper: 'taupage',
+        lines: LINES,
+        error: firstLine(error),
+      }));
       taupageRuns.push({ ...taupage, shipper: `taupage${label}` });
       const awslogs = await runAwslogs(emulator, daemon);
       awslogsRuns.push({ ...awslogs, shipper: `docker awslogs driver${label}` });
       loads.push(load());
     }
-    const killed = await runKillRestart(emulator, daemon, image, work).catch(
-      (error: unknown): Result => ({ shipper: 'taupage, kill -9', lines: LINES, error: firstLine(error) }),
-    );
+    const killed = await runKillRestart(emulator, daemon, image, work).catch((error: unknown): Result => ({
+      shipper: 'taupage, kill -9',
+      lines: LINES,
+      error: firstLine(error),
+    }));
     const results = [...taupageRuns, ...awslogsRuns, killed];
     const taupageRate = median(taupageRuns.map((r) => r.linesPerSecond));
     const awslogsRate = median(awslogsRuns.map((r) => r.linesPerSecond));
@@ -564,7 +574,9 @@ async function main(): Promise<void> {
     console.log(
       `target total CPU per line <= awslogs driver: ${pass(taupageCpu !== undefined && awslogsCpu !== undefined && taupageCpu <= awslogsCpu)} (${fmt(taupageCpu !== undefined && awslogsCpu ? taupageCpu / awslogsCpu : undefined, 2)}x)`,
     );
-    console.log(`target agent peak RSS <= 100 MB: ${pass((taupagePeak ?? Infinity) <= 100)} (${fmt(taupagePeak)} MB)`);
+    console.log(
+      `target agent peak RSS <= 100 MB: ${pass((taupagePeak ?? Infinity) <= 100)} (${fmt(taupagePeak)} MB)`,
+    );
     console.log(`target zero lost lines: ${pass(taupageRuns.every((r) => r.missing === 0))}`);
     console.log(
       `kill -9 and restart: no gaps: ${pass(killed.missing === 0)} (duplicates: ${fmt(killed.duplicates)})`,
