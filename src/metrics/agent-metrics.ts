@@ -88,6 +88,7 @@ export class AgentMetrics {
       },
     });
     registerLogShippingMetrics(state, registers);
+    registerEtcdMetrics(state, registers);
     this.imagePulls = new Counter({
       name: 'taupage_image_pulls_total',
       help: 'Image pull attempts, by outcome (success or the error code).',
@@ -241,6 +242,59 @@ function registerLogShippingMetrics(state: AgentState, registers: Registry[]): v
     collect() {
       this.reset();
       this.inc(state.logShipping.agentLog?.droppedLines ?? 0);
+    },
+  });
+}
+
+/**
+ * `taupage_etcd_*` (`etcd_discovery_domain`): the heartbeat and the instance-local etcd, read
+ * from AgentState at scrape time; absent without etcd. Totals are refilled counters, as above.
+ */
+function registerEtcdMetrics(state: AgentState, registers: Registry[]): void {
+  new Gauge({
+    name: 'taupage_etcd_registered',
+    help: '1 while the instance is registered in etcd (the app is healthy and etcd took the last heartbeat), else 0.',
+    registers,
+    collect() {
+      this.reset();
+      const registration = state.etcd?.registration;
+      if (registration !== undefined && registration !== null) this.set(registration.registered ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'taupage_etcd_heartbeats_total',
+    help: 'etcd heartbeats by outcome: registered (etcd took the PUT), failed (etcd away or refusing), skipped (the app was not healthy).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      const registration = state.etcd?.registration;
+      if (registration === undefined || registration === null) return;
+      this.inc({ outcome: 'registered' }, registration.beats);
+      this.inc({ outcome: 'failed' }, registration.failures);
+      this.inc({ outcome: 'skipped' }, registration.skipped);
+    },
+  });
+  new Gauge({
+    name: 'taupage_etcd_server_up',
+    help: '1 while the instance-local etcd the agent runs (proxy or single node) is running, else 0; absent when the agent runs none.',
+    labelNames: ['mode'],
+    registers,
+    collect() {
+      this.reset();
+      const server = state.etcd?.server;
+      if (server !== undefined && server !== null)
+        this.set({ mode: server.mode }, server.state === 'running' ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'taupage_etcd_server_failures_total',
+    help: 'Exits of the instance-local etcd and failed starts (discovery, spawn), each followed by a restart.',
+    registers,
+    collect() {
+      this.reset();
+      const server = state.etcd?.server;
+      if (server !== undefined && server !== null) this.inc(server.failures);
     },
   });
 }
