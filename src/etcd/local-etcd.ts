@@ -101,7 +101,9 @@ export class LocalEtcd {
   async stop(): Promise<void> {
     this.#stop.abort();
     this.#kill?.('SIGTERM');
-    const killer = setTimeout(() => this.#kill?.('SIGKILL'), STOP_GRACE_MS);
+    const killer = setTimeout(() => {
+      this.#kill?.('SIGKILL');
+    }, STOP_GRACE_MS);
     killer.unref();
     await this.#running;
     clearTimeout(killer);
@@ -120,7 +122,7 @@ export class LocalEtcd {
       } catch (error) {
         this.#failures++;
         this.#lastError = error instanceof Error ? firstLine(error.message) : String(error);
-        if (!signal.aborted)
+        if (!this.#stopped())
           log.warn(
             { mode: this.mode, retryInMs: delay },
             `The local etcd is not running: ${this.#lastError}`,
@@ -128,12 +130,17 @@ export class LocalEtcd {
       }
       this.#pid = undefined;
       this.#kill = undefined;
-      if (signal.aborted) break;
+      if (this.#stopped()) break;
       if (clock.now() - startedAt >= RESTART_RESET_MS) delay = RESTART_INITIAL_MS;
       this.#state = 'waiting';
       await clock.sleep(delay, signal).catch(() => undefined);
       delay = Math.min(delay * 2, RESTART_MAX_MS);
     }
+  }
+
+  /** A method, not `signal.aborted` inline: it changes across awaits. */
+  #stopped(): boolean {
+    return this.#stop.signal.aborted;
   }
 
   /** One life of the process; throws why it ended (it never ends on its own otherwise). */
@@ -157,7 +164,9 @@ export class LocalEtcd {
     });
     const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
       child.once('error', reject);
-      child.once('exit', (code, exitSignal) => resolve({ code, signal: exitSignal }));
+      child.once('exit', (code, exitSignal) => {
+        resolve({ code, signal: exitSignal });
+      });
     });
     child.once('spawn', () => {
       this.#pid = child.pid;
@@ -178,7 +187,7 @@ export class LocalEtcd {
         { cause: error },
       );
     }
-    if (signal.aborted) return;
+    if (this.#stopped()) return;
     const how = exit.signal === null ? `exit code ${String(exit.code)}` : `signal ${exit.signal}`;
     const said = lastLine === '' ? '' : `: ${etcdLine(lastLine).message}`;
     throw new Error(`etcd ended (${how})${said}`);

@@ -70,7 +70,11 @@ export class DnsSrvEmulator {
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.#socket.close(() => resolve()));
+    await new Promise<void>((resolve) => {
+      this.#socket.close(() => {
+        resolve();
+      });
+    });
   }
 
   #answer(message: Buffer, remote: RemoteInfo): void {
