@@ -287,6 +287,7 @@ export function logPipelineState(status: LogPipelineStatus): LogPipelineState {
       delivered: destination.delivered,
       rejected: destination.rejected,
       dropped: destination.dropped,
+      sampledOut: destination.sampledOut,
       failures: destination.failures,
       failing: destination.failing,
       lastError: destination.lastError,

@@ -164,7 +164,7 @@ export class AgentMetrics {
 function registerLogShippingMetrics(state: AgentState, registers: Registry[]): void {
   new Counter({
     name: 'taupage_log_records_total',
-    help: 'Log records per destination by outcome: delivered, rejected (refused for good by the destination), dropped (the spool disk bound was hit).',
+    help: 'Log records per destination by outcome: delivered, rejected (refused for good by the destination), dropped (the spool disk bound was hit), sampled_out (left out by Scalyr sampling rules).',
     labelNames: ['destination', 'outcome'],
     registers,
     collect() {
@@ -173,6 +173,7 @@ function registerLogShippingMetrics(state: AgentState, registers: Registry[]): v
         this.inc({ destination: d.destination, outcome: 'delivered' }, d.delivered);
         this.inc({ destination: d.destination, outcome: 'rejected' }, d.rejected);
         this.inc({ destination: d.destination, outcome: 'dropped' }, d.dropped);
+        if (d.sampledOut > 0) this.inc({ destination: d.destination, outcome: 'sampled_out' }, d.sampledOut);
       }
     },
   });

@@ -39,6 +39,8 @@ export interface LogShippingState {
   readonly rejected: number;
   /** Records dropped unsent because the spool's disk bound was hit. */
   readonly dropped: number;
+  /** Records left out on purpose by the destination (Scalyr's sampling rules), not sent. */
+  readonly sampledOut: number;
   /** Failed delivery attempts (each retried). */
   readonly failures: number;
   /** true while its head delivery keeps failing. */

@@ -88,6 +88,7 @@ describe('healthChecks', () => {
       delivered: 5,
       rejected: 0,
       dropped: 0,
+      sampledOut: 0,
       failures: 9,
       failing: true,
       lastError: 'CloudWatch Logs /app: ServiceUnavailableException',
