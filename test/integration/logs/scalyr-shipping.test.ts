@@ -136,7 +136,7 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
         Promise.resolve(
           scalyr.messages('/var/log/syslog').length >= 3 &&
             scalyr.messages('/var/log/auth.log').length >= 1 &&
-            scalyr.messages('/var/log-custom/*.log').length >= 1
+            scalyr.messages(join(work, 'custom', 'app.log')).length >= 1
             ? true
             : undefined,
         ),
@@ -144,14 +144,16 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
     );
     expect(scalyr.messages('/var/log/syslog')).toEqual(['sys 0', 'sys 1 leaked [redacted] here', 'sys 2']);
     expect(scalyr.messages('/var/log/auth.log')).toEqual(['auth 0']);
-    expect(scalyr.messages('/var/log-custom/*.log')).toEqual(['custom token +++JWT_TOKEN_REDACTED+++']);
+    expect(scalyr.messages(join(work, 'custom', 'app.log'))).toEqual([
+      'custom token +++JWT_TOKEN_REDACTED+++',
+    ]);
     const byLog = Object.fromEntries(
       scalyr.events.map((e) => [e.attrs.logfile as string, e.attrs.parser as string]),
     );
     expect(byLog).toEqual({
       '/var/log/syslog': 'systemLog',
       '/var/log/auth.log': 'systemLog',
-      '/var/log-custom/*.log': 'json',
+      [join(work, 'custom', 'app.log')]: 'json',
     });
     const sessionInfo = scalyr.events[0]?.sessionInfo;
     expect(sessionInfo).toMatchObject({
