@@ -254,12 +254,14 @@ function registerLogShippingMetrics(state: AgentState, registers: Registry[]): v
 function registerEtcdMetrics(state: AgentState, registers: Registry[]): void {
   new Gauge({
     name: 'taupage_etcd_registered',
-    help: '1 while the instance is registered in etcd (the app is healthy and etcd took the last heartbeat), else 0.',
+    help: '1 while the instance is registered in etcd under `key` (the app is healthy and etcd took the last heartbeat), else 0.',
+    labelNames: ['key'],
     registers,
     collect() {
       this.reset();
       const registration = state.etcd?.registration;
-      if (registration !== undefined && registration !== null) this.set(registration.registered ? 1 : 0);
+      if (registration !== undefined && registration !== null)
+        this.set({ key: registration.key }, registration.registered ? 1 : 0);
     },
   });
   new Counter({
@@ -291,11 +293,12 @@ function registerEtcdMetrics(state: AgentState, registers: Registry[]): void {
   new Counter({
     name: 'taupage_etcd_server_failures_total',
     help: 'Exits of the instance-local etcd and failed starts (discovery, spawn), each followed by a restart.',
+    labelNames: ['mode'],
     registers,
     collect() {
       this.reset();
       const server = state.etcd?.server;
-      if (server !== undefined && server !== null) this.inc(server.failures);
+      if (server !== undefined && server !== null) this.inc({ mode: server.mode }, server.failures);
     },
   });
 }

@@ -154,7 +154,7 @@ describe('taupage agent: the instance-local etcd (etcd_discovery_domain)', () =>
       registration: { key: instanceKey, registered: true, healthy: true, failures: 0 },
     });
     const metrics = await (await fetch(metricsUrl)).text();
-    expect(metrics).toContain('taupage_etcd_registered 1');
+    expect(metrics).toContain(`taupage_etcd_registered{key="${instanceKey}"} 1`);
     expect(metrics).toContain('taupage_etcd_server_up{mode="proxy"} 1');
     expect(metrics).toMatch(/taupage_etcd_heartbeats_total\{outcome="registered"\} [1-9]/);
   });
