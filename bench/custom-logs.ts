@@ -1,7 +1,8 @@
 // Custom log benchmark: the same file of N lines tailed by the pipeline and shipped to the
-// CloudWatch Logs emulator, read two ways: through a pattern (/var/log-custom/*.log: each record
-// carries its file, for Scalyr's per-file `logfile`, so lines take the spool's record path and
-// deliveries CloudWatch's record path) and through the plain path (the spool's byte path and
+// CloudWatch Logs emulator, read two ways: through a pattern with `recordFile` (what
+// /var/log-custom/*.log gets when Scalyr ships it: each record carries its file, for Scalyr's
+// per-file `logfile`, so lines take the spool's record path and deliveries CloudWatch's record
+// path) and through the plain path (the spool's byte path and
 // CloudWatch's byte path). Everything runs in this one process, the emulator too.
 // Usage: bench/custom-logs [--lines N] [--runs N]
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -50,6 +51,7 @@ async function run(kind: 'pattern' | 'path', index: number): Promise<{ ms: numbe
         pattern: kind === 'pattern' ? join(dir, 'log-custom', '*.log') : file,
         name: 'customlog',
         maskJwt: true,
+        recordFile: true,
         log,
       }),
     ],

@@ -125,6 +125,8 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
             pattern: source.file,
             name: source.name,
             maskJwt: source.maskJwt,
+            // Scalyr names each file a pattern matches (`logfile`); nobody else needs the file.
+            recordFile: plan.scalyr?.routes[source.name] !== undefined,
             log: log.child({ source: source.name }),
           }),
     );

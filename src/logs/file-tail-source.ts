@@ -14,6 +14,12 @@ export interface FileTailSourceOptions {
   readonly log: Logger;
   /** Mask JWT-looking tokens (custom application logs, as the original did). */
   readonly maskJwt?: boolean;
+  /**
+   * With a pattern: each record names the file it came from (LogRecord.file; Scalyr's
+   * per-file `logfile`). Off by default: such records take the spool's and CloudWatch's slower
+   * record paths (bench/custom-logs), so only a source a destination needs it for pays.
+   */
+  readonly recordFile?: boolean;
   readonly fs?: TailFileSystem;
   readonly clock?: Clock;
   readonly pollIntervalMs?: number;
@@ -322,7 +328,7 @@ export class FileTailSource implements LogSource {
 
   /** The file a line came from, for a pattern (several files); undefined for a plain path. */
   #file(tail: Tail): string | undefined {
-    return this.#names === undefined ? undefined : tail.path;
+    return this.#names === undefined || this.#options.recordFile !== true ? undefined : tail.path;
   }
 
   #checkpoint(tail: Tail): { key: string; value: CheckpointValue } | undefined {
