@@ -262,6 +262,7 @@ build {
       "ami/10-users.sh",
       "ami/15-docker.sh",
       "ami/20-nodejs.sh",
+      "ami/25-etcd.sh",
       "ami/30-taupage.sh",
       "ami/40-granting-service.sh",
       "ami/50-sshd.sh",

@@ -57,6 +57,8 @@ compile_cache_built() {
 check "compile cache built for Node.js v${TAUPAGE_NODE_VERSION:-?}" compile_cache_built
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
+check "etcd (etcd_discovery_domain) has the v2 API" sh -c '/usr/bin/etcd --help 2>&1 | grep -q -- --enable-v2'
+check "etcd.service masked (the agent runs etcd when a config asks)" test "$(readlink /etc/systemd/system/etcd.service)" = /dev/null
 check "rsyslog enabled (auth.log, syslog)" test -L /etc/systemd/system/multi-user.target.wants/rsyslog.service
 check "SSH grant expiry timer enabled" test -L /etc/systemd/system/timers.target.wants/taupage-ssh-expiry.timer
 check "unit files are valid" systemd-analyze verify --man=no /etc/systemd/system/taupage.service /etc/systemd/system/taupage-ssh-expiry.service /etc/systemd/system/taupage-ssh-expiry.timer

@@ -18,6 +18,7 @@ import type { AgentState } from '../status/agent-state.js';
 import { summarizeConfig } from '../status/config-summary.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
 import { stopTimeoutSeconds, type BootHooks, type BootResult } from './boot.js';
+import type { LocalEtcd } from '../etcd/local-etcd.js';
 import type { RunningRegistration } from './compose-etcd.js';
 import { logPipelineState } from './compose-logs.js';
 import { LOG_FLUSH_DEADLINE_MS, type ShutdownWork } from './shutdown.js';
@@ -48,6 +49,11 @@ export interface AgentServicesDependencies {
     config: TaupageConfig,
     identity: InstanceIdentity,
   ) => Promise<RunningRegistration | undefined>;
+  /**
+   * The instance-local etcd for `etcd_discovery_domain` (compose-etcd.ts), started once the
+   * config is known, before the app; undefined (or returning undefined): none.
+   */
+  readonly startLocalEtcd?: (config: TaupageConfig, identity: InstanceIdentity) => LocalEtcd | undefined;
   /** CompleteLifecycleAction for `lifecycle_hook` (EC2 mode); undefined: no hook to complete. */
   readonly lifecycleAction?:
     | ((
@@ -72,6 +78,8 @@ export class AgentServices {
   #logShippingStarting: Promise<void> | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
   #etcd: RunningRegistration | undefined;
+  #localEtcd: LocalEtcd | undefined;
+  #etcdDomain: string | undefined;
 
   constructor(deps: AgentServicesDependencies) {
     this.#deps = deps;
@@ -90,6 +98,7 @@ export class AgentServices {
       afterSecrets: async (config, identity, secrets) => {
         await hooks?.afterSecrets?.(config, identity, secrets);
         this.#logShippingStarting ??= this.#startLogShipping(config, secrets);
+        this.#startLocalEtcd(config, identity);
       },
     };
   }
@@ -141,8 +150,11 @@ export class AgentServices {
         await etcdStopped;
       },
       logs: async () => {
+        // The app has stopped (or runs on without the agent): its etcd stops beside the flush.
+        const etcdStopped = this.#localEtcd?.stop();
         await this.#logShippingStarting;
         await this.#logShipping?.stop(LOG_FLUSH_DEADLINE_MS);
+        await etcdStopped;
       },
     };
   }
@@ -164,10 +176,35 @@ export class AgentServices {
     }
   }
 
+  /** The local etcd and the heartbeat in /status and the metrics, once etcd_discovery_domain is known. */
+  #showEtcd(domain: string): void {
+    if (this.#etcdDomain !== undefined) return;
+    this.#etcdDomain = domain;
+    this.#deps.state.etcdStarted(() => ({
+      domain,
+      server: this.#localEtcd?.status() ?? null,
+      registration: this.#etcd?.registration.status() ?? null,
+    }));
+  }
+
+  /** Never fails a boot: the local etcd retries (discovery, exits) on its own and shows in /status. */
+  #startLocalEtcd(config: TaupageConfig, identity: InstanceIdentity): void {
+    if (config.etcdDiscoveryDomain === undefined || this.#localEtcd !== undefined) return;
+    this.#showEtcd(config.etcdDiscoveryDomain);
+    try {
+      this.#localEtcd = this.#deps.startLocalEtcd?.(config, identity);
+    } catch (error) {
+      const failure = toTaupageError(error);
+      this.#deps.errors.reportFailure('etcd', failure);
+      this.#log.error({ err: error }, `Could not start the local etcd: ${failure.message}`);
+    }
+  }
+
   /** Like log shipping, never fails a healthy boot: a problem is logged and shown in /status. */
   async #startEtcdRegistration(config: TaupageConfig): Promise<void> {
     const identity = this.#deps.state.identity;
     if (identity === undefined || this.#deps.startEtcdRegistration === undefined) return;
+    if (config.etcdDiscoveryDomain !== undefined) this.#showEtcd(config.etcdDiscoveryDomain);
     try {
       this.#etcd = await this.#deps.startEtcdRegistration(config, identity);
     } catch (error) {

@@ -125,6 +125,8 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
             pattern: source.file,
             name: source.name,
             maskJwt: source.maskJwt,
+            // Scalyr names each file a pattern matches (`logfile`); nobody else needs the file.
+            recordFile: plan.scalyr?.routes[source.name] !== undefined,
             log: log.child({ source: source.name }),
           }),
     );
@@ -287,6 +289,7 @@ export function logPipelineState(status: LogPipelineStatus): LogPipelineState {
       delivered: destination.delivered,
       rejected: destination.rejected,
       dropped: destination.dropped,
+      sampledOut: destination.sampledOut,
       failures: destination.failures,
       failing: destination.failing,
       lastError: destination.lastError,

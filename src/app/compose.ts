@@ -1,5 +1,5 @@
 import { startLogShipping } from './compose-logs.js';
-import { bootHealthPredicate, startEtcdRegistration } from './compose-etcd.js';
+import { bootHealthPredicate, startEtcdRegistration, startLocalEtcd } from './compose-etcd.js';
 import { INTEGRATION_DEFAULTS } from './integration-settings.js';
 import { systemClock } from '../core/clock.js';
 import { lazy } from '../core/lazy.js';
@@ -174,6 +174,12 @@ export async function composeAgent(
         clock,
         log: log.child({ component: 'etcd' }),
       }),
+    startLocalEtcd: (config, identity) => {
+      const local = settings.integration?.localEtcd;
+      return local === undefined
+        ? undefined
+        : startLocalEtcd({ config, identity, settings: local, clock, log: log.child({ component: 'etcd' }) });
+    },
     createStackSignaller: platform.createStackSignaller,
     clock,
     log,

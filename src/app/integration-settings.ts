@@ -12,8 +12,25 @@ export interface IntegrationSettings {
   readonly etcdEndpoint: string;
   /** `ETCD_URL` in the app container. */
   readonly etcdContainerUrl: string;
+  /**
+   * The instance-local etcd the agent runs for `etcd_discovery_domain` (a proxy found by DNS
+   * SRV, or a single node for `disable`); undefined: the agent runs none (`--etcd-binary off`).
+   */
+  readonly localEtcd: LocalEtcdSettings | undefined;
   /** Host Docker CLI bound read-only at /usr/bin/docker for `docker_daemon_access`; undefined: none. */
   readonly dockerCli: string | undefined;
+}
+
+export interface LocalEtcdSettings {
+  /** The etcd binary (Debian's `etcd-server`). */
+  readonly binary: string;
+  /** Client URLs it listens on (the first is the one it advertises). */
+  readonly listenUrls: readonly string[];
+  /** The single node's peer URL (`disable`). */
+  readonly peerUrl: string;
+  readonly dataDir: string;
+  /** The DNS server for the SRV discovery (`IP` or `IP:PORT`); undefined: the system's. */
+  readonly dnsServer: string | undefined;
 }
 
 export const INTEGRATION_DEFAULTS = {
@@ -21,6 +38,10 @@ export const INTEGRATION_DEFAULTS = {
   // The original's etcd listened on 127.0.0.1:2379 and docker0's 172.17.0.1:2379.
   etcdEndpoint: 'http://127.0.0.1:2379',
   etcdContainerUrl: 'http://172.17.0.1:2379',
+  etcdBinary: '/usr/bin/etcd',
+  etcdListen: 'http://127.0.0.1:2379,http://172.17.0.1:2379',
+  etcdPeerUrl: 'http://127.0.0.1:2380',
+  etcdDataDir: '/var/lib/taupage/etcd',
   // Debian's docker.io CLI on the AMI: linked against glibc only (libc.so.6), so it runs in
   // glibc-based images; point --docker-cli at a static build to serve musl/busybox images too.
   dockerCli: '/usr/bin/docker',

@@ -28,7 +28,11 @@ export const SHUTDOWN_STAGES = [
       'Stop the etcd heartbeat, CloudWatch publishing, the credentials refresh and the termination watcher',
   },
   { name: 'app', description: 'Stop the app container when the host shuts down (removed in local mode)' },
-  { name: 'logs', description: 'Flush log shipping (the app’s last lines included)' },
+  {
+    name: 'logs',
+    description:
+      'Flush log shipping (the app’s last lines included); stop the local etcd (etcd_discovery_domain)',
+  },
   { name: 'metrics-endpoint', description: 'Close the Prometheus /metrics endpoint' },
   { name: 'status-endpoint', description: 'Close the status endpoint' },
   { name: 'audit', description: 'Record agent.stop and ship the rest of the audit trail' },

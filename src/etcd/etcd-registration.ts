@@ -31,9 +31,16 @@ export interface EtcdRegistrationOptions {
 
 export interface EtcdRegistrationStatus {
   readonly key: string;
+  /** true while the key is being kept: the app is healthy and the last PUT was taken. */
+  readonly registered: boolean;
+  /** The app's health at the last beat (undefined before the first). */
+  readonly healthy: boolean | undefined;
+  /** PUTs etcd took, beats skipped because the app was not healthy, PUTs that failed. */
   readonly beats: number;
   readonly skipped: number;
   readonly failures: number;
+  /** When etcd last took a PUT (ISO 8601). */
+  readonly lastBeatAt: string | undefined;
   readonly lastError: string | undefined;
 }
 
@@ -45,6 +52,7 @@ export class EtcdRegistration {
   #skipped = 0;
   #failures = 0;
   #lastError: string | undefined;
+  #lastBeatAt: number | undefined;
   #failing = false;
   #healthy: boolean | undefined;
 
@@ -60,9 +68,12 @@ export class EtcdRegistration {
   status(): EtcdRegistrationStatus {
     return {
       key: this.key,
+      registered: this.#healthy === true && this.#lastBeatAt !== undefined && !this.#failing,
+      healthy: this.#healthy,
       beats: this.#beats,
       skipped: this.#skipped,
       failures: this.#failures,
+      lastBeatAt: this.#lastBeatAt === undefined ? undefined : new Date(this.#lastBeatAt).toISOString(),
       lastError: this.#lastError,
     };
   }
@@ -103,6 +114,7 @@ export class EtcdRegistration {
       if (response.status !== 200 && response.status !== 201)
         throw new Error(`etcd answered HTTP ${response.status}: ${firstLine(text).slice(0, 200)}`);
       this.#beats++;
+      this.#lastBeatAt = this.#options.clock.now();
       if (this.#failing) log.info({ key: this.key }, 'Registered in etcd again');
       this.#failing = false;
     } catch (error) {

@@ -33,6 +33,8 @@ export interface DestinationStatus {
   readonly delivered: number;
   /** Records the destination refused for good (too old/new for CloudWatch, empty). */
   readonly rejected: number;
+  /** Records the destination left out on purpose (sampling rules), not sent. */
+  readonly sampledOut: number;
   /** Records dropped unsent because the spool's disk bound was hit. */
   readonly dropped: number;
   /** Failed delivery attempts (each retried). */
@@ -68,6 +70,7 @@ export class DestinationWorker {
   readonly #options: DestinationWorkerOptions;
   #delivered = 0;
   #rejected = 0;
+  #sampledOut = 0;
   #failures = 0;
   #failing = false;
   #lastError: string | undefined;
@@ -109,6 +112,7 @@ export class DestinationWorker {
       name: this.name,
       delivered: this.#delivered,
       rejected: this.#rejected,
+      sampledOut: this.#sampledOut,
       dropped: stats.dropped[this.name] ?? 0,
       failures: this.#failures,
       failing: this.#failing,
@@ -171,7 +175,9 @@ export class DestinationWorker {
           ahead.catch(() => undefined);
         }
         const result = await delivering;
-        this.#delivered += batch.records.length - result.rejected;
+        const sampledOut = result.sampledOut ?? 0;
+        this.#sampledOut += sampledOut;
+        this.#delivered += batch.records.length - result.rejected - sampledOut;
         this.#countRejected(result.rejected);
         await spool.ack(this.name, batch.next);
         this.#acknowledged();

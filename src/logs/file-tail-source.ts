@@ -14,6 +14,12 @@ export interface FileTailSourceOptions {
   readonly log: Logger;
   /** Mask JWT-looking tokens (custom application logs, as the original did). */
   readonly maskJwt?: boolean;
+  /**
+   * With a pattern: each record names the file it came from (LogRecord.file; Scalyr's
+   * per-file `logfile`). Off by default: such records take the spool's and CloudWatch's slower
+   * record paths (bench/custom-logs), so only a source a destination needs it for pays.
+   */
+  readonly recordFile?: boolean;
   readonly fs?: TailFileSystem;
   readonly clock?: Clock;
   readonly pollIntervalMs?: number;
@@ -295,13 +301,15 @@ export class FileTailSource implements LogSource {
       if (line[line.length - 1] === 0x0d) line = line.subarray(0, -1);
       start = end + 1;
       tail.offset = base + start;
-      if (!sink.writeLine(line, this.#clock.now(), this.#checkpoint(tail))) await sink.drained();
+      if (!sink.writeLine(line, this.#clock.now(), this.#checkpoint(tail), this.#file(tail)))
+        await sink.drained();
     }
     if (start < chunk.length) {
       tail.offset = base + chunk.length;
       // A line longer than an event: ship each event-sized piece as soon as it is complete.
       for (const piece of tail.partial.push(chunk.subarray(start))) {
-        if (!sink.writeLine(piece, this.#clock.now(), this.#checkpoint(tail))) await sink.drained();
+        if (!sink.writeLine(piece, this.#clock.now(), this.#checkpoint(tail), this.#file(tail)))
+          await sink.drained();
       }
     }
   }
@@ -309,12 +317,18 @@ export class FileTailSource implements LogSource {
   async #emitPartial(tail: Tail, sink: LineSink): Promise<void> {
     if (tail.partial.bytes === 0) return;
     const line = tail.partial.finish();
-    if (!sink.writeLine(line, this.#clock.now(), this.#checkpoint(tail))) await sink.drained();
+    if (!sink.writeLine(line, this.#clock.now(), this.#checkpoint(tail), this.#file(tail)))
+      await sink.drained();
   }
 
   async #close(tail: Tail, sink: LineSink): Promise<void> {
     await this.#emitPartial(tail, sink);
     await tail.handle.close();
+  }
+
+  /** The file a line came from, for a pattern (several files); undefined for a plain path. */
+  #file(tail: Tail): string | undefined {
+    return this.#names === undefined || this.#options.recordFile !== true ? undefined : tail.path;
   }
 
   #checkpoint(tail: Tail): { key: string; value: CheckpointValue } | undefined {

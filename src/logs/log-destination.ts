@@ -10,6 +10,11 @@ export interface DeliveryResult {
    * They are counted and reported, never retried.
    */
   readonly rejected: number;
+  /**
+   * Records the destination left out on purpose (Scalyr's sampling rules): acknowledged, not
+   * sent, counted apart from the delivered ones. Absent: 0.
+   */
+  readonly sampledOut?: number;
 }
 
 /**

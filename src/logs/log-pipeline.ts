@@ -194,11 +194,17 @@ export class LogPipeline {
       for (const worker of this.#workers) worker.behindFrom(now);
     };
     return {
-      writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint): boolean {
+      writeLine(
+        line: Buffer | string,
+        timestamp: number,
+        checkpoint?: SourceCheckpoint,
+        file?: string,
+      ): boolean {
         state.lines++;
         noteWrite();
         // Most lines need nothing of prepareMessages: their bytes go into the spool as they are.
         if (
+          file === undefined &&
           typeof line !== 'string' &&
           line.length <= MAX_MESSAGE_BYTES &&
           isPlainMessage(line, maskJwt) &&
@@ -209,7 +215,12 @@ export class LogPipeline {
         let room = true;
         pieces.forEach((message, index) => {
           const last = index === pieces.length - 1;
-          room = spool.write({ source: source.name, timestamp, message }, last ? checkpoint : undefined);
+          room = spool.write(
+            file === undefined
+              ? { source: source.name, timestamp, message }
+              : { source: source.name, timestamp, message, file },
+            last ? checkpoint : undefined,
+          );
         });
         return room;
       },

@@ -8,6 +8,11 @@ export interface LogRecord {
   /** Milliseconds since the epoch: Docker's timestamp for container output, read time for files. */
   readonly timestamp: number;
   readonly message: string;
+  /**
+   * The file the line came from, when its source tails several (a pattern such as
+   * /var/log-custom/*.log); Scalyr names the log by it (`logfile`). Absent for other sources.
+   */
+  readonly file?: string;
 }
 
 /**
@@ -38,7 +43,7 @@ export interface LogSink {
 /** What a source writes raw lines into (the pipeline decodes, redacts and splits them). */
 export interface LineSink {
   /** false: the buffer is full, `await drained()` before writing more (backpressure). */
-  writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint): boolean;
+  writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint, file?: string): boolean;
   drained(): Promise<void>;
   /** Moves a checkpoint without a record (input that was skipped, e.g. already delivered). */
   setCheckpoint(checkpoint: SourceCheckpoint): void;

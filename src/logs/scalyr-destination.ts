@@ -88,7 +88,10 @@ export class ScalyrDestination implements LogDestination {
   readonly session: string;
   readonly #options: ScalyrDestinationOptions;
   readonly #stamps = new SessionTimestamps();
-  readonly #pending = new WeakMap<RecordBatch, { requests: PreparedRequest[]; sent: number }>();
+  readonly #pending = new WeakMap<
+    RecordBatch,
+    { requests: PreparedRequest[]; sampledOut: number; sent: number }
+  >();
   readonly #clock: Clock;
 
   constructor(options: ScalyrDestinationOptions) {
@@ -101,7 +104,7 @@ export class ScalyrDestination implements LogDestination {
   async deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult> {
     let pending = this.#pending.get(batch);
     if (pending === undefined) {
-      const { requests } = addEventsRequests(batch.records, this.#stamps, {
+      const { requests, sampledOut } = addEventsRequests(batch.records, this.#stamps, {
         session: this.session,
         sessionInfo: this.#options.sessionInfo,
         routes: this.#options.routes,
@@ -109,7 +112,7 @@ export class ScalyrDestination implements LogDestination {
         maxMessageBytes: this.#options.maxMessageBytes ?? SCALYR_MAX_MESSAGE_BYTES,
         random: this.#options.random ?? Math.random,
       });
-      pending = { requests, sent: 0 };
+      pending = { requests, sampledOut, sent: 0 };
       this.#pending.set(batch, pending);
     }
     let rejected = 0;
@@ -132,7 +135,7 @@ export class ScalyrDestination implements LogDestination {
       pending.sent++;
     }
     this.#pending.delete(batch);
-    return { rejected };
+    return { rejected, sampledOut: pending.sampledOut };
   }
 
   close(): Promise<void> {

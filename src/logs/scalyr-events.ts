@@ -17,6 +17,9 @@ import type { ScalyrRoute } from './scalyr-plan.js';
  *   millisecond, or out of order between sources, get the last timestamp + 1 ns.
  * - `logfile` and `parser` are the log's attributes (`logs`, which scalyr-agent-2 sends) and
  *   also each event's (as fluent-plugin-scalyr sent them), so a reader of events alone has them.
+ *   `logfile` is the route's file name, or for a source that tails a pattern
+ *   (/var/log-custom/*.log) the file the line came from, as scalyr-agent-2 named each file a
+ *   glob matched: one log per file.
  * - A request is cut before it would pass `maxRequestBytes` of JSON (the API refuses bodies
  *   over 3,000,000 bytes in its older documentation, 6 MB in the newer one); a line longer than
  *   `maxMessageBytes` is sent as several events (the original's agent: `max_line_size 49900`).
@@ -68,11 +71,21 @@ export function addEventsRequests(
 ): { requests: PreparedRequest[]; sampledOut: number } {
   const logIds = new Map<string, { id: string; json: string; attrs: string }>();
   let nextId = 1;
-  for (const [source, route] of Object.entries(options.routes)) {
+  const addLog = (
+    key: string,
+    logfile: string,
+    parser: string,
+  ): { id: string; json: string; attrs: string } => {
     const id = String(nextId++);
-    const attrs = `"logfile":${JSON.stringify(route.logfile)},"parser":${JSON.stringify(route.parser)}`;
-    logIds.set(source, { id, json: `{"id":"${id}","attrs":{${attrs}}}`, attrs });
-  }
+    const attrs = `"logfile":${JSON.stringify(logfile)},"parser":${JSON.stringify(parser)}`;
+    const log = { id, json: `{"id":"${id}","attrs":{${attrs}}}`, attrs };
+    logIds.set(key, log);
+    return log;
+  };
+  for (const [source, route] of Object.entries(options.routes)) addLog(source, route.logfile, route.parser);
+  // A record with a file is the log of that file (key: source, NUL, path); made when first seen.
+  const logKey = (record: LogRecord): string =>
+    record.file === undefined ? record.source : `${record.source}\u0000${record.file}`;
   const head = `,"session":${JSON.stringify(options.session)},"sessionInfo":${JSON.stringify(options.sessionInfo)}`;
   const requests: PreparedRequest[] = [];
   let events: string[] = [];
@@ -102,8 +115,9 @@ export function addEventsRequests(
   const compiled = new Map<string, readonly { regex: RegExp; rate: number }[]>();
   for (const record of records) {
     const route = options.routes[record.source];
-    const log = logIds.get(record.source);
-    if (route === undefined || log === undefined) continue;
+    if (route === undefined) continue;
+    const key = logKey(record);
+    const log = logIds.get(key) ?? addLog(key, record.file ?? route.logfile, route.parser);
     if (route.sampling.length > 0) {
       let rules = compiled.get(record.source);
       if (rules === undefined) {
@@ -123,9 +137,9 @@ export function addEventsRequests(
     pieces.forEach((piece, index) => {
       const event = `{"ts":"${stamps.next(record.timestamp)}","sev":3,"log":"${log.id}","attrs":{"message":${JSON.stringify(piece)},${log.attrs}}}`;
       const size = Buffer.byteLength(event) + 1;
-      if (events.length > 0 && envelopeBytes(record.source) + bytes + size > options.maxRequestBytes) flush();
+      if (events.length > 0 && envelopeBytes(key) + bytes + size > options.maxRequestBytes) flush();
       events.push(event);
-      logs.add(record.source);
+      logs.add(key);
       bytes += size;
       if (index === 0) recordCount++;
     });

@@ -3,7 +3,8 @@ import type { LogRecord } from './log-record.js';
 
 /**
  * The spool's record encoding, in one place: one JSON array per line,
- * `[timestamp,"source","message"]\n`, byte for byte what JSON.stringify makes of it (a newline
+ * `[timestamp,"source","message"]\n` (`[timestamp,"source","message","file"]\n` for a record with a
+ * file: a source that tails a pattern), byte for byte what JSON.stringify makes of it (a newline
  * in a message is escaped, so every line is one record). Sources write it, destinations read it;
  * at tens of thousands of lines a second the copies between strings, objects and bytes were most
  * of the shipper's CPU, so the common cases work on the bytes directly.
@@ -43,7 +44,8 @@ export class EncodedRecordBatch implements RecordBatch {
 
 /** One record as a spool line (`sourceJson` is JSON.stringify(record.source), cached by the caller). */
 export function encodeRecord(record: LogRecord, sourceJson: string): string {
-  return `[${JSON.stringify(record.timestamp)},${sourceJson},${JSON.stringify(record.message)}]\n`;
+  const file = record.file === undefined ? '' : `,${JSON.stringify(record.file)}`;
+  return `[${JSON.stringify(record.timestamp)},${sourceJson},${JSON.stringify(record.message)}${file}]\n`;
 }
 
 /**
@@ -55,8 +57,10 @@ export function decodeRecords(lines: Buffer): LogRecord[] {
   if (lines[end - 1] === 0x0a) end--;
   if (end <= 0) return [];
   const text = lines.toString('utf8', 0, end);
-  const rows = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as [number, string, string][];
-  return rows.map(([timestamp, source, message]) => ({ timestamp, source, message }));
+  const rows = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as [number, string, string, string?][];
+  return rows.map(([timestamp, source, message, file]) =>
+    file === undefined ? { timestamp, source, message } : { timestamp, source, message, file },
+  );
 }
 
 /** Counts the records (lines) in `lines`. */

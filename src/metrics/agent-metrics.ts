@@ -88,6 +88,7 @@ export class AgentMetrics {
       },
     });
     registerLogShippingMetrics(state, registers);
+    registerEtcdMetrics(state, registers);
     this.imagePulls = new Counter({
       name: 'taupage_image_pulls_total',
       help: 'Image pull attempts, by outcome (success or the error code).',
@@ -163,7 +164,7 @@ export class AgentMetrics {
 function registerLogShippingMetrics(state: AgentState, registers: Registry[]): void {
   new Counter({
     name: 'taupage_log_records_total',
-    help: 'Log records per destination by outcome: delivered, rejected (refused for good by the destination), dropped (the spool disk bound was hit).',
+    help: 'Log records per destination by outcome: delivered, rejected (refused for good by the destination), dropped (the spool disk bound was hit), sampled_out (left out by Scalyr sampling rules).',
     labelNames: ['destination', 'outcome'],
     registers,
     collect() {
@@ -172,6 +173,7 @@ function registerLogShippingMetrics(state: AgentState, registers: Registry[]): v
         this.inc({ destination: d.destination, outcome: 'delivered' }, d.delivered);
         this.inc({ destination: d.destination, outcome: 'rejected' }, d.rejected);
         this.inc({ destination: d.destination, outcome: 'dropped' }, d.dropped);
+        if (d.sampledOut > 0) this.inc({ destination: d.destination, outcome: 'sampled_out' }, d.sampledOut);
       }
     },
   });
@@ -241,6 +243,62 @@ function registerLogShippingMetrics(state: AgentState, registers: Registry[]): v
     collect() {
       this.reset();
       this.inc(state.logShipping.agentLog?.droppedLines ?? 0);
+    },
+  });
+}
+
+/**
+ * `taupage_etcd_*` (`etcd_discovery_domain`): the heartbeat and the instance-local etcd, read
+ * from AgentState at scrape time; absent without etcd. Totals are refilled counters, as above.
+ */
+function registerEtcdMetrics(state: AgentState, registers: Registry[]): void {
+  new Gauge({
+    name: 'taupage_etcd_registered',
+    help: '1 while the instance is registered in etcd under `key` (the app is healthy and etcd took the last heartbeat), else 0.',
+    labelNames: ['key'],
+    registers,
+    collect() {
+      this.reset();
+      const registration = state.etcd?.registration;
+      if (registration !== undefined && registration !== null)
+        this.set({ key: registration.key }, registration.registered ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'taupage_etcd_heartbeats_total',
+    help: 'etcd heartbeats by outcome: registered (etcd took the PUT), failed (etcd away or refusing), skipped (the app was not healthy).',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      this.reset();
+      const registration = state.etcd?.registration;
+      if (registration === undefined || registration === null) return;
+      this.inc({ outcome: 'registered' }, registration.beats);
+      this.inc({ outcome: 'failed' }, registration.failures);
+      this.inc({ outcome: 'skipped' }, registration.skipped);
+    },
+  });
+  new Gauge({
+    name: 'taupage_etcd_server_up',
+    help: '1 while the instance-local etcd the agent runs (proxy or single node) is running, else 0; absent when the agent runs none.',
+    labelNames: ['mode'],
+    registers,
+    collect() {
+      this.reset();
+      const server = state.etcd?.server;
+      if (server !== undefined && server !== null)
+        this.set({ mode: server.mode }, server.state === 'running' ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'taupage_etcd_server_failures_total',
+    help: 'Exits of the instance-local etcd and failed starts (discovery, spawn), each followed by a restart.',
+    labelNames: ['mode'],
+    registers,
+    collect() {
+      this.reset();
+      const server = state.etcd?.server;
+      if (server !== undefined && server !== null) this.inc({ mode: server.mode }, server.failures);
     },
   });
 }

@@ -3,6 +3,8 @@ import type { BootTimeline } from './boot-timeline.js';
 import { ApplicationHealth } from '../health/application-health.js';
 import type { ContainerInfo } from '../docker/container-runtime.js';
 import type { ContainerHistory } from '../docker/container-watch.js';
+import type { EtcdRegistrationStatus } from '../etcd/etcd-registration.js';
+import type { LocalEtcdStatus } from '../etcd/local-etcd.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 
 export type BootState = 'booting' | 'succeeded' | 'failed';
@@ -37,6 +39,8 @@ export interface LogShippingState {
   readonly rejected: number;
   /** Records dropped unsent because the spool's disk bound was hit. */
   readonly dropped: number;
+  /** Records left out on purpose by the destination (Scalyr's sampling rules), not sent. */
+  readonly sampledOut: number;
   /** Failed delivery attempts (each retried). */
   readonly failures: number;
   /** true while its head delivery keeps failing. */
@@ -78,6 +82,17 @@ export interface LogShippingReport extends Omit<LogPipelineState, 'spool'> {
   readonly spool: LogPipelineState['spool'] | null;
   /** null: the agent's own log is not teed (local mode). */
   readonly agentLog: AgentLogBufferState | null;
+}
+
+/**
+ * GET /status `etcd` and the `taupage_etcd_*` metrics (`etcd_discovery_domain`): the
+ * instance-local etcd the agent runs (null: none, e.g. `--etcd-binary off`) and the heartbeat
+ * (null: not started yet).
+ */
+export interface EtcdState {
+  readonly domain: string;
+  readonly server: LocalEtcdStatus | null;
+  readonly registration: EtcdRegistrationStatus | null;
 }
 
 /** One active SSH access grant (filled in by the SSH access issue); never the key itself. */
@@ -160,6 +175,7 @@ export class AgentState {
   readonly health = new ApplicationHealth();
   #logPipeline: (() => LogPipelineState) | undefined;
   #agentLogBuffer: (() => AgentLogBufferState) | undefined;
+  #etcd: (() => EtcdState) | undefined;
   #sshGrants: readonly SshGrantState[] = [];
   #cloudwatch: CloudWatchState | undefined;
   #signalTarget: SignalTarget | undefined;
@@ -296,6 +312,16 @@ export class AgentState {
   /** Read at each GET /status and scrape (fresh numbers, no copies). */
   logPipelineStarted(read: () => LogPipelineState): void {
     this.#logPipeline = read;
+  }
+
+  /** The local etcd and the heartbeat (`etcd_discovery_domain`), read at each GET /status and scrape. */
+  etcdStarted(read: () => EtcdState): void {
+    this.#etcd = read;
+  }
+
+  /** undefined: no `etcd_discovery_domain` (or not started yet). */
+  get etcd(): EtcdState | undefined {
+    return this.#etcd?.();
   }
 
   /** The agent's own log buffer before the pipeline (EC2 mode), read at each GET /status. */

@@ -70,9 +70,31 @@ export function statusDocument(state: AgentState, now: number): Record<string, u
     health: state.health.toJSON(),
     checks: healthChecks(state, now),
     logShipping: state.logShipping,
+    etcd: etcdSection(state),
     ssh: { grants: state.sshGrants },
     cloudwatch: state.cloudwatch ?? { enabled: false },
     warnings: state.warnings,
     lastErrors: state.errors,
+  };
+}
+
+/** `etcd` in GET /status: null without `etcd_discovery_domain`; JSON null for unknown values. */
+function etcdSection(state: AgentState): Record<string, unknown> | null {
+  const etcd = state.etcd;
+  if (etcd === undefined) return null;
+  const { server, registration } = etcd;
+  return {
+    domain: etcd.domain,
+    server:
+      server === null ? null : { ...server, pid: server.pid ?? null, lastError: server.lastError ?? null },
+    registration:
+      registration === null
+        ? null
+        : {
+            ...registration,
+            healthy: registration.healthy ?? null,
+            lastBeatAt: registration.lastBeatAt ?? null,
+            lastError: registration.lastError ?? null,
+          },
   };
 }

@@ -69,6 +69,25 @@ export function formatStatusText(status: Record<string, unknown>): string {
       'logs',
       `${s(d.destination)} ${d.failing === true ? `FAILING (${s(d.lastError)})` : 'ok'}, ${s(d.delivered)} delivered, ${s(d.dropped)} dropped, ${s(d.rejected)} rejected, lag ${s(d.lagSeconds)} s / ${s(d.spoolBytes)} bytes`,
     );
+  const etcd = status.etcd;
+  if (etcd !== null && etcd !== undefined) {
+    const server = get(etcd, 'server');
+    const registration = get(etcd, 'registration');
+    row(
+      'etcd',
+      `${s(get(etcd, 'domain'))}: ${
+        server === null || server === undefined
+          ? 'no local etcd'
+          : `local ${s(get(server, 'mode'))} ${s(get(server, 'state'))}${get(server, 'lastError') ? ` (${s(get(server, 'lastError'))})` : ''}`
+      }, ${
+        registration === null || registration === undefined
+          ? 'not registering yet'
+          : get(registration, 'registered') === true
+            ? `registered as ${s(get(registration, 'key'))}`
+            : `not registered${get(registration, 'lastError') ? ` (${s(get(registration, 'lastError'))})` : ''}`
+      }`,
+    );
+  }
   const agentLogDropped = get(get(shipping, 'agentLog'), 'droppedLines');
   if (typeof agentLogDropped === 'number' && agentLogDropped > 0)
     row('agent log', `${s(agentLogDropped)} lines dropped before shipping (buffer full)`);

@@ -29,10 +29,13 @@ function isolatedHostPaths(): Record<string, string> {
     TAUPAGE_INSTANCE_USER_HOMES: join(dir, 'home-admin'),
     TAUPAGE_METRICS_LISTEN: '127.0.0.1:0',
     TAUPAGE_LOG_STATE_DIR: join(dir, 'logs'),
-    // The app's output as the original's /var/log/application.log; the etcd heartbeat's local
-    // etcd is nowhere unless a test starts one.
+    // The app's output as the original's /var/log/application.log; the agent runs no local etcd
+    // (it would take :2379 and docker0's address) and the heartbeat's etcd is nowhere unless a
+    // test starts one (test/e2e/local-etcd.test.ts gives the agent its own listen address).
     TAUPAGE_APPLICATION_LOG: join(dir, 'var-log', 'application.log'),
+    TAUPAGE_ETCD_BINARY: 'off',
     TAUPAGE_ETCD_ENDPOINT: 'http://127.0.0.1:9',
+    TAUPAGE_ETCD_DATA_DIR: join(dir, 'etcd'),
     TAUPAGE_SUPERVISOR_STATE: join(dir, 'container.json'),
     // Every agent process is a fresh host boot unless a test shares the marker on purpose.
     TAUPAGE_BOOT_MARKER: join(dir, 'boot'),

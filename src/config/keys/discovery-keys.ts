@@ -19,7 +19,7 @@ export const DISCOVERY_FIELDS = {
     }),
     {
       meaning:
-        'Register the instance in etcd: every 5 s while the app is healthy, `PUT /v2/keys/taupage/<fqdn>` (TTL 15) with the config (secrets masked, no `environment`) on the instance-local etcd (`--etcd-endpoint`); `ETCD_URL` (`--etcd-container-url`, the original’s `http://172.17.0.1:2379`) is set in the container. The domain is the `--discovery-srv` of the AMI’s etcd proxy; `disable`: a single node. See docs/etcd.md.',
+        'Register the instance in etcd: every 5 s while the app is healthy, `PUT /v2/keys/taupage/<fqdn>` (TTL 15) with the config (secrets masked, no `environment`) on the instance-local etcd (`--etcd-endpoint`); `ETCD_URL` (`--etcd-container-url`, the original’s `http://172.17.0.1:2379`) is set in the container. The agent runs that etcd: a v2 proxy to the cluster the domain’s DNS SRV records (`_etcd-server._tcp.<domain>`) name, or a single node for `disable`, on 127.0.0.1:2379 and 172.17.0.1:2379 (`--etcd-listen`). See docs/etcd.md.',
       since: SINCE,
       defaultText: 'none (no etcd)',
     },

@@ -14,8 +14,14 @@ export class EtcdServer {
     private readonly child: ChildProcess,
     private readonly dataDir: string,
     readonly url: string,
+    /** The member's peer URL (what a DNS SRV record of the cluster points at: its port). */
+    readonly peerUrl: string,
     private readonly output: () => string,
   ) {}
+
+  get peerPort(): number {
+    return Number(new URL(this.peerUrl).port);
+  }
 
   static async start(): Promise<EtcdServer> {
     const dataDir = await mkdtemp(join(tmpdir(), 'taupage-etcd-'));
@@ -42,7 +48,7 @@ export class EtcdServer {
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const server = new EtcdServer(child, dataDir, url, () => output);
+    const server = new EtcdServer(child, dataDir, url, peerUrl, () => output);
     try {
       await eventually(async () => {
         if (child.exitCode !== null) throw new Error(`etcd exited ${child.exitCode}: ${output}`);

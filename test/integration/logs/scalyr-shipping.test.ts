@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startLogShipping } from '../../../src/app/compose-logs.js';
+import { logPipelineState, startLogShipping } from '../../../src/app/compose-logs.js';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { TaupageConfig } from '../../../src/config/taupage-config.js';
 import { isTaupageError } from '../../../src/core/errors.js';
@@ -136,7 +136,7 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
         Promise.resolve(
           scalyr.messages('/var/log/syslog').length >= 3 &&
             scalyr.messages('/var/log/auth.log').length >= 1 &&
-            scalyr.messages('/var/log-custom/*.log').length >= 1
+            scalyr.messages(join(work, 'custom', 'app.log')).length >= 1
             ? true
             : undefined,
         ),
@@ -144,14 +144,16 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
     );
     expect(scalyr.messages('/var/log/syslog')).toEqual(['sys 0', 'sys 1 leaked [redacted] here', 'sys 2']);
     expect(scalyr.messages('/var/log/auth.log')).toEqual(['auth 0']);
-    expect(scalyr.messages('/var/log-custom/*.log')).toEqual(['custom token +++JWT_TOKEN_REDACTED+++']);
+    expect(scalyr.messages(join(work, 'custom', 'app.log'))).toEqual([
+      'custom token +++JWT_TOKEN_REDACTED+++',
+    ]);
     const byLog = Object.fromEntries(
       scalyr.events.map((e) => [e.attrs.logfile as string, e.attrs.parser as string]),
     );
     expect(byLog).toEqual({
       '/var/log/syslog': 'systemLog',
       '/var/log/auth.log': 'systemLog',
-      '/var/log-custom/*.log': 'json',
+      [join(work, 'custom', 'app.log')]: 'json',
     });
     const sessionInfo = scalyr.events[0]?.sessionInfo;
     expect(sessionInfo).toMatchObject({
@@ -189,6 +191,115 @@ describe('Scalyr: the pipeline ships syslog, auth.log and custom logs to addEven
   });
 });
 
+describe('Scalyr: sampling and the custom logs’ file names', () => {
+  it('counts lines left out by sampling rules as sampled out, not as delivered', async () => {
+    const work = await mkdtemp(join(dir, 'sampling-'));
+    const hostPaths = {
+      syslog: join(work, 'syslog'),
+      authlog: join(work, 'auth.log'),
+      customlog: join(work, 'c', '*.log'),
+    };
+    await writeFile(hostPaths.syslog, 'DEBUG 0\nINFO 1\nDEBUG 2\nINFO 3\nDEBUG 4\n');
+    const pipeline = await startLogShipping({
+      config: config(
+        [
+          `scalyr_account_key: ${WRITE_KEY}`,
+          'logging:',
+          '  log_destination: none',
+          '  use_scalyr_agent_all: false',
+          '  use_scalyr_agent_syslog: true',
+          '  scalyr_agent_syslog_sampling:',
+          '    - match_expression: ^DEBUG',
+          '      sampling_rate: 0',
+          '',
+        ].join('\n'),
+      ),
+      identity,
+      containerName: `taupage-scalyr-sampling-${randomBytes(4).toString('hex')}`,
+      stateDir: join(work, 'state'),
+      cloudWatchLogsEndpoint: undefined,
+      hostPaths,
+      scalyrEndpoint: scalyr.url,
+      redactor: new Redactor(),
+      log,
+    });
+    if (pipeline === undefined) throw new Error('nothing shipped');
+    pipelines.push(pipeline);
+    const status = await eventually(() => {
+      const current = pipeline.status().destinations.find((d) => d.name === 'scalyr');
+      return Promise.resolve(
+        current !== undefined && current.delivered + current.sampledOut === 5 ? current : undefined,
+      );
+    }, 'the syslog lines counted');
+    expect(status).toMatchObject({ delivered: 2, sampledOut: 3, rejected: 0, dropped: 0 });
+    expect(scalyr.messages(hostPaths.syslog)).toEqual([]);
+    expect(scalyr.messages('/var/log/syslog')).toEqual(expect.arrayContaining(['INFO 1', 'INFO 3']));
+    expect(scalyr.messages('/var/log/syslog').filter((m) => m.startsWith('DEBUG'))).toEqual([]);
+    // In /status and the metrics' shape (compose-logs' logPipelineState).
+    expect(
+      logPipelineState(pipeline.status()).destinations.find((d) => d.destination === 'scalyr'),
+    ).toMatchObject({
+      delivered: 2,
+      sampledOut: 3,
+    });
+  });
+
+  it('names each custom log file by its path in logfile (the pattern is only how they are found)', async () => {
+    const work = await mkdtemp(join(dir, 'custom-'));
+    const customDir = join(work, 'log-custom');
+    const hostPaths = {
+      syslog: join(work, 'syslog'),
+      authlog: join(work, 'auth.log'),
+      customlog: join(customDir, '*.log'),
+    };
+    await mkdir(customDir);
+    await writeFile(join(customDir, 'access.log'), 'GET / 200\n');
+    await writeFile(join(customDir, 'gc.log'), 'gc pause 3ms\n');
+    const pipeline = await startLogShipping({
+      config: config(
+        [
+          `scalyr_account_key: ${WRITE_KEY}`,
+          'mount_custom_log: true',
+          'logging:',
+          '  log_destination: none',
+          '  use_scalyr_agent_all: false',
+          '  use_scalyr_agent_customlog: true',
+          '',
+        ].join('\n'),
+      ),
+      identity,
+      containerName: `taupage-scalyr-custom-${randomBytes(4).toString('hex')}`,
+      stateDir: join(work, 'state'),
+      cloudWatchLogsEndpoint: undefined,
+      hostPaths,
+      scalyrEndpoint: scalyr.url,
+      redactor: new Redactor(),
+      log,
+    });
+    if (pipeline === undefined) throw new Error('nothing shipped');
+    pipelines.push(pipeline);
+    await writeFile(join(customDir, 'late.log'), 'created later\n');
+    const access = join(customDir, 'access.log');
+    const gc = join(customDir, 'gc.log');
+    const late = join(customDir, 'late.log');
+    await eventually(
+      () =>
+        Promise.resolve(
+          scalyr.messages(access).length + scalyr.messages(gc).length + scalyr.messages(late).length === 3
+            ? true
+            : undefined,
+        ),
+      'the three custom log files at Scalyr, each under its own logfile',
+    );
+    expect(scalyr.messages(access)).toEqual(['GET / 200']);
+    expect(scalyr.messages(gc)).toEqual(['gc pause 3ms']);
+    expect(scalyr.messages(late)).toEqual(['created later']);
+    expect(scalyr.messages(hostPaths.customlog)).toEqual([]);
+    for (const event of scalyr.events.filter((e) => String(e.attrs.logfile).startsWith(customDir)))
+      expect(event.attrs.parser).toBe('slf4j');
+  });
+});
+
 describe('ScalyrDestination against the addEvents emulator', () => {
   it('honours backoff answers (429 with Retry-After, error/server/backoff, 503): the same body again, stored once', async () => {
     const before = scalyr.events.length;
@@ -200,7 +311,7 @@ describe('ScalyrDestination against the addEvents emulator', () => {
     );
     const requestsBefore = scalyr.requests.length;
     const result = await target.deliver(recordBatch(lines('backoff', 3)), AbortSignal.timeout(10_000));
-    expect(result).toEqual({ rejected: 0 });
+    expect(result).toEqual({ rejected: 0, sampledOut: 0 });
     const sent = scalyr.requests.slice(requestsBefore);
     expect(sent.map((r) => r.status)).toEqual([
       'error/server/backoff',
@@ -249,7 +360,7 @@ describe('ScalyrDestination against the addEvents emulator', () => {
       /scalyr .*HTTP 503 error\/server/,
     );
     const result = await target.deliver(batch, AbortSignal.timeout(10_000));
-    expect(result).toEqual({ rejected: 0 });
+    expect(result).toEqual({ rejected: 0, sampledOut: 0 });
     const messages = scalyr.events.slice(before).map((e) => e.message);
     expect(messages).toEqual(batch.records.map((r) => r.message));
   });
@@ -273,9 +384,9 @@ describe('ScalyrDestination against the addEvents emulator', () => {
     const target = destination();
     scalyr.answerNext({ httpStatus: 400, status: 'error/client/badParam' });
     const result = await target.deliver(recordBatch(lines('refused', 4)), AbortSignal.timeout(10_000));
-    expect(result).toEqual({ rejected: 4 });
+    expect(result).toEqual({ rejected: 4, sampledOut: 0 });
     const next = await target.deliver(recordBatch(lines('after', 1)), AbortSignal.timeout(10_000));
-    expect(next).toEqual({ rejected: 0 });
+    expect(next).toEqual({ rejected: 0, sampledOut: 0 });
     expect(scalyr.messages().at(-1)).toBe('after 0');
   });
 });

@@ -385,6 +385,37 @@ describe('taupage (usage)', () => {
     );
   });
 
+  it('documents the local etcd settings in agent --help and refuses bad values with exit 64, naming the flag', async () => {
+    const help = (await cli('agent', '--help')).stdout.replace(/\s+/g, ' ');
+    for (const flag of [
+      '--etcd-binary <file|off>',
+      '--etcd-listen <urls>',
+      '--etcd-peer-url <url>',
+      '--etcd-data-dir <dir>',
+      '--etcd-dns-server <ip[:port]>',
+    ])
+      expect(help, flag).toContain(flag);
+    expect(help).toContain('env: TAUPAGE_ETCD_DNS_SERVER');
+    for (const [flag, value, message] of [
+      [
+        '--etcd-dns-server',
+        'dns.example.org',
+        '--etcd-dns-server expects IP or IP:PORT, not "dns.example.org"',
+      ],
+      ['--etcd-dns-server', '10.0.0.2:99999', '--etcd-dns-server expects IP or IP:PORT'],
+      [
+        '--etcd-listen',
+        'http://127.0.0.1:2379,127.0.0.1:2380',
+        '--etcd-listen expects an http(s) URL, not "127.0.0.1:2380"',
+      ],
+      ['--etcd-peer-url', 'peer', '--etcd-peer-url expects an http(s) URL, not "peer"'],
+    ] as const) {
+      const result = await cli('agent', flag, value);
+      expect(result.code, `${flag} ${value}`).toBe(64);
+      expect(result.stderr, `${flag} ${value}`).toContain(message);
+    }
+  });
+
   it('exits 64 on an unknown command', async () => {
     expect((await cli('frobnicate')).code).toBe(64);
   });

@@ -66,9 +66,16 @@ class FakeFileSystem implements TailFileSystem {
 
 class CollectingSink implements LineSink {
   readonly lines: string[] = [];
+  readonly files: (string | undefined)[] = [];
   readonly saved: Record<string, CheckpointValue> = {};
-  writeLine(line: Buffer | string, _timestamp: number, checkpoint?: SourceCheckpoint): boolean {
+  writeLine(
+    line: Buffer | string,
+    _timestamp: number,
+    checkpoint?: SourceCheckpoint,
+    file?: string,
+  ): boolean {
     this.lines.push(String(line));
+    this.files.push(file);
     if (checkpoint) this.saved[checkpoint.key] = checkpoint.value;
     return true;
   }
@@ -99,10 +106,15 @@ afterEach(() => {
   for (const controller of running.splice(0)) controller.abort();
 });
 
-function tail(fs: FakeFileSystem, sink: CollectingSink, pattern = '/logs/app.log'): Promise<void> {
+function tail(
+  fs: FakeFileSystem,
+  sink: CollectingSink,
+  pattern = '/logs/app.log',
+  recordFile = false,
+): Promise<void> {
   const controller = new AbortController();
   running.push(controller);
-  const source = new FileTailSource({ pattern, log, fs, clock, rotateWaitMs: 0 });
+  const source = new FileTailSource({ pattern, log, fs, clock, rotateWaitMs: 0, recordFile });
   return source.run(sink, controller.signal);
 }
 
@@ -199,5 +211,22 @@ describe('FileTailSource (fake file system)', () => {
     fs.write('/custom/b.txt', 'not me\n');
     fs.write('/custom/b.log', 'from b\n');
     expect(await lines(sink, 2)).toEqual(['from a', 'from b']);
+    // Without recordFile the lines do not name their file (the spool's byte path stays open).
+    expect(sink.files).toEqual([undefined, undefined]);
+  });
+
+  it('names each line’s file with recordFile and a pattern (Scalyr’s logfile), not with a plain path', async () => {
+    const fs = new FakeFileSystem();
+    const sink = new CollectingSink();
+    void tail(fs, sink, '/custom/*.log', true);
+    fs.write('/custom/a.log', 'from a\n');
+    await lines(sink, 1);
+    fs.write('/custom/b.log', 'from b\n');
+    await lines(sink, 2);
+    expect(sink.files).toEqual(['/custom/a.log', '/custom/b.log']);
+    const plain = new CollectingSink();
+    void tail(fs, plain, '/custom/a.log', true);
+    await lines(plain, 1);
+    expect(plain.files).toEqual([undefined]);
   });
 });

@@ -114,6 +114,27 @@ describe('addEventsRequests: the addEvents bodies', () => {
     expect(requests[0]?.records).toBe(1);
   });
 
+  it('makes one log per file for a source that tails a pattern, logfile = the file’s path', () => {
+    const routes = { customlog: { logfile: '/var/log-custom/*.log', parser: 'json', sampling: [] } };
+    const records: LogRecord[] = [
+      { source: 'customlog', timestamp: 1, message: 'a1', file: '/var/log-custom/a.log' },
+      { source: 'customlog', timestamp: 2, message: 'b1', file: '/var/log-custom/b.log' },
+      { source: 'customlog', timestamp: 3, message: 'a2', file: '/var/log-custom/a.log' },
+    ];
+    const { requests } = addEventsRequests(records, new SessionTimestamps(), options({ routes }));
+    const body = parse(requests[0]?.body ?? '');
+    const logfileOf = (id: string): string | undefined => body.logs.find((l) => l.id === id)?.attrs.logfile;
+    expect(body.logs.map((l) => l.attrs)).toEqual([
+      { logfile: '/var/log-custom/a.log', parser: 'json' },
+      { logfile: '/var/log-custom/b.log', parser: 'json' },
+    ]);
+    expect(body.events.map((e) => [logfileOf(e.log), e.attrs.logfile, e.attrs.message])).toEqual([
+      ['/var/log-custom/a.log', '/var/log-custom/a.log', 'a1'],
+      ['/var/log-custom/b.log', '/var/log-custom/b.log', 'b1'],
+      ['/var/log-custom/a.log', '/var/log-custom/a.log', 'a2'],
+    ]);
+  });
+
   it('applies sampling rules: the first matching rule keeps a line with its rate', () => {
     const routes = {
       application: {

@@ -85,6 +85,18 @@ describe('spool records', () => {
     });
   });
 
+  it('keeps the file of a record from a pattern source; such lines take the record path', () => {
+    const records: LogRecord[] = [
+      { timestamp: T, source: 'customlog', message: 'a', file: '/var/log-custom/a.log' },
+      { timestamp: T + 1, source: 'application', message: 'b' },
+    ];
+    const lines = encode(records);
+    expect(lines.toString('utf8').split('\n')[0]).toBe(`[${T},"customlog","a","/var/log-custom/a.log"]`);
+    expect(decodeRecords(lines)).toEqual(records);
+    // The byte paths (CloudWatch) read only 3-element lines; the record path decodes the rest.
+    expect(indexRecords(lines, 2)).toBeUndefined();
+  });
+
   it('does not index lines that are not in the encoding', () => {
     expect(indexRecords(Buffer.from('{"timestamp":1,"message":"x"}\n'), 1)).toBeUndefined();
     expect(indexRecords(Buffer.from('[1.5,"a","x"]\n'), 1)).toBeUndefined();

@@ -9,6 +9,7 @@ import {
   LOG_DESTINATION_FAILING_MS,
 } from '../../../src/status/health-checks.js';
 import { RateLimiter } from '../../../src/status/rate-limiter.js';
+import { AgentMetrics } from '../../../src/metrics/agent-metrics.js';
 import { statusDocument } from '../../../src/status/status-document.js';
 import { renderStatusPage } from '../../../src/status/status-page.js';
 import { baseUrl, close, createStatusServer, listen } from '../../../src/status/status-server.js';
@@ -88,6 +89,7 @@ describe('healthChecks', () => {
       delivered: 5,
       rejected: 0,
       dropped: 0,
+      sampledOut: 0,
       failures: 9,
       failing: true,
       lastError: 'CloudWatch Logs /app: ServiceUnavailableException',
@@ -181,6 +183,62 @@ describe('status for humans', () => {
     expect(text).toMatch(/^state +OK$/m);
     expect(text).toMatch(/^image +reg\/app:7 \(reg\/app@sha256:abc\)$/m);
     expect(text).toMatch(/^container +taupageapp running, 0 restart\(s\), exit code -$/m);
+  });
+});
+
+describe('etcd in /status, the text and the metrics', () => {
+  it('is null and absent without etcd_discovery_domain; shows the local etcd and the heartbeat with it', async () => {
+    const state = newState();
+    expect(statusDocument(state, clock.now()).etcd).toBeNull();
+    const metrics = new AgentMetrics(state);
+    expect(await metrics.registry.metrics()).not.toMatch(/^taupage_etcd_/m);
+    let registered = false;
+    state.etcdStarted(() => ({
+      domain: 'etcd.team.example.org',
+      server: {
+        mode: 'proxy',
+        state: 'running',
+        pid: 4242,
+        listenUrls: ['http://127.0.0.1:2379'],
+        peers: ['http://10.0.0.5:2380'],
+        starts: 2,
+        failures: 1,
+        lastError: 'etcd ended (signal SIGKILL)',
+      },
+      registration: {
+        key: '/taupage/ip-10-0-0-1.eu-central-1.compute.internal',
+        registered,
+        healthy: registered,
+        beats: registered ? 3 : 0,
+        skipped: 2,
+        failures: 1,
+        lastBeatAt: undefined,
+        lastError: registered ? undefined : 'etcd answered HTTP 500',
+      },
+    }));
+    const document = statusDocument(state, clock.now());
+    expect(document.etcd).toMatchObject({
+      domain: 'etcd.team.example.org',
+      server: { mode: 'proxy', state: 'running', pid: 4242, failures: 1 },
+      registration: { registered: false, lastBeatAt: null, lastError: 'etcd answered HTTP 500' },
+    });
+    expect(formatStatusText(document)).toMatch(
+      /^etcd +etcd\.team\.example\.org: local proxy running \(etcd ended \(signal SIGKILL\)\), not registered \(etcd answered HTTP 500\)$/m,
+    );
+    let text = await metrics.registry.metrics();
+    expect(text).toMatch(
+      /^taupage_etcd_registered\{key="\/taupage\/ip-10-0-0-1\.eu-central-1\.compute\.internal"\} 0$/m,
+    );
+    expect(text).toMatch(/^taupage_etcd_heartbeats_total\{outcome="skipped"\} 2$/m);
+    expect(text).toMatch(/^taupage_etcd_server_up\{mode="proxy"\} 1$/m);
+    expect(text).toMatch(/^taupage_etcd_server_failures_total\{mode="proxy"\} 1$/m);
+    registered = true;
+    text = await metrics.registry.metrics();
+    expect(text).toMatch(/^taupage_etcd_registered\{key="[^"]+"\} 1$/m);
+    expect(text).toMatch(/^taupage_etcd_heartbeats_total\{outcome="registered"\} 3$/m);
+    expect(formatStatusText(statusDocument(state, clock.now()))).toContain(
+      'registered as /taupage/ip-10-0-0-1.eu-central-1.compute.internal',
+    );
   });
 });
 
