@@ -30,8 +30,8 @@ import { copyBytes, indexRecords, type RecordBatch, type RecordIndex } from './s
  * Bodies are written as bytes into one buffer. From spool lines (`batch.encoded`) a message's
  * JSON string is copied as it is: the spool holds exactly JSON.stringify(message), which is
  * what the event needs, so the common line costs no decode, no string and no object
- * (bench/scalyr). A line that must be read (a sampling rule, a line to split, a spool line with
- * a file) takes the record's path, which writes the same bytes.
+ * (bench/scalyr). A line that must be read (a sampling rule, a line to split) takes the
+ * record's path, which writes the same bytes.
  */
 
 /** One request without its token: `{"token":` + JSON token + `body`. */
@@ -144,31 +144,59 @@ class RequestWriter {
     return { requests: this.#requests, sampledOut: this.#sampledOut };
   }
 
-  /** Spool lines without a file: the message's JSON copied where it can be. */
+  /** Spool lines: the message's JSON copied where it can be. */
   #spoolLines(lines: Buffer, index: RecordIndex): void {
     let sourceStart = -1;
     let sourceEnd = -1;
     let source = '';
     let compiled: CompiledRoute | undefined;
-    let log: Log | undefined;
+    let sourceLog: Log | undefined;
+    // The file of the last line that had one (a pattern source's lines come in runs per file).
+    let fileStart = -1;
+    let fileEnd = -1;
+    let fileLog: Log | undefined;
     for (let n = 0; n < index.count; n++) {
       const start = index.sourceStart[n] as number;
       const end = index.sourceEnd[n] as number;
       if (sourceStart < 0 || lines.compare(lines, sourceStart, sourceEnd, start, end) !== 0) {
         source = JSON.parse(lines.toString('utf8', start, end)) as string;
         compiled = this.#route(source);
-        log = compiled === undefined ? undefined : this.#logs.get(source);
+        sourceLog = compiled === undefined ? undefined : this.#logs.get(source);
         sourceStart = start;
         sourceEnd = end;
+        fileStart = -1;
       }
-      if (compiled === undefined || log === undefined) continue;
+      if (compiled === undefined || sourceLog === undefined) continue;
+      let log = sourceLog;
+      const lineFileStart = index.fileStart[n] as number;
+      if (lineFileStart >= 0) {
+        const lineFileEnd = index.fileEnd[n] as number;
+        if (
+          fileLog === undefined ||
+          fileStart < 0 ||
+          lines.compare(lines, fileStart, fileEnd, lineFileStart, lineFileEnd) !== 0
+        ) {
+          const file = JSON.parse(lines.toString('utf8', lineFileStart, lineFileEnd)) as string;
+          const key = `${source}\u0000${file}`;
+          fileLog = this.#logs.get(key) ?? this.#log(key, file, compiled.route.parser);
+          fileStart = lineFileStart;
+          fileEnd = lineFileEnd;
+        }
+        log = fileLog;
+      }
       const messageStart = index.messageStart[n] as number;
       const messageEnd = index.messageEnd[n] as number;
       const timestamp = index.timestamps[n] as number;
       // JSON never takes fewer bytes than the UTF-8 it stands for: short JSON is a short line.
       if (compiled.rules.length > 0 || messageEnd - messageStart - 2 > this.#options.maxMessageBytes) {
         const message = JSON.parse(lines.toString('utf8', messageStart, messageEnd)) as string;
-        this.#record({ source, timestamp, message });
+        const file =
+          lineFileStart < 0
+            ? undefined
+            : (JSON.parse(lines.toString('utf8', lineFileStart, index.fileEnd[n])) as string);
+        this.#record(
+          file === undefined ? { source, timestamp, message } : { source, timestamp, message, file },
+        );
         continue;
       }
       const ts = this.#stamps.next(timestamp);

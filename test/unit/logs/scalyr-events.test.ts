@@ -209,11 +209,20 @@ describe('addEventsRequests: the addEvents bodies', () => {
       { source: 'customlog', timestamp: 1, message: 'a1', file: '/var/log-custom/a.log' },
       record('application', 2, 'DEBUG dropped'),
       record('application', 3, 'INFO kept'),
+      { source: 'customlog', timestamp: 4, message: 'b "1"', file: '/var/log-custom/b.log' },
+      { source: 'customlog', timestamp: 5, message: 'a2', file: '/var/log-custom/a.log' },
+      { source: 'customlog', timestamp: 6, message: 'ü'.repeat(30_000), file: '/var/log-custom/b.log' },
+      { source: 'customlog', timestamp: 7, message: 'b3', file: '/var/log-custom/b.log' },
     ];
     const settings = options({ routes });
     const fromRecords = addEventsRequests(recordBatch(records), new SessionTimestamps(), settings);
     const fromSpool = addEventsRequests(spoolBatch(records), new SessionTimestamps(), settings);
     expect(fromSpool.sampledOut).toBe(1);
+    expect(parse(fromSpool.requests[0]?.body).logs.map((l) => l.attrs.logfile)).toEqual([
+      '/var/log-custom/a.log',
+      '/var/log/application.log',
+      '/var/log-custom/b.log',
+    ]);
     expect(fromSpool.requests.map((r) => r.body.toString())).toEqual(
       fromRecords.requests.map((r) => r.body.toString()),
     );
