@@ -39,6 +39,8 @@ export interface FleetOptions {
   linesTimeoutMs: number;
   /** Names containers and dirs, so that they are recognisable (and removable). */
   label: string;
+  /** The log group exists before the fleet boots (a stack deployed before); default: missing. */
+  groupExists?: boolean;
   log?: (line: string) => void;
 }
 
@@ -129,6 +131,7 @@ export async function runFleet(options: FleetOptions, image: string): Promise<Fl
   const cfn = await CloudFormationEmulator.start({ region: REGION, account });
   const cloudwatch = await CloudWatchEmulator.start({ region: REGION, account });
   cfn.expectSignal(STACK, RESOURCE);
+  if (options.groupExists === true) logs.createLogGroup(LOG_GROUP);
   // One ciphertext for the whole fleet: a stack's instances share their user data.
   const secret = kms.encryptForTest('fleet-secret');
   const running: Running[] = [];
@@ -313,6 +316,22 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** One instance's calls of `api`: all attempts, and those the quota admitted. */
+export function instanceCalls(
+  instance: InstanceResult,
+  api: string,
+): { attempts: number; admitted: number; throttled: number; endedThrottled: boolean } {
+  const events = instance.accountEvents.filter((e) => e.api === api);
+  const admitted = events.filter((e) => !e.throttled).length;
+  const last = events.at(-1);
+  return {
+    attempts: events.length,
+    admitted,
+    throttled: events.length - admitted,
+    endedThrottled: last?.throttled === true,
+  };
 }
 
 /** Nearest-rank percentile. */
