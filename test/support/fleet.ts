@@ -80,7 +80,9 @@ const docker = (...argv: string[]): Promise<string> =>
 
 /** The app: prints `lines` known lines on stdout, then serves /health with busybox httpd. */
 export async function fleetImage(baseImage: string, lines: number, label: string): Promise<string> {
-  const ref = `taupage-${label}/fleet-app:${String(lines)}-${randomBytes(3).toString('hex')}`;
+  // Under the base image's registry (tagged locally, never pushed: the agent finds it present).
+  const registry = baseImage.split('/')[0] ?? 'localhost';
+  const ref = `${registry}/taupage-${label}/fleet-app:${String(lines)}-${randomBytes(3).toString('hex')}`;
   const script = `i=1; while [ $i -le ${String(lines)} ]; do echo "fleet line $i"; i=$((i+1)); done; exec httpd -f -p 8080 -h /www`;
   const cid = await docker('create', baseImage, 'true');
   try {
