@@ -22,7 +22,8 @@ beforeAll(async () => {
       bundle: fileURLToPath(new URL('../../dist/taupage.mjs', import.meta.url)),
       baseImage: env.image,
       bootTimeoutMs: 240_000,
-      linesTimeoutMs: 120_000,
+      // Lines and signals: SignalResource at 10 TPS x 6/1000 admits one signal every ~17 s.
+      linesTimeoutMs: 240_000,
       label: 'fleet',
       // The stack's log group exists (deployed before): an agent must not create it.
       groupExists: true,

@@ -259,7 +259,14 @@ export async function runFleet(options: FleetOptions, image: string): Promise<Fl
       for (const event of logs.events(LOG_GROUP, r.instanceId)) if (want.delete(event.message)) count++;
       return count;
     };
-    while (Date.now() < deadline && running.some((r) => arrived(r) < options.lines)) {
+    // The SUCCESS signal goes on beside the after-boot work (retried through throttling), so the
+    // run also waits for every instance's signal within the same deadline.
+    const signalledAt = (r: Running): boolean =>
+      cfn.signals.some((s) => s.uniqueId === r.instanceId && s.status === 'SUCCESS');
+    while (
+      Date.now() < deadline &&
+      running.some((r) => arrived(r) < options.lines || (r.bootMs !== undefined && !signalledAt(r)))
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
 
@@ -284,7 +291,7 @@ export async function runFleet(options: FleetOptions, image: string): Promise<Fl
         accessKeyId: r.accessKeyId,
         bootMs: r.bootMs,
         healthy,
-        signalled: cfn.signals.some((s) => s.uniqueId === r.instanceId && s.status === 'SUCCESS'),
+        signalled: signalledAt(r),
         failure: r.failure,
         linesArrived: arrived(r),
         startedAt: r.startedAt,
