@@ -35,7 +35,7 @@ export interface FleetOptions {
   /** The image the apps run: a busybox image with httpd (test/images), tagged locally. */
   baseImage: string;
   bootTimeoutMs: number;
-  /** How long to wait, after the last boot, for every line to arrive. */
+  /** How long to wait, after the last boot, for every line to arrive and every SUCCESS signal. */
   linesTimeoutMs: number;
   /** Names containers and dirs, so that they are recognisable (and removable). */
   label: string;
