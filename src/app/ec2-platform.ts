@@ -123,7 +123,8 @@ export class Ec2Platform implements Platform {
     if (hookName === undefined) return undefined;
     const endpoint = this.#settings.host.autoScalingEndpoint;
     return async (signal) => {
-      const { AwsAutoScalingLifecycleAction } = await import('../host/aws-autoscaling-lifecycle-action.js');
+      const { AwsAutoScalingLifecycleAction } =
+        await import('../lifecycle/aws-autoscaling-lifecycle-action.js');
       const action = new AwsAutoScalingLifecycleAction({ region: identity.region, endpoint });
       try {
         await action.complete(
