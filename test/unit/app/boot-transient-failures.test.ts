@@ -136,7 +136,7 @@ describe('boot: the Docker engine answers create/start with an engine error (5xx
     const starts = runtime.calls.filter((call) => call.startsWith('start')).length;
     expect(starts).toBeGreaterThan(1);
     expect(starts).toBeLessThanOrEqual(CONTAINER_START_POLICY.maxAttempts);
-    expect(clock.elapsed()).toBeLessThanOrEqual(CONTAINER_START_POLICY.budgetMs ?? 0);
+    expect(clock.elapsed()).toBeLessThanOrEqual(CONTAINER_START_POLICY.budgetMs);
   });
 
   it('does not retry Docker refusing the container (CONTAINER_FAILED)', async () => {
