@@ -127,7 +127,12 @@ export class AgentState {
 
   constructor(
     readonly timeline: BootTimeline,
-    readonly agent: { version: string; commit: string; mode: 'ec2' | 'local'; startedAt: string },
+    readonly agent: {
+      readonly version: string;
+      readonly commit: string;
+      readonly mode: 'ec2' | 'local';
+      readonly startedAt: string;
+    },
   ) {}
 
   get bootState(): BootState {
