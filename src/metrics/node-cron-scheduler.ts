@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import cron from 'node-cron';
 import type { Scheduler } from './scheduler.js';
 
@@ -60,11 +61,26 @@ const clockSteps = new ClockStepWatch();
  * unref: a schedule never keeps the process alive on shutdown; a wall-clock step restarts it.
  */
 export const nodeCronScheduler: Scheduler = {
-  schedule(expression, job) {
-    const task = cron.schedule(expression, job, { noOverlap: true, unref: true, name: 'taupage-metrics' });
+  schedule(expression, job, options = {}) {
+    const offsetMs = options.offsetMs ?? 0;
+    const stopped = new AbortController();
+    // The offset wait is part of the round (noOverlap still holds) and never keeps the process up.
+    const run =
+      offsetMs > 0
+        ? async (): Promise<void> => {
+            try {
+              await delay(offsetMs, undefined, { signal: stopped.signal, ref: false });
+            } catch {
+              return;
+            }
+            await job();
+          }
+        : job;
+    const task = cron.schedule(expression, run, { noOverlap: true, unref: true, name: 'taupage-metrics' });
     const forget = clockSteps.add(task);
     return {
       stop: () => {
+        stopped.abort();
         forget();
         void task.destroy();
       },
