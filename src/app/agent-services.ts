@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import type { ContainerRuntime } from '../docker/container-runtime.js';
 import type { ContainerStats } from '../docker/container-stats.js';
-import type { TerminationNotice } from '../host/lifecycle-watcher.js';
+import type { TerminationNotice } from '../lifecycle/lifecycle-watcher.js';
 import type { LogPipeline } from '../logs/log-pipeline.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { EnhancedCloudWatchMetrics } from '../metrics/enhanced-cloudwatch-metrics.js';
@@ -22,7 +22,7 @@ import type { LocalEtcd } from '../etcd/local-etcd.js';
 import type { RunningRegistration } from './compose-etcd.js';
 import { logPipelineState } from './compose-logs.js';
 import { LOG_FLUSH_DEADLINE_MS, type ShutdownWork } from './shutdown.js';
-import { drainForTermination } from './termination.js';
+import { drainForTermination } from '../lifecycle/termination.js';
 
 /** What the agent needs of a running log pipeline (LogPipeline fits). */
 export type RunningLogShipping = Pick<LogPipeline, 'status' | 'stop'>;

@@ -97,6 +97,9 @@ export class Agent {
   }
 
   async run(signal: AbortSignal): Promise<ExitCode> {
+    // The command's deadline (cli/run-agent.ts) runs from the signal; so does the shutdown's.
+    let stopRequestedAt: number | undefined;
+    signal.addEventListener('abort', () => (stopRequestedAt = this.#clock.now()), { once: true });
     if (!(await this.#endpoints.openStatus())) return ExitCode.Failure;
     const operator = await this.#endpoints.openMetrics();
     this.#deps.audit?.start(signal);
@@ -119,7 +122,7 @@ export class Agent {
       );
     }
     if (outcome !== undefined) this.#poweringOff(outcome.powerOff);
-    await this.#shutdown(outcome !== undefined);
+    await this.#shutdown(outcome !== undefined, stopRequestedAt ?? this.#clock.now());
     if (outcome !== undefined) exitCode = await this.#powerOff(outcome.powerOff);
     return exitCode;
   }
@@ -189,7 +192,7 @@ export class Agent {
    * adopts it); it gets a graceful `docker stop` with `docker.stop_timeout` when the host is
    * shutting down, and is stopped and removed in local mode.
    */
-  async #shutdown(poweringOff: boolean): Promise<void> {
+  async #shutdown(poweringOff: boolean, requestedAt: number): Promise<void> {
     this.#log.info('Shutting down');
     const { audit } = this.#deps;
     await runShutdown(
@@ -213,7 +216,7 @@ export class Agent {
         },
       },
       shutdownBudgets(this.#stopTimeoutSeconds),
-      { clock: this.#clock, log: this.#log },
+      { clock: this.#clock, log: this.#log, endsAt: requestedAt + this.shutdownDeadlineMs },
     );
     this.#log.info('Stopped');
   }

@@ -1,4 +1,7 @@
 import type { TaupageConfig } from '../config/taupage-config.js';
+import { isTaupageError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { retry, type RetryPolicy } from '../core/retry.js';
 import type { ContainerSpec } from '../docker/container-runtime.js';
 import { buildContainerSpec } from '../docker/container-spec.js';
 import { waitForDocker } from '../docker/ensure-image.js';
@@ -36,7 +39,25 @@ export function containerSpecFor(
   );
 }
 
-/** The `container` step: adopt the container of the same config, else (re)create and start it. */
+/**
+ * An engine error on create or start (DOCKER_SERVER_ERROR: Docker answered 5xx) is retried with
+ * capped backoff within the boot, then ends it with exit 4 (restartable). Docker refusing the
+ * container (CONTAINER_FAILED, 4xx) is not retried.
+ */
+export const CONTAINER_START_POLICY = {
+  name: 'container',
+  maxAttempts: 8,
+  initialDelayMs: 1_000,
+  maxDelayMs: 10_000,
+  multiplier: 2,
+  budgetMs: 60_000,
+  jitter: true,
+} as const satisfies RetryPolicy;
+
+/**
+ * The `container` step: adopt the container of the same config, else (re)create and start it.
+ * A retry finds the container an earlier attempt created (same config digest) and starts that one.
+ */
 export async function startContainer(
   deps: BootDependencies,
   config: TaupageConfig,
@@ -45,8 +66,31 @@ export async function startContainer(
   step: BootStepRecord,
   signal: AbortSignal,
 ): Promise<ContainerInfo> {
+  const log = deps.log.child({ component: 'docker', container: deps.settings.containerName });
+  return retry(
+    () => createOrAdopt(deps, config, digest, secrets, step, log, signal),
+    CONTAINER_START_POLICY,
+    {
+      clock: deps.clock,
+      signal,
+      isRetriable: (error) => isTaupageError(error) && error.code === 'DOCKER_SERVER_ERROR',
+      onRetry: (error, attempt, delayMs) => {
+        log.warn({ attempt, delayMs, err: error }, 'Docker engine error on create/start, trying again');
+      },
+    },
+  );
+}
+
+async function createOrAdopt(
+  deps: BootDependencies,
+  config: TaupageConfig,
+  digest: string,
+  secrets: ConfigSecrets,
+  step: BootStepRecord,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<ContainerInfo> {
   const { runtime, settings } = deps;
-  const log = deps.log.child({ component: 'docker', container: settings.containerName });
   const existing = await runtime.findContainer(settings.containerName, signal);
   const existingDigest = existing?.labels[CONTAINER_LABELS.configDigest];
   if (existing !== undefined && existingDigest === digest) {

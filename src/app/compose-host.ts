@@ -11,7 +11,7 @@ import { describeDiskReport, prepareDisks } from '../host/disks/prepare-disks.js
 import { LinuxFilesystems } from '../host/disks/linux-filesystems.js';
 import { MdadmRaidArrays } from '../host/disks/mdadm-raid-arrays.js';
 import type { HostMetadata } from '../host/host-metadata.js';
-import { LifecycleWatcher, type TerminationNotice } from '../host/lifecycle-watcher.js';
+import { LifecycleWatcher, type TerminationNotice } from '../lifecycle/lifecycle-watcher.js';
 import { applyNatGatewayRouting, fetchS3Prefixes } from '../host/nat-gateway-routing.js';
 import { applySysctl } from '../host/sysctl-settings.js';
 import { applySysfs } from '../host/sysfs-settings.js';

@@ -16,7 +16,7 @@ import {
 } from '../logs/log-shipping-plan.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import { ConfigSecrets } from '../secrets/decrypt-config-secrets.js';
-import type { LogPipelineState, LogShippingState } from '../status/agent-state.js';
+import type { LogPipelineState, LogShippingState } from '../status/log-shipping-state.js';
 import {
   localServiceDestinations,
   logentriesDestination,

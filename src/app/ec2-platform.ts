@@ -37,9 +37,7 @@ export class Ec2Platform implements Platform {
    * the user data is there and has an aws:kms: value (see metadata()), while IMDS still answers
    * for the identity and the config is parsed, not when the kms step needs it.
    */
-  #kmsModule: Promise<typeof import('../secrets/kms-secret-decrypter.js')> | undefined;
-  readonly #loadKms = (): Promise<typeof import('../secrets/kms-secret-decrypter.js')> =>
-    (this.#kmsModule ??= import('../secrets/kms-secret-decrypter.js'));
+  readonly #loadKms = lazy(() => import('../secrets/kms-secret-decrypter.js'), { forgetFailure: true });
 
   constructor(settings: Ec2AgentSettings, clock: Clock) {
     this.#settings = settings;
@@ -61,10 +59,7 @@ export class Ec2Platform implements Platform {
   } {
     const preloadKms = (userData: Buffer): void => {
       // A failed load surfaces at the kms step (it loads again there), not here.
-      if (userData.includes('aws:kms:'))
-        this.#loadKms().catch(() => {
-          this.#kmsModule = undefined;
-        });
+      if (userData.includes('aws:kms:')) this.#loadKms().catch(() => undefined);
     };
     const imds = new (class extends ImdsInstanceMetadata {
       override async userData(signal: AbortSignal): Promise<Buffer> {
@@ -123,7 +118,8 @@ export class Ec2Platform implements Platform {
     if (hookName === undefined) return undefined;
     const endpoint = this.#settings.host.autoScalingEndpoint;
     return async (signal) => {
-      const { AwsAutoScalingLifecycleAction } = await import('../host/aws-autoscaling-lifecycle-action.js');
+      const { AwsAutoScalingLifecycleAction } =
+        await import('../lifecycle/aws-autoscaling-lifecycle-action.js');
       const action = new AwsAutoScalingLifecycleAction({ region: identity.region, endpoint });
       try {
         await action.complete(

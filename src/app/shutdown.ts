@@ -72,23 +72,28 @@ export interface ShutdownStageReport {
 /** What each stage does; a stage left out does nothing here (e.g. no metrics endpoint). */
 export type ShutdownWork = Partial<Record<ShutdownStageName, () => Promise<void> | void>>;
 
-/** Runs the stages in SHUTDOWN_STAGES order, each cut at its budget. Never throws. */
+/**
+ * Runs the stages in SHUTDOWN_STAGES order, each cut at its budget or at `endsAt` (the whole
+ * deadline, clock time), whichever comes first: the stages after a slow one get what is left,
+ * never more. Never throws.
+ */
 export async function runShutdown(
   work: ShutdownWork,
   budgets: Readonly<Record<ShutdownStageName, number>>,
-  deps: { readonly clock: Clock; readonly log: Logger },
+  deps: { readonly clock: Clock; readonly log: Logger; readonly endsAt: number },
 ): Promise<readonly ShutdownStageReport[]> {
   const reports: ShutdownStageReport[] = [];
   for (const { name } of SHUTDOWN_STAGES) {
     const stage = work[name];
     if (stage === undefined) continue;
     const startedAt = deps.clock.now();
-    const outcome = await withinBudget(stage, budgets[name], deps.clock).catch((error: unknown) => {
+    const budgetMs = Math.max(0, Math.min(budgets[name], deps.endsAt - startedAt));
+    const outcome = await withinBudget(stage, budgetMs, deps.clock).catch((error: unknown) => {
       deps.log.warn({ err: error, stage: name }, `Shutdown stage ${name} failed`);
       return 'failed' as const;
     });
     if (outcome === 'cut')
-      deps.log.warn({ stage: name, budgetMs: budgets[name] }, `Shutdown stage ${name} cut at its budget`);
+      deps.log.warn({ stage: name, budgetMs }, `Shutdown stage ${name} cut at its budget`);
     reports.push({ stage: name, outcome, durationMs: deps.clock.now() - startedAt });
   }
   return reports;

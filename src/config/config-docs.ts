@@ -1,4 +1,4 @@
-import type { IgnoredKey } from './schema/collection-nodes.js';
+import type { IgnoredKey } from './schema/object-nodes.js';
 import type { NamedField } from './schema/schema-node.js';
 import { KEY_GROUPS } from './taupage-schema.js';
 

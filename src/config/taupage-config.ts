@@ -199,7 +199,7 @@ export interface RegistryCredential {
   readonly username: string | undefined;
   /**
    * The password, or — when `username` is undefined — the encrypted `auth`, which decrypts to
-   * base64 of `user:password` (see `decodeRegistryAuth`).
+   * base64 of `user:password` (see `decodeRegistryAuth` in docker/registry-basic-auth.ts).
    */
   readonly password: ConfigValue;
   readonly email: string | undefined;

@@ -20,7 +20,7 @@ import {
   type FieldSpecs,
   type IgnoredKey,
   type ObjectNode,
-} from './schema/collection-nodes.js';
+} from './schema/object-nodes.js';
 import { INVALID, type NamedField } from './schema/schema-node.js';
 import type { TaupageKeys } from './taupage-config.js';
 

@@ -83,6 +83,12 @@ export const ERROR_CODES = {
     retriable: true,
     meaning: 'The Docker engine did not answer.',
   },
+  DOCKER_SERVER_ERROR: {
+    exitCode: ExitCode.Unavailable,
+    retriable: true,
+    meaning:
+      'The Docker engine failed a create or start with an engine error (HTTP 5xx), past the retry budget.',
+  },
   CONTAINER_FAILED: {
     exitCode: ExitCode.BootFailed,
     retriable: false,

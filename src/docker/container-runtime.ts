@@ -103,7 +103,7 @@ export interface PullOptions {
 /**
  * Port: the container engine, in domain verbs. Adapters throw TaupageError (IMAGE_NOT_FOUND,
  * REGISTRY_AUTH_FAILED, IMAGE_PULL_FAILED, IMAGE_PULL_STALLED, DOCKER_UNAVAILABLE,
- * CONTAINER_FAILED).
+ * DOCKER_SERVER_ERROR, CONTAINER_FAILED).
  */
 export interface ContainerRuntime {
   imageExists(image: ImageReference, signal: AbortSignal): Promise<boolean>;

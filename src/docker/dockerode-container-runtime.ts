@@ -313,6 +313,7 @@ function isConnectionError(error: unknown): boolean {
  * A failed short call. The caller's own abort (shutdown) is passed on as it is; an abort the caller
  * did not ask for is the API deadline (node:http reports it as an AbortError, not the signal's
  * TimeoutError): the engine did not answer in time, which is transient, never CONTAINER_FAILED.
+ * An engine error (5xx) on a container call is DOCKER_SERVER_ERROR, retriable too.
  */
 function apiError(
   error: unknown,
@@ -328,7 +329,14 @@ function apiError(
       cause: error,
     });
   }
-  return new TaupageError(fallback, `Docker could not ${action}: ${dockerMessage(error)}`, { cause: error });
+  // A 5xx is the engine failing (a port still held by a container being removed, a storage driver
+  // hiccup), not it refusing the container (4xx): worth another try.
+  const status = statusOf(error);
+  const code =
+    fallback === 'CONTAINER_FAILED' && status !== undefined && status >= 500
+      ? 'DOCKER_SERVER_ERROR'
+      : fallback;
+  return new TaupageError(code, `Docker could not ${action}: ${dockerMessage(error)}`, { cause: error });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { formatImageReference, mutableTagReason } from '../config/image-reference.js';
-import { decodeRegistryAuth } from '../config/keys/container-nodes.js';
+import { decodeRegistryAuth } from './registry-basic-auth.js';
 import type { TaupageConfig } from '../config/taupage-config.js';
 import type { Clock } from '../core/clock.js';
 import { isTaupageError, TaupageError } from '../core/errors.js';

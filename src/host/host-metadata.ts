@@ -1,4 +1,4 @@
-import type { TerminationNoticeSource } from './lifecycle-watcher.js';
+import type { TerminationNoticeSource } from '../lifecycle/lifecycle-watcher.js';
 
 /**
  * Port: what host preparation and the termination watcher ask the instance metadata service,

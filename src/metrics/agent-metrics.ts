@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { AgentState, LogShippingState } from '../status/agent-state.js';
+import type { AgentState } from '../status/agent-state.js';
+import type { LogShippingState } from '../status/log-shipping-state.js';
 
 /**
  * The agent's own metrics (`taupage_*`), kept in a prom-client registry that belongs to this

@@ -18,6 +18,8 @@ export class FakeContainerRuntime implements ContainerRuntime {
   pullFailures: TaupageError[] = [];
   /** Errors the next imageExists calls throw, in order (e.g. DOCKER_UNAVAILABLE: dockerd not up yet). */
   imageExistsFailures: TaupageError[] = [];
+  /** Errors the next startContainer calls throw, in order (e.g. DOCKER_SERVER_ERROR: an engine 5xx). */
+  startFailures: TaupageError[] = [];
   /** Images the "registry" has. */
   readonly registry = new Set<string>();
   #nextId = 1;
@@ -68,6 +70,8 @@ export class FakeContainerRuntime implements ContainerRuntime {
 
   startContainer(id: string): Promise<void> {
     this.calls.push(`start ${id}`);
+    const failure = this.startFailures.shift();
+    if (failure !== undefined) return Promise.reject(failure);
     const container = this.containers.get(id);
     if (container === undefined)
       return Promise.reject(new TaupageError('CONTAINER_FAILED', 'no such container'));

@@ -1,4 +1,4 @@
-import { optional, type FieldSpecs } from '../schema/collection-nodes.js';
+import { optional, type FieldSpecs } from '../schema/object-nodes.js';
 import { enumNode, sizeNode } from '../schema/scalar-nodes.js';
 import type { SchemaNode } from '../schema/schema-node.js';
 import type { LogrotateInterval, TaupageKeys } from '../taupage-config.js';

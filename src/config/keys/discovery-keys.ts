@@ -1,4 +1,4 @@
-import { optional, type FieldSpecs } from '../schema/collection-nodes.js';
+import { optional, type FieldSpecs } from '../schema/object-nodes.js';
 import { stringNode } from '../schema/scalar-nodes.js';
 import type { TaupageKeys } from '../taupage-config.js';
 

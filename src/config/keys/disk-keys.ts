@@ -1,13 +1,5 @@
-import {
-  field,
-  listNode,
-  mapNode,
-  mapped,
-  objectNode,
-  optional,
-  required,
-  type FieldSpecs,
-} from '../schema/collection-nodes.js';
+import { listNode, mapNode, mapped } from '../schema/collection-nodes.js';
+import { field, objectNode, optional, required, type FieldSpecs } from '../schema/object-nodes.js';
 import { absolutePathNode, booleanNode, enumNode, integerNode, stringNode } from '../schema/scalar-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import { isTemplateValue } from '../schema/template-values.js';

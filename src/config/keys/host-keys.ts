@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { scalarToString } from '../config-values.js';
-import { field, listNode, mapNode, optional, anyKey, type FieldSpecs } from '../schema/collection-nodes.js';
+import { listNode, mapNode, anyKey } from '../schema/collection-nodes.js';
+import { field, optional, type FieldSpecs } from '../schema/object-nodes.js';
 import {
   booleanNode,
   enumNode,

@@ -1,4 +1,4 @@
-import type { IgnoredKey } from '../schema/collection-nodes.js';
+import type { IgnoredKey } from '../schema/object-nodes.js';
 import { booleanNode, secretTextNode, stringNode, urlNode } from '../schema/scalar-nodes.js';
 import type { SchemaNode } from '../schema/schema-node.js';
 

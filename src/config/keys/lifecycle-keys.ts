@@ -1,4 +1,5 @@
-import { field, mapped, objectNode, optional, type FieldSpecs } from '../schema/collection-nodes.js';
+import { mapped } from '../schema/collection-nodes.js';
+import { field, objectNode, optional, type FieldSpecs } from '../schema/object-nodes.js';
 import { booleanNode, enumNode, integerNode, portNode, stringNode } from '../schema/scalar-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import type { LoadBalancerHealthCheck, NotifyCfn, TaupageKeys } from '../taupage-config.js';

@@ -1,5 +1,5 @@
 import { secretTextNode } from '../schema/scalar-nodes.js';
-import { optional, type FieldSpecs } from '../schema/collection-nodes.js';
+import { optional, type FieldSpecs } from '../schema/object-nodes.js';
 import type { TaupageKeys } from '../taupage-config.js';
 
 /**

@@ -9,14 +9,8 @@ import {
   stringNode,
   urlNode,
 } from '../schema/scalar-nodes.js';
-import {
-  field,
-  mapNode,
-  objectNode,
-  optional,
-  type FieldSpecs,
-  type KeyDoc,
-} from '../schema/collection-nodes.js';
+import { mapNode } from '../schema/collection-nodes.js';
+import { field, objectNode, optional, type FieldSpecs, type KeyDoc } from '../schema/object-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import type { LoggingOptions, TaupageKeys } from '../taupage-config.js';
 import { SCALYR_LOGGING_FIELDS } from './scalyr-keys.js';

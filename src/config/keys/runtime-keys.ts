@@ -1,13 +1,5 @@
-import {
-  field,
-  listNode,
-  mapNode,
-  objectNode,
-  optional,
-  required,
-  anyKey,
-} from '../schema/collection-nodes.js';
-import type { FieldSpecs } from '../schema/collection-nodes.js';
+import { listNode, mapNode, anyKey } from '../schema/collection-nodes.js';
+import { field, objectNode, optional, required, type FieldSpecs } from '../schema/object-nodes.js';
 import {
   booleanNode,
   decimalNode,
@@ -22,13 +14,8 @@ import {
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import { isTemplateValue } from '../schema/template-values.js';
 import type { DockerOptions, NetworkMode, TaupageKeys } from '../taupage-config.js';
-import {
-  applicationVersionNode,
-  dockercfgNode,
-  environmentNode,
-  imageNode,
-  portsNode,
-} from './container-nodes.js';
+import { applicationVersionNode, environmentNode, imageNode, portsNode } from './container-nodes.js';
+import { dockercfgNode } from './dockercfg-nodes.js';
 
 // Kio's application id rule, which Senza also enforces. The original agent never checked it.
 const APPLICATION_ID = /^[a-z][a-z0-9-]*[a-z0-9]$/;

@@ -8,7 +8,7 @@ import {
   stringNode,
   TEMPLATE_REF,
 } from '../schema/scalar-nodes.js';
-import { optional, type FieldSpecs, type KeyDoc } from '../schema/collection-nodes.js';
+import { optional, type FieldSpecs, type KeyDoc } from '../schema/object-nodes.js';
 import { INVALID, type SchemaNode } from '../schema/schema-node.js';
 import { isTemplateValue } from '../schema/template-values.js';
 import type { LoggingOptions, SamplingRule, TaupageKeys } from '../taupage-config.js';

@@ -1,6 +1,6 @@
 import type { MutableTagPolicy } from '../image-reference.js';
 import type { ConfigPath } from '../yaml-document.js';
-import type { FieldSpec, IgnoredKey } from './collection-nodes.js';
+import type { FieldSpec, IgnoredKey } from './object-nodes.js';
 
 /**
  * The building block of the TaupageConfig schema. One node knows, for one kind of value, how to

@@ -28,6 +28,21 @@ const fastClock: Clock = {
   sleep: (ms, signal) => systemClock.sleep(ms / 1000, signal),
 };
 
+/**
+ * Like fastClock, but `now` moves on by the whole of every sleep that ran out: budgets of seconds
+ * pass in milliseconds and still add up to seconds on this clock.
+ */
+function skippingClock(): Clock {
+  let skipped = 0;
+  return {
+    now: () => Date.now() + skipped,
+    sleep: async (ms, signal) => {
+      await systemClock.sleep(ms / 1000, signal);
+      skipped += ms - ms / 1000;
+    },
+  };
+}
+
 function userData(extra = ''): string {
   return `runtime: Docker\nsource: ${IMAGE}\napplication_id: kio\napplication_version: "1.0"\nnotify_cfn:\n  stack: kio-1\n  resource: AppServer\n${extra}`;
 }
@@ -45,16 +60,18 @@ function setup(options: {
   userData: string | undefined;
   hostStopping?: boolean;
   logStop?: () => Promise<void>;
+  clock?: Clock;
   /** The signal hangs (CloudFormation throttling it) until its AbortSignal ends it. */
   signalHangs?: boolean;
 }) {
+  const clock = options.clock ?? fastClock;
   const events: string[] = [];
   const signals: SignalStatus[] = [];
   /** Background work started after the boot. */
   const started: string[] = [];
   const runtime = new FakeContainerRuntime();
   runtime.registry.add(IMAGE);
-  const state = new AgentState(new BootTimeline(fastClock, BOOT_STEPS), {
+  const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
     version: 'test',
     commit: 'test',
     mode: 'ec2',
@@ -124,11 +141,11 @@ function setup(options: {
       },
       stop: () => void events.push('background stopped'),
     },
-    clock: fastClock,
+    clock,
     log: pino({ level: 'silent' }),
     redactor,
     state,
-    errors: new AgentErrorReporter({ state, redactor, clock: fastClock, audit }),
+    errors: new AgentErrorReporter({ state, redactor, clock, audit }),
     settings: {
       defaults: {},
       metaDir: dir,
@@ -206,6 +223,34 @@ describe('Agent', () => {
     expect(agent.shutdownDeadlineMs).toBe(90_000);
     controller.abort();
     await running;
+  });
+
+  it('gives each shutdown stage at most what is left of the deadline from the signal', async () => {
+    const clock = skippingClock();
+    const { agent, state, events, runtime } = setup({
+      userData: userData(),
+      hostStopping: true,
+      logStop: () => new Promise(() => undefined),
+      clock,
+    });
+    // The app ignores its docker stop: the app stage runs to its budget (stop timeout + margin).
+    runtime.stopContainer = () => new Promise(() => undefined);
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    const signalledAt = clock.now();
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+    // App (30 s) and logs (25 s) would take 55 s on their own budgets; the logs get what is left.
+    expect(clock.now() - signalledAt).toBeLessThanOrEqual(agent.shutdownDeadlineMs + 1_000);
+    expect(clock.now() - signalledAt).toBeGreaterThanOrEqual(agent.shutdownDeadlineMs - 1_000);
+    expect(events).toEqual([
+      'background stopped',
+      'app: is the host shutting down?',
+      'logs flushing',
+      'audit agent.stop',
+      'audit stopped',
+    ]);
   });
 
   it('stops the app gracefully when the host shuts down, before the logs flush', async () => {

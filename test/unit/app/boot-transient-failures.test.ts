@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CONTAINER_START_POLICY } from '../../../src/app/app-container.js';
 import { boot, BOOT_STEPS, DOCKER_WAIT_POLICY, type BootDependencies } from '../../../src/app/boot.js';
 import type { Clock } from '../../../src/core/clock.js';
 import { systemClock } from '../../../src/core/clock.js';
@@ -105,5 +106,48 @@ describe('boot: Docker not up yet', () => {
       code: 'CONTAINER_FAILED',
     });
     expect(runtime.calls.filter((call) => call.startsWith('imageExists'))).toHaveLength(1);
+  });
+});
+
+const engineError = () =>
+  new TaupageError('DOCKER_SERVER_ERROR', 'Docker could not start the container: driver failed programming');
+
+describe('boot: the Docker engine answers create/start with an engine error (5xx)', () => {
+  it('retries with capped backoff and boots once the engine starts the container', async () => {
+    const clock = virtualClock();
+    const { deps, runtime, state } = setup(clock);
+    runtime.startFailures = [engineError(), engineError(), engineError()];
+    const result = await boot(deps, new AbortController().signal);
+    expect(result.container?.state).toBe('running');
+    // The first attempt created the container; the retries start that one, never a second.
+    expect(runtime.calls.filter((call) => call.startsWith('create'))).toHaveLength(1);
+    expect(runtime.calls.filter((call) => call.startsWith('start'))).toHaveLength(4);
+    expect(runtime.containers.size).toBe(1);
+    expect(clock.elapsed()).toBeLessThanOrEqual(3 * CONTAINER_START_POLICY.maxDelayMs);
+    expect(state.timeline.steps.find((step) => step.name === 'container')?.outcome).toBe('succeeded');
+  });
+
+  it('gives up within its budget with DOCKER_SERVER_ERROR, a restartable exit code', async () => {
+    const clock = virtualClock();
+    const { deps, runtime } = setup(clock);
+    runtime.startFailures = Array.from({ length: 10_000 }, engineError);
+    const failure = await boot(deps, new AbortController().signal).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'DOCKER_SERVER_ERROR', exitCode: ExitCode.Unavailable });
+    const starts = runtime.calls.filter((call) => call.startsWith('start')).length;
+    expect(starts).toBeGreaterThan(1);
+    expect(starts).toBeLessThanOrEqual(CONTAINER_START_POLICY.maxAttempts);
+    expect(clock.elapsed()).toBeLessThanOrEqual(CONTAINER_START_POLICY.budgetMs);
+  });
+
+  it('does not retry Docker refusing the container (CONTAINER_FAILED)', async () => {
+    const clock = virtualClock();
+    const { deps, runtime } = setup(clock);
+    runtime.startFailures = [
+      new TaupageError('CONTAINER_FAILED', 'Docker could not start the container: bad option'),
+    ];
+    await expect(boot(deps, new AbortController().signal)).rejects.toMatchObject({
+      code: 'CONTAINER_FAILED',
+    });
+    expect(runtime.calls.filter((call) => call.startsWith('start'))).toHaveLength(1);
   });
 });

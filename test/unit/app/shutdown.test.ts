@@ -61,7 +61,7 @@ describe('runShutdown', () => {
         background: () => void ran.push('background'),
       },
       shutdownBudgets(10),
-      { clock: systemClock, log },
+      { clock: systemClock, log, endsAt: Number.POSITIVE_INFINITY },
     );
     expect(ran).toEqual(['background', 'app', 'logs', 'status-endpoint', 'audit']);
     expect(reports.map((report) => [report.stage, report.outcome])).toEqual(
@@ -80,7 +80,7 @@ describe('runShutdown', () => {
         },
       },
       budgets,
-      { clock: systemClock, log },
+      { clock: systemClock, log, endsAt: Number.POSITIVE_INFINITY },
     );
     await vi.advanceTimersByTimeAsync(budgets.logs - 1);
     expect(audited).toBe(false);
@@ -89,6 +89,32 @@ describe('runShutdown', () => {
     expect(audited).toBe(true);
     expect(reports.map((report) => [report.stage, report.outcome, report.durationMs])).toEqual([
       ['logs', 'cut', budgets.logs],
+      ['audit', 'done', 0],
+    ]);
+  });
+
+  it('cuts a stage at what is left of the whole deadline when that comes before its budget', async () => {
+    const budgets = shutdownBudgets(10);
+    const deadlineMs = 30_000;
+    let audited = false;
+    const done = runShutdown(
+      {
+        logs: () => new Promise<void>(() => undefined),
+        'status-endpoint': () => new Promise<void>(() => undefined),
+        audit: () => {
+          audited = true;
+        },
+      },
+      budgets,
+      { clock: systemClock, log, endsAt: systemClock.now() + deadlineMs },
+    );
+    await vi.advanceTimersByTimeAsync(deadlineMs);
+    const reports = await done;
+    expect(audited).toBe(true);
+    expect(budgets['status-endpoint']).toBeGreaterThan(deadlineMs - budgets.logs);
+    expect(reports.map((report) => [report.stage, report.outcome, report.durationMs])).toEqual([
+      ['logs', 'cut', budgets.logs],
+      ['status-endpoint', 'cut', deadlineMs - budgets.logs],
       ['audit', 'done', 0],
     ]);
   });
@@ -103,7 +129,7 @@ describe('runShutdown', () => {
         audit: () => undefined,
       },
       shutdownBudgets(10),
-      { clock: systemClock, log },
+      { clock: systemClock, log, endsAt: Number.POSITIVE_INFINITY },
     );
     expect(reports.map((report) => [report.stage, report.outcome])).toEqual([
       ['app', 'failed'],

@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TaupageError } from '../../../src/core/errors.js';
 import { createLogger } from '../../../src/core/logger.js';
 import { Redactor } from '../../../src/core/redactor.js';
-import { drainOnTermination, type DrainSteps } from '../../../src/host/lifecycle-drain.js';
-import { terminationNoticeOf, type TerminationNotice } from '../../../src/host/lifecycle-watcher.js';
+import { drainOnTermination, type DrainSteps } from '../../../src/lifecycle/lifecycle-drain.js';
+import { terminationNoticeOf, type TerminationNotice } from '../../../src/lifecycle/lifecycle-watcher.js';
 
 const log = createLogger({ level: 'silent', redactor: new Redactor() });
 const terminated: TerminationNotice = { source: 'autoscaling', targetState: 'Terminated' };

@@ -2,8 +2,8 @@ import type { AgentAudit } from '../audit/agent-audit.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { ContainerRuntime } from '../docker/container-runtime.js';
-import { drainOnTermination, type DrainReport } from '../host/lifecycle-drain.js';
-import type { TerminationNotice } from '../host/lifecycle-watcher.js';
+import { drainOnTermination, type DrainReport } from './lifecycle-drain.js';
+import type { TerminationNotice } from './lifecycle-watcher.js';
 import type { LogPipeline } from '../logs/log-pipeline.js';
 import type { AgentState } from '../status/agent-state.js';
 
