@@ -1,10 +1,10 @@
-/** Port: runs a job on a cron schedule (node-cron in production, a manual trigger in tests). */
+/** Port: runs a job on a cron schedule (interval-scheduler.ts in production, a manual trigger in tests). */
 export interface Scheduler {
   schedule(expression: string, job: () => Promise<void>): { stop(): void };
 }
 
 /**
- * A cron expression (node-cron's six fields, seconds first) for "every `seconds`". Intervals
+ * A cron expression (six fields, seconds first) for "every `seconds`". Intervals
  * must divide a minute or an hour evenly, so rounds stay aligned to the clock like cron's.
  */
 export function everySeconds(seconds: number): string {
