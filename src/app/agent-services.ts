@@ -77,6 +77,8 @@ export class AgentServices {
   /** Log shipping being started (alongside the boot's later steps, not in their way). */
   #logShippingStarting: Promise<void> | undefined;
   #cloudwatch: EnhancedCloudWatchMetrics | undefined;
+  /** The SUCCESS signal in flight (it may retry for minutes under throttling). */
+  #signalling: Promise<void> | undefined;
   #etcd: RunningRegistration | undefined;
   #localEtcd: LocalEtcd | undefined;
   #etcdDomain: string | undefined;
@@ -113,7 +115,9 @@ export class AgentServices {
     const { state, clock } = this.#deps;
     if (result.container !== undefined) this.#auditBoot(result.container.id);
     // Maintenance is SUCCESS too: the boot did what the user data asked for (see docs/operations.md).
-    await this.signalCloudFormation('SUCCESS');
+    // Under throttling the signal retries for up to 15 minutes (docs/fleet.md): what follows does
+    // not wait for it, and shutdown (the aborted `signal`) ends it.
+    this.#signalling = this.signalCloudFormation('SUCCESS', signal);
     await this.#startHostLifecycle(result.config, adapters.runtime);
     await this.#startEtcdRegistration(result.config);
     state.configSummarized(summarizeConfig(result.config));
@@ -129,8 +133,9 @@ export class AgentServices {
     }
   }
 
-  signalCloudFormation(status: SignalStatus): Promise<void> {
+  signalCloudFormation(status: SignalStatus, signal?: AbortSignal): Promise<void> {
     return signalBootResult(status, {
+      ...(signal === undefined ? {} : { signal }),
       state: this.#deps.state,
       createSignaller: this.#deps.createStackSignaller,
       log: this.#deps.log.child({ component: 'cloudformation' }),
@@ -148,6 +153,7 @@ export class AgentServices {
         this.#cloudwatch?.stop();
         this.#deps.hostLifecycle?.stop();
         await etcdStopped;
+        await this.#signalling;
       },
       logs: async () => {
         // The app has stopped (or runs on without the agent): its etcd stops beside the flush.

@@ -59,7 +59,12 @@ export interface LogShippingOptions {
    * EC2 mode: the app's output also goes to this file as syslog lines, rotated per
    * `application_logrotate_*` (the original's /var/log/application.log); undefined: not written.
    */
-  readonly applicationLog?: { readonly path: string; readonly containerId: () => string | undefined };
+  readonly applicationLog?: {
+    readonly path: string;
+    readonly containerId: () => string | undefined;
+    /** dockerd's pidfile: its pid goes into each line's tag, as Docker's syslog driver put it. */
+    readonly dockerPidFile: string;
+  };
   readonly redactor: Redactor;
   readonly log: Logger;
 }
@@ -205,7 +210,8 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
   }
   // Last, so the remote destinations keep their order (status, metrics).
   if (options.applicationLog !== undefined) {
-    const { ApplicationLogDestination } = await import('../logs/application-log-destination.js');
+    const { ApplicationLogDestination, dockerdPid } = await import('../logs/application-log-destination.js');
+    const { dockerPidFile } = options.applicationLog;
     const { applicationLogRotation } = await import('../logs/log-rotation.js');
     destinations.push(
       new ApplicationLogDestination({
@@ -213,7 +219,7 @@ export async function startLogShipping(options: LogShippingOptions): Promise<Log
         source: APPLICATION_SOURCE,
         hostname: hostname().split('.')[0] ?? 'localhost',
         containerId: options.applicationLog.containerId,
-        pid: process.pid,
+        pid: () => dockerdPid(dockerPidFile, process.pid),
         rotation: applicationLogRotation(config),
         now: () => Date.now(),
         log: log.child({ destination: 'application-log' }),

@@ -158,6 +158,7 @@ export async function composeAgent(
               applicationLog: {
                 path: settings.integration.applicationLog,
                 containerId: () => state.container?.id,
+                dockerPidFile: settings.integration.dockerPidFile,
               },
             }),
         agentLog,

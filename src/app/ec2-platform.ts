@@ -46,7 +46,7 @@ export class Ec2Platform implements Platform {
     this.#clock = clock;
     const ecr = lazy(async () => {
       const { AwsEcrTokenSource } = await import('../docker/aws-ecr-token-source.js');
-      return new AwsEcrTokenSource(settings.ecrEndpoint);
+      return new AwsEcrTokenSource(settings.ecrEndpoint, clock);
     });
     this.registries = {
       ecr: { token: async (region, abort) => (await ecr()).token(region, abort) },

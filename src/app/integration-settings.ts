@@ -8,6 +8,8 @@ export interface IntegrationSettings {
   readonly containerUser: string | undefined;
   /** The app's output as syslog lines (the original's rsyslog file); undefined: not written. */
   readonly applicationLog: string | undefined;
+  /** dockerd's pidfile: the `[pid]` in application.log's tags (Docker's syslog driver wrote its own). */
+  readonly dockerPidFile: string;
   /** The instance-local etcd that `etcd_discovery_domain` registers with (v2 API). */
   readonly etcdEndpoint: string;
   /** `ETCD_URL` in the app container. */
@@ -35,6 +37,8 @@ export interface LocalEtcdSettings {
 
 export const INTEGRATION_DEFAULTS = {
   applicationLog: '/var/log/application.log',
+  // dockerd's default --pidfile.
+  dockerPidFile: '/var/run/docker.pid',
   // The original's etcd listened on 127.0.0.1:2379 and docker0's 172.17.0.1:2379.
   etcdEndpoint: 'http://127.0.0.1:2379',
   etcdContainerUrl: 'http://172.17.0.1:2379',

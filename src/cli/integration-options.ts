@@ -8,6 +8,7 @@ import { UsageError } from './output.js';
 export interface IntegrationOptions {
   containerUser?: string;
   applicationLog: string;
+  dockerPidFile: string;
   etcdEndpoint: string;
   etcdContainerUrl: string;
   etcdBinary: string;
@@ -34,6 +35,14 @@ export function addIntegrationOptions(command: Command): Command {
       )
         .env('TAUPAGE_APPLICATION_LOG')
         .default(INTEGRATION_DEFAULTS.applicationLog),
+    )
+    .addOption(
+      new Option(
+        '--docker-pid-file <file>',
+        'dockerd’s pidfile: its pid is the [pid] of the application log’s docker/<id> tags, as Docker’s syslog driver wrote it (the agent’s pid if unreadable)',
+      )
+        .env('TAUPAGE_DOCKER_PID_FILE')
+        .default(INTEGRATION_DEFAULTS.dockerPidFile),
     )
     .addOption(
       new Option(
@@ -114,6 +123,7 @@ export function integrationSettings(options: IntegrationOptions): IntegrationSet
   return {
     containerUser: user,
     applicationLog: file(options.applicationLog),
+    dockerPidFile: resolve(options.dockerPidFile),
     etcdEndpoint: options.etcdEndpoint.replace(/\/+$/, ''),
     etcdContainerUrl: options.etcdContainerUrl,
     localEtcd:

@@ -2,30 +2,31 @@ import { CloudFormationClient, SignalResourceCommand } from '@aws-sdk/client-clo
 import type { Clock } from '../core/clock.js';
 import { TaupageError } from '../core/errors.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
+import { httpStatusOf, isThrottling } from '../core/throttling.js';
 import type { SignalStatus, SignalTarget, StackSignaller } from './stack-signaller.js';
 
 /**
- * CloudFormation throttles per account; a fleet booting at once signals at once. 5 attempts with
- * full jitter from 500 ms (cap 8 s) spread them; a ValidationError (no such stack, resource not
- * waiting) is final.
+ * The signal must not be lost to throttling while the stack still waits for it: CloudFormation
+ * throttles per account, and a fleet booting at once signals at once. A lost SUCCESS makes the
+ * stack wait out its CreationPolicy timeout (Senza's default: 15 minutes) and roll back. So
+ * throttling, 5xx and network errors are retried for up to 15 minutes, each wait a random 1–10 s
+ * (full jitter doubling from 1 s, capped at 10 s, floor 1 s): an instance signals about every
+ * 5 s, ~180 attempts at most. A ValidationError (no such stack, or the resource no longer waits)
+ * is final at once: the stack is not waiting any more. See docs/fleet.md.
  */
 export const CFN_SIGNAL_RETRY_POLICY: RetryPolicy = {
   name: 'cfn-signal',
-  maxAttempts: 5,
-  initialDelayMs: 500,
-  maxDelayMs: 8_000,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  initialDelayMs: 1_000,
+  maxDelayMs: 10_000,
+  minDelayMs: 1_000,
   multiplier: 2,
-  budgetMs: 30_000,
+  budgetMs: 15 * 60_000,
   jitter: true,
 };
 
-const RETRIABLE = new Set([
-  'Throttling',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalFailure',
-  'ServiceUnavailable',
-]);
+/** Service-side failures worth another attempt besides throttling (core/throttling.ts). */
+const RETRIABLE = new Set(['InternalFailure', 'ServiceUnavailable']);
 
 /** Adapter: SignalResource through @aws-sdk/client-cloudformation (AWS query protocol). */
 export class AwsCloudFormationSignaller implements StackSignaller {
@@ -64,8 +65,8 @@ export class AwsCloudFormationSignaller implements StackSignaller {
           signal,
           isRetriable: (error) => {
             const name = error instanceof Error ? error.name : '';
-            const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-            return RETRIABLE.has(name) || status === undefined || status >= 500;
+            const status = httpStatusOf(error);
+            return isThrottling(error) || RETRIABLE.has(name) || status === undefined || status >= 500;
           },
         },
       );

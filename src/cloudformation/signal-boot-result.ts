@@ -4,8 +4,11 @@ import type { AgentState } from '../status/agent-state.js';
 import type { InstanceIdentity } from '../metadata/instance-metadata.js';
 import type { SignalStatus, StackSignaller } from './stack-signaller.js';
 
-/** How long the boot result may take to reach CloudFormation before the agent moves on. */
-const SIGNAL_DEADLINE_MS = 45_000;
+/**
+ * How long the boot result may take to reach CloudFormation: the signaller's 15-minute retry
+ * budget (CFN_SIGNAL_RETRY_POLICY, as long as a CreationPolicy waits) plus its last request.
+ */
+const SIGNAL_DEADLINE_MS = 15 * 60_000 + 15_000;
 
 export interface SignalBootResultOptions {
   readonly state: AgentState;
@@ -13,6 +16,8 @@ export interface SignalBootResultOptions {
   readonly log: Logger;
   readonly redactor: Redactor;
   readonly now: () => number;
+  /** Aborted at shutdown: stop retrying. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -39,7 +44,13 @@ export async function signalBootResult(
   const at = new Date(options.now()).toISOString();
   try {
     const signaller = await options.createSignaller(identity);
-    await signaller.signal(target, status, identity.instanceId, AbortSignal.timeout(SIGNAL_DEADLINE_MS));
+    const deadline = AbortSignal.timeout(SIGNAL_DEADLINE_MS);
+    await signaller.signal(
+      target,
+      status,
+      identity.instanceId,
+      options.signal === undefined ? deadline : AbortSignal.any([options.signal, deadline]),
+    );
     state.cloudFormationSignalled({ status, at, error: undefined });
     log.info(
       { stack: target.stack, resource: target.resource, status },

@@ -11,6 +11,8 @@ export interface RetryPolicy {
   readonly maxAttempts: number;
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
+  /** Floor under the (jittered) delay; default 0. */
+  readonly minDelayMs?: number;
   readonly multiplier: number;
   /** Overall time budget across attempts and waits; no new attempt starts after it. */
   readonly budgetMs?: number;
@@ -29,7 +31,8 @@ export interface RetryOptions {
 /** Delay before attempt `attempt + 1` (attempt counts from 1). Exported for tests and docs. */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number): number {
   const exponential = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.multiplier ** (attempt - 1));
-  return Math.round(policy.jitter ? exponential * random() : exponential);
+  const delay = Math.round(policy.jitter ? exponential * random() : exponential);
+  return Math.max(policy.minDelayMs ?? 0, delay);
 }
 
 export async function retry<T>(

@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { TaupageError, toTaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
-import { everySeconds, type Scheduler } from '../metrics/scheduler.js';
+import { everySeconds, scheduleSpreadMs, type Scheduler } from '../metrics/scheduler.js';
 import type { CredentialsBucket } from './credentials-bucket.js';
 
 /** berry's interval: mint rotates the credentials far less often, this bounds the staleness. */
@@ -47,6 +47,8 @@ export interface CredentialsRefresherOptions {
   readonly log: Logger;
   readonly intervalSeconds?: number;
   readonly bootRetry?: RetryPolicy;
+  /** Each refresh this long after its cron tick; default a random scheduleSpreadMs. */
+  readonly offsetMs?: number;
   /** AgentState.recordError fits: failures of refresh rounds show up in GET /status. */
   readonly recordError?: (error: { at: string; component: string; code: string; message: string }) => void;
 }
@@ -130,8 +132,11 @@ export class CredentialsRefresher {
   /** Starts the refresh schedule (every 2 minutes). */
   start(): void {
     if (this.#job !== undefined) return;
-    this.#job = this.#options.scheduler.schedule(everySeconds(this.#intervalSeconds), () =>
-      this.refreshOnce(),
+    // Each instance refreshes at its own offset after the tick, not the whole fleet at :00.
+    this.#job = this.#options.scheduler.schedule(
+      everySeconds(this.#intervalSeconds),
+      () => this.refreshOnce(),
+      { offsetMs: this.#options.offsetMs ?? scheduleSpreadMs(this.#intervalSeconds) },
     );
   }
 

@@ -7,6 +7,7 @@ import {
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { TaupageError } from '../core/errors.js';
+import { httpStatusOf, isThrottling } from '../core/throttling.js';
 import type { LoadBalancerHealth, LoadBalancerTarget, TargetHealth } from './load-balancer-health.js';
 
 const CALL_TIMEOUT_MS = 10_000;
@@ -44,9 +45,9 @@ export class AwsLoadBalancerHealth implements LoadBalancerHealth {
     } catch (error) {
       if (error instanceof TaupageError) throw error;
       const name = error instanceof Error ? error.name : 'error';
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      const status = httpStatusOf(error);
       // Access denied or a load balancer that does not exist will not fix itself.
-      const permanent = status !== undefined && status >= 400 && status < 500 && !/Throttl/.test(name);
+      const permanent = status !== undefined && status >= 400 && status < 500 && !isThrottling(error);
       throw new TaupageError('LOAD_BALANCER_UNAVAILABLE', `Asking the load balancer failed (${name})`, {
         cause: error,
         retriable: !permanent,

@@ -1,4 +1,4 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { firstLine, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -27,11 +27,22 @@ export interface ApplicationLogOptions {
   readonly hostname: string;
   /** The app container's id now (its first 12 characters go into the tag); undefined: not known yet. */
   readonly containerId: () => string | undefined;
-  /** The `[pid]` of the tag: the writing process (the original's was dockerd's). */
-  readonly pid: number;
+  /**
+   * The `[pid]` of the tag: dockerd's, as Docker's syslog driver wrote its own pid into every
+   * line (`dockerdPid`). Asked again whenever the container id changes (dockerd restarted, the
+   * app with it), so it is read once per container, not per line.
+   */
+  readonly pid: () => Promise<number>;
   readonly rotation: RotationPolicy;
   readonly now: () => number;
   readonly log: Logger;
+}
+
+/** dockerd's pid from its pidfile (`/var/run/docker.pid` on the AMI); `fallback` if unreadable. */
+export async function dockerdPid(pidFile: string, fallback: number): Promise<number> {
+  const text = await readFile(pidFile, 'utf8').catch(() => '');
+  const pid = /^\s*(\d+)\s*$/.exec(text)?.[1];
+  return pid === undefined ? fallback : Number(pid);
 }
 
 /**
@@ -48,13 +59,22 @@ export class ApplicationLogDestination implements LogDestination {
   #startedAt = 0;
   #size = 0;
   #out = Buffer.allocUnsafe(0);
+  /** The tag for the container it was made for. */
+  #tag: { readonly containerId: string | undefined; readonly text: string } | undefined;
 
   constructor(options: ApplicationLogOptions) {
     this.#options = options;
   }
 
   async deliver(batch: RecordBatch): Promise<DeliveryResult> {
-    const bytes = this.#render(batch);
+    const containerId = this.#options.containerId();
+    let tag = this.#tag;
+    if (tag === undefined || tag.containerId !== containerId) {
+      const pid = await this.#options.pid();
+      tag = { containerId, text: `docker/${(containerId ?? 'taupageapp').slice(0, 12)}[${String(pid)}]:` };
+      this.#tag = tag;
+    }
+    const bytes = this.#render(batch, tag.text);
     if (bytes.length === 0) return { rejected: 0 };
     try {
       const handle = await this.#open();
@@ -82,9 +102,8 @@ export class ApplicationLogDestination implements LogDestination {
    * no object per line: at a burst's 150,000+ lines a second, three small Buffers a line (prefix,
    * body view, newline) grew the agent's heap by about 100 MiB (the kill -9 burst e2e test).
    */
-  #render(batch: RecordBatch): Buffer {
-    const { hostname, pid, source } = this.#options;
-    const tag = `docker/${(this.#options.containerId() ?? 'taupageapp').slice(0, 12)}[${String(pid)}]:`;
+  #render(batch: RecordBatch, tag: string): Buffer {
+    const { hostname, source } = this.#options;
     // One buffer kept from delivery to delivery (written and fsync'd before the next render):
     // a new one each time, grown by doubling, was most of the agent's external memory.
     let out = this.#out;

@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { firstLine, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
+import { spreadOffset } from '../core/throttling.js';
 import {
   cloudWatchBatches,
   encodedPutLogEvents,
@@ -38,7 +39,16 @@ export interface AwsCloudWatchLogsDestinationOptions {
   readonly clock?: Clock;
   /** Per-request deadline. */
   readonly timeoutMs?: number;
+  /** The first delivery waits a random [0, this) ms; default FIRST_DELIVERY_SPREAD_MS. */
+  readonly firstCallSpreadMs?: number;
 }
+
+/**
+ * Log-stream creation is not urgent (the records wait in the spool) and CreateLogStream has the
+ * lowest quota on the boot path (50 TPS per account and Region): 5 s of spread turns 1,000
+ * instances booting within a second into ~200 calls a second, which the retry absorbs.
+ */
+export const FIRST_DELIVERY_SPREAD_MS = 5_000;
 
 /**
  * Throttling and 5xx are retried here, per request, before the delivery as a whole fails and
@@ -83,6 +93,9 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
+  readonly #firstCallSpreadMs: number;
+  /** Routes (group NUL stream) whose stream CloudWatch said is missing: create before putting. */
+  readonly #missing = new Set<string>();
 
   constructor(options: AwsCloudWatchLogsDestinationOptions) {
     this.name = options.name ?? 'cloudwatch-logs';
@@ -96,6 +109,7 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     this.#log = options.log;
     this.#clock = options.clock ?? systemClock;
     this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#firstCallSpreadMs = options.firstCallSpreadMs ?? FIRST_DELIVERY_SPREAD_MS;
   }
 
   async deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult> {
@@ -202,26 +216,16 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   }
 
   /**
-   * Creates every route's group and stream before the first delivery (as the CloudWatch agent
-   * does at start), which also sets up the client's credentials and connection: the first
-   * PutLogEvents then neither waits for that nor finds the stream missing (a new instance's
-   * stream always is). A refusal (no CreateLogGroup permission for a group made beforehand, say)
-   * is only logged: `deliver` creates what is missing on ResourceNotFound and reports failures.
+   * Creates nothing: streams are created on their first delivery (see #putBatch), and a group
+   * only when CloudWatch says it is missing. Before the first delivery the worker waits a random
+   * spread offset (records wait in the spool meanwhile), so a fleet booted at once does not send
+   * its CreateLogStream calls (50 TPS per account) in lockstep. See docs/fleet.md.
    */
   async prepare(signal: AbortSignal): Promise<void> {
-    const routes = new Map<string, CloudWatchLogsRoute>();
-    for (const route of Object.values(this.#routes))
-      routes.set(`${route.logGroup}\u0000${route.logStream}`, route);
-    for (const route of routes.values()) {
-      try {
-        await this.#createStream(route, signal, { ignoreGroupError: true });
-      } catch (error) {
-        if (signal.aborted) return;
-        this.#log.warn(
-          { err: error, logGroup: route.logGroup, logStream: route.logStream },
-          'Could not create the log stream before the first delivery',
-        );
-      }
+    try {
+      await this.#clock.sleep(spreadOffset(this.#firstCallSpreadMs), signal);
+    } catch {
+      // Aborted: the worker sees the signal itself.
     }
   }
 
@@ -240,14 +244,22 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     body: Buffer,
     signal: AbortSignal,
   ): Promise<number> {
+    // Lazily: put first (after a restart the stream is there); on ResourceNotFound create the
+    // stream, and remember that it is missing so that a retry (throttled create) goes straight
+    // to the create. Until it exists the delivery fails and its records stay in the spool.
+    const key = `${route.logGroup}\u0000${route.logStream}`;
     const send = async (): Promise<number> => {
-      try {
-        return await this.#put(route, events, body, signal);
-      } catch (error) {
-        if (errorName(error) !== 'ResourceNotFoundException') throw error;
-        await this.#createStream(route, signal);
-        return await this.#put(route, events, body, signal);
+      if (!this.#missing.has(key)) {
+        try {
+          return await this.#put(route, events, body, signal);
+        } catch (error) {
+          if (errorName(error) !== 'ResourceNotFoundException') throw error;
+          this.#missing.add(key);
+        }
       }
+      await this.#createStream(route, signal);
+      this.#missing.delete(key);
+      return await this.#put(route, events, body, signal);
     };
     try {
       return await retry(
@@ -316,33 +328,36 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     return count;
   }
 
-  async #createStream(
-    route: CloudWatchLogsRoute,
-    signal: AbortSignal,
-    options: { ignoreGroupError?: boolean } = {},
-  ): Promise<void> {
+  /**
+   * CreateLogStream; only when that says the group is missing (ResourceNotFound), CreateLogGroup
+   * and CreateLogStream again. "Already exists" (another instance, or an earlier attempt whose
+   * answer was lost) is success. So an instance whose group exists (made by the stack) never
+   * calls CreateLogGroup.
+   */
+  async #createStream(route: CloudWatchLogsRoute, signal: AbortSignal): Promise<void> {
     const ignoreExisting = (error: unknown): void => {
       if (errorName(error) !== 'ResourceAlreadyExistsException') throw error;
     };
-    this.#log.info({ logGroup: route.logGroup, logStream: route.logStream }, 'Creating log group and stream');
+    const createStream = (): Promise<void> =>
+      this.#client
+        .send(new CreateLogStreamCommand({ logGroupName: route.logGroup, logStreamName: route.logStream }), {
+          abortSignal: this.#deadline(signal),
+        })
+        .then(() => undefined, ignoreExisting);
+    this.#log.info({ logGroup: route.logGroup, logStream: route.logStream }, 'Creating log stream');
+    try {
+      await createStream();
+      return;
+    } catch (error) {
+      if (errorName(error) !== 'ResourceNotFoundException') throw error;
+    }
+    this.#log.info({ logGroup: route.logGroup }, 'Creating log group');
     await this.#client
       .send(new CreateLogGroupCommand({ logGroupName: route.logGroup }), {
         abortSignal: this.#deadline(signal),
       })
-      .catch((error: unknown) => {
-        // The group may exist without our being allowed to create one: try the stream anyway.
-        if (options.ignoreGroupError === true && !signal.aborted) {
-          if (errorName(error) !== 'ResourceAlreadyExistsException')
-            this.#log.warn({ err: error, logGroup: route.logGroup }, 'Could not create the log group');
-          return;
-        }
-        ignoreExisting(error);
-      });
-    await this.#client
-      .send(new CreateLogStreamCommand({ logGroupName: route.logGroup, logStreamName: route.logStream }), {
-        abortSignal: this.#deadline(signal),
-      })
       .catch(ignoreExisting);
+    await createStream();
   }
 
   #deadline(signal: AbortSignal): AbortSignal {

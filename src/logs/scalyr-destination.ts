@@ -104,7 +104,7 @@ export class ScalyrDestination implements LogDestination {
   async deliver(batch: RecordBatch, signal: AbortSignal): Promise<DeliveryResult> {
     let pending = this.#pending.get(batch);
     if (pending === undefined) {
-      const { requests, sampledOut } = addEventsRequests(batch.records, this.#stamps, {
+      const { requests, sampledOut } = addEventsRequests(batch, this.#stamps, {
         session: this.session,
         sessionInfo: this.#options.sessionInfo,
         routes: this.#options.routes,
@@ -143,10 +143,8 @@ export class ScalyrDestination implements LogDestination {
   }
 
   async #send(request: PreparedRequest, signal: AbortSignal): Promise<Outcome> {
-    const body = await gzip(
-      Buffer.from(`{"token":${JSON.stringify(this.#options.token.reveal())}${request.body}`, 'utf8'),
-      { level: GZIP_LEVEL },
-    );
+    const token = Buffer.from(`{"token":${JSON.stringify(this.#options.token.reveal())}`, 'utf8');
+    const body = await gzip(Buffer.concat([token, request.body]), { level: GZIP_LEVEL });
     try {
       return await retry(() => this.#post(body, signal), this.#options.policy ?? SCALYR_BACKOFF_RETRY, {
         clock: this.#clock,

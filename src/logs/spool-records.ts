@@ -147,8 +147,8 @@ export function copyBytes(source: Buffer, start: number, end: number, target: Bu
 
 /**
  * Where each part of each record is in `lines`, without decoding them: the timestamp (parsed),
- * the source's JSON string and the message's JSON string (both with their quotes), and whether
- * the message has an escape. Returns undefined when a line is not in the encoding (the caller
+ * the source's JSON string and the message's JSON string (both with their quotes), whether
+ * the message has an escape, and the file's JSON string if the line has one. Returns undefined when a line is not in the encoding (the caller
  * decodes the records instead).
  */
 export interface RecordIndex {
@@ -162,6 +162,9 @@ export interface RecordIndex {
   readonly messageEnd: Int32Array;
   /** 1 when the message's JSON has a backslash (its UTF-8 size differs from the JSON's). */
   readonly escaped: Uint8Array;
+  /** The file's JSON string (a record from a pattern source); -1: the line has none. */
+  readonly fileStart: Int32Array;
+  readonly fileEnd: Int32Array;
 }
 
 export function indexRecords(lines: Buffer, count: number): RecordIndex | undefined {
@@ -174,6 +177,8 @@ export function indexRecords(lines: Buffer, count: number): RecordIndex | undefi
     messageStart: new Int32Array(count),
     messageEnd: new Int32Array(count),
     escaped: new Uint8Array(count),
+    fileStart: new Int32Array(count).fill(-1),
+    fileEnd: new Int32Array(count).fill(-1),
   };
   let at = 0;
   for (let n = 0; n < count; n++) {
@@ -202,6 +207,13 @@ export function indexRecords(lines: Buffer, count: number): RecordIndex | undefi
     }
     index.messageEnd[n] = i + 1;
     index.escaped[n] = escaped;
+    if (lines[i + 1] === 0x2c && lines[i + 2] === QUOTE) {
+      const fileEnd = skipJsonString(lines, i + 2);
+      if (fileEnd < 0) return undefined;
+      index.fileStart[n] = i + 2;
+      index.fileEnd[n] = fileEnd;
+      i = fileEnd - 1;
+    }
     if (lines[i + 1] !== 0x5d || lines[i + 2] !== 0x0a) return undefined;
     at = i + 3;
   }

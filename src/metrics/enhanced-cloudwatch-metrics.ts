@@ -13,7 +13,7 @@ import {
 } from './enhanced-metrics.js';
 import { batchDatums } from './metric-batches.js';
 import type { MetricPublisher } from './metric-datum.js';
-import { everySeconds, type Scheduler } from './scheduler.js';
+import { everySeconds, scheduleSpreadMs, type Scheduler } from './scheduler.js';
 
 /** Every minute, like CloudWatch's standard resolution (the original ran every 5 min). */
 export const DEFAULT_ENHANCED_METRICS_INTERVAL_SECONDS = 60;
@@ -51,6 +51,8 @@ export interface EnhancedCloudWatchMetricsOptions {
   readonly errors: ErrorReporter;
   readonly metrics: AgentMetrics | undefined;
   readonly namespace?: string;
+  /** Each round this long after its cron tick; default a random scheduleSpreadMs (docs/fleet.md). */
+  readonly offsetMs?: number;
 }
 
 /**
@@ -74,8 +76,12 @@ export class EnhancedCloudWatchMetrics {
     const { enabled, intervalSeconds, scheduler, state, log } = this.#options;
     if (!enabled || this.#job !== undefined) return false;
     state.cloudwatchStarted(this.#namespace, intervalSeconds);
-    this.#job = scheduler.schedule(everySeconds(intervalSeconds), () => this.publishOnce());
-    log.info({ namespace: this.#namespace, intervalSeconds }, 'Publishing enhanced CloudWatch metrics');
+    const offsetMs = this.#options.offsetMs ?? scheduleSpreadMs(intervalSeconds);
+    this.#job = scheduler.schedule(everySeconds(intervalSeconds), () => this.publishOnce(), { offsetMs });
+    log.info(
+      { namespace: this.#namespace, intervalSeconds, offsetMs },
+      'Publishing enhanced CloudWatch metrics',
+    );
     return true;
   }
 

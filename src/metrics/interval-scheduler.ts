@@ -14,7 +14,8 @@ export function periodMs(expression: string): number {
 
 /**
  * Scheduler adapter: the rounds of an everySeconds() schedule on plain timers, aligned to the
- * wall clock like cron's (a 10 s schedule runs at :00, :10, …; a 5 min one at :00, :05, … UTC).
+ * wall clock like cron's (a 10 s schedule runs at :00, :10, …; a 5 min one at :00, :05, … UTC),
+ * each round `offsetMs` after its tick when given (scheduleSpreadMs: a fleet not in lockstep).
  * Each round plans the next from the wall clock of the moment, with a timer (monotonic time),
  * so a clock stepped back or forward (NTP, a VM resumed) delays no round by the step. A round
  * still running when the next one is due makes that one skip (never two at once); a job's
@@ -26,23 +27,25 @@ export function periodMs(expression: string): number {
  * idle RSS, and it slept in wall-clock time (after a step back, an hour without rounds).
  */
 export const intervalScheduler: Scheduler = {
-  schedule(expression, job) {
+  schedule(expression, job, options = {}) {
     const period = periodMs(expression);
+    const offset = options.offsetMs ?? 0;
     let timer: NodeJS.Timeout | undefined;
     let running = false;
     let stopped = false;
-    const plan = (after: number): void => {
-      // The next multiple of the period more than `after` ms away. After a round, half a period:
-      // a timer that fires a millisecond before the wall clock reaches its round must not plan
-      // that same round again.
+    // The round of the first tick after now, or (after a round) of the tick after the one just
+    // run: half a period of slack, so that a timer firing a millisecond before the wall clock
+    // reaches its round does not plan that same round again. A round runs `offset` after its tick.
+    const plan = (afterRound: boolean): void => {
       const now = Date.now();
-      const next = Math.floor((now + after) / period + 1) * period;
-      timer = setTimeout(round, next - now);
+      const from = afterRound ? now - offset + period / 2 : now;
+      const tick = Math.floor(from / period + 1) * period;
+      timer = setTimeout(round, tick + offset - now);
       timer.unref();
     };
     const round = (): void => {
       if (stopped) return;
-      plan(period / 2);
+      plan(true);
       if (running) return;
       running = true;
       job()
@@ -51,7 +54,7 @@ export const intervalScheduler: Scheduler = {
           running = false;
         });
     };
-    plan(0);
+    plan(false);
     return {
       stop: () => {
         stopped = true;

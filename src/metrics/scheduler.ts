@@ -1,6 +1,25 @@
+import { spreadOffset } from '../core/throttling.js';
+
+export interface ScheduleOptions {
+  /**
+   * Run the job this long after each tick. Cron ticks fall on the same wall-clock second on
+   * every instance; a per-instance offset keeps a fleet from calling AWS in lockstep.
+   */
+  readonly offsetMs?: number;
+}
+
 /** Port: runs a job on a cron schedule (interval-scheduler.ts in production, a manual trigger in tests). */
 export interface Scheduler {
-  schedule(expression: string, job: () => Promise<void>): { stop(): void };
+  schedule(expression: string, job: () => Promise<void>, options?: ScheduleOptions): { stop(): void };
+}
+
+/**
+ * A random per-instance offset for a schedule every `intervalSeconds`: up to half the interval
+ * (so a round with a third of the interval as its deadline ends before the next tick), at most
+ * 30 s. 1,000 instances publishing every minute then call ~33 times a second, not 1,000 at :00.
+ */
+export function scheduleSpreadMs(intervalSeconds: number, random: () => number = Math.random): number {
+  return spreadOffset(Math.min(intervalSeconds * 500, 30_000), random);
 }
 
 /**

@@ -65,6 +65,7 @@ ${steps.map((step) => `<tr><td>${esc(str(step.name))}</td><td class="${esc(str(s
 ${checks.map((check) => row(check.name, `<span class="badge ${check.ok ? 'ok' : 'bad'}">${check.ok ? 'ok' : 'failed'}</span> ${esc(check.detail)}`, false)).join('\n')}
 </table></section>
 <section><h2>Log shipping</h2>${logShippingSection(record(status.logShipping))}</section>
+${status.etcd === null || status.etcd === undefined ? '' : `<section><h2>etcd</h2>${etcdSection(record(status.etcd))}</section>`}
 <section><h2>SSH access</h2>${grants.length === 0 ? '<p class="muted">no active grants</p>' : `<table>${grants.map((g) => row(str(g.user), `until ${str(g.expiresAt)} ${str(g.reason)}`)).join('')}</table>`}</section>
 <section><h2>Recent errors</h2>${
     errors.length === 0
@@ -98,11 +99,11 @@ function logShippingSection(shipping: Record<string, unknown>): string {
   const table =
     destinations.length === 0
       ? '<p class="muted">no destinations</p>'
-      : `<table class="grid"><tr><th>destination</th><th>state</th><th>delivered</th><th>dropped</th><th>rejected</th><th>failures</th><th>lag</th></tr>
+      : `<table class="grid"><tr><th>destination</th><th>state</th><th>delivered</th><th>sampled out</th><th>dropped</th><th>rejected</th><th>failures</th><th>lag</th></tr>
 ${destinations
   .map(
     (d) =>
-      `<tr><td>${esc(str(d.destination))}</td><td>${d.failing === true ? `<span class="badge bad">failing</span> ${esc(str(d.lastError))}` : '<span class="badge ok">ok</span>'}</td><td>${esc(str(d.delivered))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.dropped))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.rejected))}</td><td>${esc(str(d.failures))}</td><td>${esc(str(d.lagSeconds))} s, ${esc(str(d.spoolBytes))} bytes</td></tr>`,
+      `<tr><td>${esc(str(d.destination))}</td><td>${d.failing === true ? `<span class="badge bad">failing</span> ${esc(str(d.lastError))}` : '<span class="badge ok">ok</span>'}</td><td>${esc(str(d.delivered))}</td><td>${esc(str(d.sampledOut ?? 0))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.dropped))}</td><td${lost(d) ? ' class="failed"' : ''}>${esc(str(d.rejected))}</td><td>${esc(str(d.failures))}</td><td>${esc(str(d.lagSeconds))} s, ${esc(str(d.spoolBytes))} bytes</td></tr>`,
   )
   .join('\n')}</table>`;
   const details = [
@@ -123,6 +124,23 @@ ${destinations
         ]),
   ];
   return details.length === 0 ? table : `${table}<table>${details.join('')}</table>`;
+}
+
+/** `etcd_discovery_domain`: the instance-local etcd the agent runs and the heartbeat into it. */
+function etcdSection(etcd: Record<string, unknown>): string {
+  const server = etcd.server === null || etcd.server === undefined ? undefined : record(etcd.server);
+  const beat =
+    etcd.registration === null || etcd.registration === undefined ? undefined : record(etcd.registration);
+  const list = (value: unknown): string => ((value ?? []) as string[]).join(', ') || '—';
+  const local =
+    server === undefined
+      ? 'none run by the agent'
+      : `${esc(str(server.mode))} <span class="${esc(str(server.state))}">${esc(str(server.state))}</span>${server.pid === null || server.pid === undefined ? '' : `, pid ${esc(str(server.pid))}`}, listening on ${esc(list(server.listenUrls))}${server.mode === 'proxy' ? `, peers ${esc(list(server.peers))}` : ''}; ${esc(str(server.starts))} start(s), ${esc(str(server.failures))} failure(s)${server.lastError === null || server.lastError === undefined ? '' : `, last: ${esc(str(server.lastError))}`}`;
+  const heartbeat =
+    beat === undefined
+      ? 'not started yet'
+      : `${beat.registered === true ? '<span class="badge ok">registered</span>' : '<span class="badge bad">not registered</span>'} ${esc(str(beat.key))}: ${esc(str(beat.beats))} beat(s), ${esc(str(beat.skipped))} skipped (app not healthy), ${esc(str(beat.failures))} failure(s), last beat ${esc(str(beat.lastBeatAt) || '—')}${beat.lastError === null || beat.lastError === undefined ? '' : `, last error: ${esc(str(beat.lastError))}`}`;
+  return `<table>${row('discovery domain', str(etcd.domain))}${row('local etcd', local, false)}${row('heartbeat', heartbeat, false)}</table>`;
 }
 
 /** State (a badge when judged), what is checked and since when. */

@@ -67,7 +67,7 @@ export function formatStatusText(status: Record<string, unknown>): string {
   for (const d of (get(shipping, 'destinations') ?? []) as Record<string, unknown>[])
     row(
       'logs',
-      `${s(d.destination)} ${d.failing === true ? `FAILING (${s(d.lastError)})` : 'ok'}, ${s(d.delivered)} delivered, ${s(d.dropped)} dropped, ${s(d.rejected)} rejected, lag ${s(d.lagSeconds)} s / ${s(d.spoolBytes)} bytes`,
+      `${s(d.destination)} ${d.failing === true ? `FAILING (${s(d.lastError)})` : 'ok'}, ${s(d.delivered)} delivered, ${typeof d.sampledOut === 'number' && d.sampledOut > 0 ? `${s(d.sampledOut)} sampled out, ` : ''}${s(d.dropped)} dropped, ${s(d.rejected)} rejected, lag ${s(d.lagSeconds)} s / ${s(d.spoolBytes)} bytes`,
     );
   const etcd = status.etcd;
   if (etcd !== null && etcd !== undefined) {

@@ -9,7 +9,7 @@ import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
 import { EtcdServer } from '../integration/etcd/etcd-server.js';
 import { AgentProcess } from '../support/agent-process.js';
-import { env, eventually, freePort } from '../support/test-env.js';
+import { env, eventually, freePort, testEnv } from '../support/test-env.js';
 
 // The built agent with what the original's users relied on around the app (issue 19): the etcd
 // heartbeat on a real etcd, ETCD_URL and True/False in the container, /var/log/application.log.
@@ -23,6 +23,8 @@ const containerName = `taupage-e2e-orig-${randomBytes(4).toString('hex')}`;
 const secret = `orig-plaintext-${randomBytes(8).toString('hex')}`;
 const token = `orig-token-${randomBytes(8).toString('hex')}`;
 const applicationLog = () => join(workDir, 'var-log', 'application.log');
+// The test env's dockerd (the AMI's writes /var/run/docker.pid).
+const dockerPidFile = () => join(testEnv('TAUPAGE_TEST_ENV_DIR'), 'dockerd.pid');
 
 beforeAll(async () => {
   kms = await KmsEmulator.start({ region: 'eu-central-1' });
@@ -70,6 +72,8 @@ beforeAll(async () => {
       etcd.url,
       '--application-log',
       applicationLog(),
+      '--docker-pid-file',
+      dockerPidFile(),
     ],
     {
       AWS_ACCESS_KEY_ID: 'AKIDE2EORIG',
@@ -125,8 +129,12 @@ describe('taupage agent: the original’s integration points', () => {
       'a line in application.log',
       30_000,
     );
+    // The pid is dockerd's, as Docker's syslog driver wrote it.
+    const dockerdPid = (await readFile(dockerPidFile(), 'utf8')).trim();
     expect(text.split('\n')[0]).toMatch(
-      new RegExp(`^[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\S+ docker/[0-9a-f]{12}\\[\\d+\\]: `),
+      new RegExp(
+        `^[A-Z][a-z]{2} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\S+ docker/[0-9a-f]{12}\\[${dockerdPid}\\]: `,
+      ),
     );
     for (const output of [text, agent.stdout, agent.stderr]) {
       expect(output).not.toContain(secret);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, closeServer, listen, readBody, send, verifySigV4 } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 /**
  * CloudFormation, as far as an instance signals it: `SignalResource` over the AWS **query**
@@ -25,6 +26,8 @@ export class CloudFormationEmulator {
   /** stack name → logical ids of resources waiting for signals (a CreationPolicy). */
   readonly #waiting = new Map<string, Set<string>>();
   #throttle = 0;
+  /** A shared account: its SignalResource quota applies (400 Throttling "Rate exceeded", XML). */
+  account: AwsAccount | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -32,7 +35,9 @@ export class CloudFormationEmulator {
     readonly region: string,
   ) {}
 
-  static async start(options: { region?: string } = {}): Promise<CloudFormationEmulator> {
+  static async start(
+    options: { region?: string; account?: AwsAccount } = {},
+  ): Promise<CloudFormationEmulator> {
     const region = options.region ?? 'eu-central-1';
     // The handler needs the emulator, which needs the server: a holder breaks the cycle.
     const holder: { emulator?: CloudFormationEmulator } = {};
@@ -41,6 +46,7 @@ export class CloudFormationEmulator {
       await holder.emulator.handle(req, res);
     });
     holder.emulator = new CloudFormationEmulator(server, url, region);
+    holder.emulator.account = options.account;
     return holder.emulator;
   }
 
@@ -79,6 +85,8 @@ export class CloudFormationEmulator {
       const action = form.get('Action');
       if (action !== 'SignalResource')
         throw new AwsError('InvalidAction', `Unsupported action ${action ?? ''}`, 400);
+      if (this.account?.admit('cloudformation:SignalResource', req) === false)
+        throw new AwsError('Throttling', 'Rate exceeded', 400);
       this.signalResource(form);
       send(
         res,

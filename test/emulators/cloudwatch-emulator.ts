@@ -17,6 +17,7 @@ import {
   verifySigV4,
 } from './http-util.js';
 import type { AcceptedCredential } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 const TARGET_PREFIX = 'GraniteServiceVersion20100801.';
@@ -94,6 +95,8 @@ export interface CloudWatchEmulatorOptions {
   region?: string;
   /** Accepted credentials (default: any access key id). With a secret, SigV4 is fully verified. */
   credentials?: ReadonlyArray<AcceptedCredential>;
+  /** A shared account: its PutMetricData quota applies (400 Throttling, as the fault below). */
+  account?: AwsAccount;
 }
 
 export class CloudWatchEmulator {
@@ -113,7 +116,10 @@ export class CloudWatchEmulator {
     options: CloudWatchEmulatorOptions,
   ) {
     this.region = options.region ?? 'eu-central-1';
+    this.account = options.account;
   }
+
+  private readonly account: AwsAccount | undefined;
 
   static async start(options: CloudWatchEmulatorOptions = {}): Promise<CloudWatchEmulator> {
     const ref: { emulator?: CloudWatchEmulator } = {};
@@ -174,6 +180,10 @@ export class CloudWatchEmulator {
       if (fault)
         throw Object.assign(new AwsError(fault.code, 'Rate exceeded', fault.status), {
           queryCode: fault.queryCode,
+        });
+      if (this.account?.admit('monitoring:PutMetricData', req) === false)
+        throw Object.assign(new AwsError('ThrottlingException', 'Rate exceeded', 400), {
+          queryCode: 'Throttling',
         });
       const datums = this.parse(body);
       this.requests.push({

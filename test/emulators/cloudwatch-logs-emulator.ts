@@ -7,6 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, BodyTooLargeError, JsonInput } from './http-util.js';
 import { closeServer, listen, readBody, sendJson, verifySigV4 } from './http-util.js';
 import type { AcceptedCredential } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 export interface CloudWatchLogsEmulatorOptions {
   region?: string;
@@ -14,6 +15,8 @@ export interface CloudWatchLogsEmulatorOptions {
   credentials?: ReadonlyArray<AcceptedCredential>;
   /** The emulator's clock (for the too-old / too-new windows). */
   now?: () => number;
+  /** A shared account: its quotas apply (over quota: 400 ThrottlingException "Rate exceeded"). */
+  account?: AwsAccount;
 }
 
 export interface StoredEvent {
@@ -60,6 +63,7 @@ export class CloudWatchLogsEmulator {
   private readonly faults: Array<{ code: string; status: number }> = [];
   private outage: Outage = false;
   private readonly now: () => number;
+  private readonly account: AwsAccount | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -69,6 +73,7 @@ export class CloudWatchLogsEmulator {
   ) {
     this.region = options.region ?? 'eu-central-1';
     this.now = options.now ?? Date.now;
+    this.account = options.account;
   }
 
   static async start(options: CloudWatchLogsEmulatorOptions = {}): Promise<CloudWatchLogsEmulator> {
@@ -157,6 +162,8 @@ export class CloudWatchLogsEmulator {
           fault.code === 'ThrottlingException' ? 'Rate exceeded' : 'Internal failure',
           fault.status,
         );
+      if (this.account?.admit(`logs:${op}`, req) === false)
+        throw new AwsError('ThrottlingException', 'Rate exceeded', 400);
       const input = JsonInput.parse(body, members);
       const result = this.dispatch(op, input);
       sendJson(res, 200, result, CONTENT_TYPE, headers);

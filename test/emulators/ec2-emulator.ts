@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, closeServer, listen, readBody, send, verifySigV4 } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 /**
  * EC2 as the disk step sees it: DescribeVolumes (filters with wildcards, volume ids),
@@ -63,7 +64,10 @@ export class Ec2Emulator {
     readonly region: string,
   ) {}
 
-  static async start(options: { region?: string } = {}): Promise<Ec2Emulator> {
+  /** A shared account: EC2's request-token buckets apply (503 RequestLimitExceeded). */
+  account: AwsAccount | undefined;
+
+  static async start(options: { region?: string; account?: AwsAccount } = {}): Promise<Ec2Emulator> {
     const region = options.region ?? 'eu-central-1';
     const holder: { emulator?: Ec2Emulator } = {};
     const { server, url } = await listen(async (req, res) => {
@@ -71,6 +75,7 @@ export class Ec2Emulator {
       await holder.emulator.handle(req, res);
     });
     holder.emulator = new Ec2Emulator(server, url, region);
+    holder.emulator.account = options.account;
     return holder.emulator;
   }
 
@@ -142,6 +147,9 @@ export class Ec2Emulator {
         this.#throttle--;
         throw new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       }
+      const bucket = /^(Describe|Get|List)/.test(action) ? 'ec2:non-mutating' : 'ec2:mutating';
+      if (this.account?.admit(`ec2:${action}`, req, bucket) === false)
+        throw new AwsError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       let xml: string;
       if (action === 'DescribeVolumes') xml = this.describeVolumes(form);
       else if (action === 'AttachVolume') xml = this.attachVolume(form);

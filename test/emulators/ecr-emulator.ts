@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, closeServer, JsonInput, listen, readBody, sendJson, verifySigV4 } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 /**
  * ECR's `GetAuthorizationToken` over AWS JSON 1.1, as @aws-sdk/client-ecr sends it. Tokens are
@@ -11,6 +12,8 @@ export class EcrEmulator {
   tokenLifetimeMs = 12 * 3_600_000;
   denied = false;
   readonly #password: string;
+  /** A shared account: its GetAuthorizationToken quota applies (400 ThrottlingException). */
+  account: AwsAccount | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -26,6 +29,7 @@ export class EcrEmulator {
     region?: string;
     accountId?: string;
     password: string;
+    account?: AwsAccount;
   }): Promise<EcrEmulator> {
     const region = options.region ?? 'eu-central-1';
     const holder: { emulator?: EcrEmulator } = {};
@@ -40,6 +44,7 @@ export class EcrEmulator {
       options.accountId ?? '123456789012',
       options.password,
     );
+    holder.emulator.account = options.account;
     return holder.emulator;
   }
 
@@ -64,6 +69,8 @@ export class EcrEmulator {
       }
       JsonInput.parse(body, ['registryIds']);
       this.calls++;
+      if (this.account?.admit('ecr:GetAuthorizationToken', req) === false)
+        throw new AwsError('ThrottlingException', 'Rate exceeded', 400);
       if (this.denied)
         throw new AwsError(
           'AccessDeniedException',

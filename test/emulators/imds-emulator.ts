@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { closeServer, listen, readBody, send } from './http-util.js';
+import { IMDS_PACKETS_PER_SECOND, TokenBucket } from './aws-account.js';
+import type { AwsAccount } from './aws-account.js';
 
 /** The instance identity document, with the field names EC2 really uses. */
 export interface IdentityDocument {
@@ -47,6 +49,15 @@ export interface ImdsEmulatorOptions {
   network?: { mac: string; subnetId: string };
   /** meta-data/public-ipv4; without it the path is 404, as for an instance without one. */
   publicIpv4?: string;
+  /**
+   * Counts this instance's requests in a shared account (as caller `imds:<instance id>`). The
+   * IMDS quota itself is per network interface (1,024 packets/s, never scaled): a request over
+   * it is dropped like its packets (the socket is destroyed). Each request counts as one packet,
+   * a lower bound.
+   */
+  account?: AwsAccount;
+  /** The per-instance packet limit (default 1,024 per second; a test may lower it). */
+  packetsPerSecond?: number;
 }
 
 export interface RecordedImdsRequest {
@@ -78,6 +89,8 @@ export class ImdsEmulator {
   private readonly publicIpv4: string | undefined;
   private spotAction: string | undefined;
   private targetLifecycleState: string | undefined;
+  private readonly account: AwsAccount | undefined;
+  private readonly packets: TokenBucket;
 
   private constructor(
     private readonly server: Server,
@@ -89,6 +102,9 @@ export class ImdsEmulator {
     this.tags = options.tags;
     this.network = options.network ?? { mac: '0a:1b:2c:3d:4e:5f', subnetId: 'subnet-0a1b2c3d4e5f60718' };
     this.publicIpv4 = options.publicIpv4;
+    this.account = options.account;
+    const pps = options.packetsPerSecond ?? IMDS_PACKETS_PER_SECOND;
+    this.packets = new TokenBucket(pps, Math.max(1, pps), Date.now);
     const region = options.identity?.region ?? 'eu-central-1';
     this.identity = {
       accountId: '123456789012',
@@ -177,7 +193,9 @@ export class ImdsEmulator {
     const method = req.method ?? '';
     const path = req.url ?? '';
     this.requests.push({ method, path, headers: { ...req.headers } });
-    const fault = this.down ? ({ kind: 'reset' } as const) : this.faults.shift();
+    const overQuota = !this.packets.take();
+    this.account?.record('imds:request', `imds:${this.identity.instanceId}`, overQuota);
+    const fault = this.down || overQuota ? ({ kind: 'reset' } as const) : this.faults.shift();
     if (fault?.kind === 'reset') {
       req.socket.destroy(); // the client sees ECONNRESET / "socket hang up" / "fetch failed"
       return;

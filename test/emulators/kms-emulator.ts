@@ -6,6 +6,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AwsError, BodyTooLargeError, JsonInput, invalidValue } from './http-util.js';
 import { closeServer, listen, readBody, sendJson, verifySigV4 } from './http-util.js';
 import type { AcceptedCredential } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 /**
  * Injectable server-side faults, with the status codes of the KMS API Reference ("Errors"
@@ -20,6 +21,11 @@ export interface KmsEmulatorOptions {
   accountId?: string;
   /** Accepted credentials (default: any access key id). With a secret, SigV4 is fully verified. */
   credentials?: ReadonlyArray<AcceptedCredential>;
+  /**
+   * A shared account: Decrypt and Encrypt take from its symmetric-cryptography bucket (over
+   * quota: 400 ThrottlingException, as KMS answers).
+   */
+  account?: AwsAccount;
 }
 
 interface Key {
@@ -70,6 +76,7 @@ export class KmsEmulator {
   private readonly sleepers = new Set<() => void>();
   private throttledUntil = 0;
   private inFlightDecrypts = 0;
+  private readonly account: AwsAccount | undefined;
 
   private constructor(
     private readonly server: Server,
@@ -79,6 +86,7 @@ export class KmsEmulator {
   ) {
     this.region = options.region ?? 'eu-central-1';
     this.accountId = options.accountId ?? '123456789012';
+    this.account = options.account;
     this.defaultKeyId = this.createKey();
   }
 
@@ -185,7 +193,7 @@ export class KmsEmulator {
         throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}`);
       }
       this.operations.push(op);
-      const result = op === 'Decrypt' ? await this.decrypt(body) : this.dispatch(op, body, members);
+      const result = op === 'Decrypt' ? await this.decrypt(body, req) : this.dispatch(op, body, members, req);
       sendJson(res, 200, result, CONTENT_TYPE, headers);
     } catch (err) {
       const e =
@@ -206,8 +214,14 @@ export class KmsEmulator {
     if (fault) throw new AwsError(fault.code, `${fault.code} (injected by the emulator)`, fault.status);
   }
 
-  private dispatch(op: string, body: Buffer, members: readonly string[]): Record<string, unknown> {
+  private dispatch(
+    op: string,
+    body: Buffer,
+    members: readonly string[],
+    req: IncomingMessage,
+  ): Record<string, unknown> {
     this.takeFault();
+    if (op === 'Encrypt') this.checkQuota(op, req);
     const input = JsonInput.parse(body, members);
     if (op === 'Encrypt') return this.encrypt(input);
     if (op === 'CreateKey') return this.createKeyOperation(input);
@@ -230,13 +244,25 @@ export class KmsEmulator {
     };
   }
 
-  private async decrypt(body: Buffer): Promise<Record<string, unknown>> {
+  /** The account's shared symmetric-cryptography quota, with KMS's own throttling answer. */
+  private checkQuota(op: string, req: IncomingMessage): void {
+    if (this.account?.admit(`kms:${op}`, req, 'kms:symmetric') === false) {
+      throw new AwsError(
+        'ThrottlingException',
+        'You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.',
+        400,
+      );
+    }
+  }
+
+  private async decrypt(body: Buffer, req: IncomingMessage): Promise<Record<string, unknown>> {
     this.decryptCalls++;
     this.inFlightDecrypts++;
     this.maxConcurrentDecrypts = Math.max(this.maxConcurrentDecrypts, this.inFlightDecrypts);
     try {
       if (this.decryptDelayMs > 0) await this.sleep(this.decryptDelayMs);
       this.takeFault();
+      this.checkQuota('Decrypt', req);
       if (Date.now() < this.throttledUntil) throw new AwsError('ThrottlingException', 'Rate exceeded', 400);
       const input = JsonInput.parse(body, MEMBERS['Decrypt'] ?? []);
       const data = input.blob('CiphertextBlob', 6144);

@@ -7,6 +7,7 @@ import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
 import { BodyTooLargeError, closeServer, listen, readBody, send } from './http-util.js';
+import type { AwsAccount } from './aws-account.js';
 
 export interface S3EmulatorOptions {
   region?: string;
@@ -14,6 +15,8 @@ export interface S3EmulatorOptions {
   credentials?: ReadonlyArray<{ accessKeyId: string; secretAccessKey: string }>;
   /** What the emulator buffers; S3's real single-PUT cap (5 GB) is checked on Content-Length first. */
   maxBufferedBytes?: number;
+  /** A shared account: S3's per-prefix request rates apply (503 SlowDown, XML). */
+  account?: AwsAccount;
 }
 
 export interface StoredObject {
@@ -179,6 +182,9 @@ export class S3Emulator {
           fault.code === 'AccessDenied' ? 'Access Denied' : 'Please reduce your request rate.',
           fault.status,
         );
+      const path = decodeURIComponent(new URL(req.url ?? '/', 'http://s3.local').pathname.slice(1));
+      if (this.options.account?.admitS3(req, path) === false)
+        throw new S3Error('SlowDown', 'Please reduce your request rate.', 503);
       this.route(req, res, body, requestId);
     } catch (error) {
       const e =

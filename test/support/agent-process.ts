@@ -13,7 +13,7 @@ import { eventually } from './test-env.js';
  * clash over a port: every agent process gets its own temp paths and an ephemeral metrics port
  * unless the test says otherwise.
  */
-function isolatedHostPaths(): Record<string, string> {
+export function isolatedHostPaths(): Record<string, string> {
   const dir = mkdtempSync(join(tmpdir(), 'taupage-agent-host-'));
   return {
     TAUPAGE_AUDIT_FILE: join(dir, 'audit.jsonl'),

@@ -51,6 +51,37 @@ describe('waitForLoadBalancer (real SDK, ELB query-protocol emulator)', () => {
     await expect(wait({ type: 'alb', targetGroupArn: ARN })).resolves.toMatchObject({ polls: 4 });
   });
 
+  it('backs off while the API throttles (doubling, capped) and polls at a jittered interval otherwise', async () => {
+    elb.targetGroupInstance(`${ARN}-throttled`, INSTANCE, [[{ state: 'initial' }], [{ state: 'healthy' }]]);
+    elb.throttleNext(5);
+    const slept: number[] = [];
+    let offset = 0;
+    const clock = {
+      now: () => Date.now() + offset,
+      sleep: (ms: number) => {
+        slept.push(ms);
+        offset += ms;
+        return Promise.resolve();
+      },
+    };
+    await expect(
+      waitForLoadBalancer({
+        health,
+        target: { type: 'alb', targetGroupArn: `${ARN}-throttled` },
+        instanceId: INSTANCE,
+        clock,
+        log: pino({ level: 'silent' }),
+        signal: new AbortController().signal,
+        pollIntervalMs: 5_000,
+        timeoutMs: 300_000,
+        random: () => 0.99,
+      }),
+    ).resolves.toMatchObject({ polls: 7 });
+    // Five throttled polls: 2×, 4×, 8× the interval, then the 30 s cap (full jitter at 0.99);
+    // after an answer, the interval again, jittered (0.5 + 0.99).
+    expect(slept).toEqual([9_900, 19_800, 29_700, 29_700, 29_700, 7_450]);
+  });
+
   it('times out with LOAD_BALANCER_TIMEOUT naming the last state', async () => {
     elb.targetGroupInstance(`${ARN}-2`, INSTANCE, [
       [{ state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' }],

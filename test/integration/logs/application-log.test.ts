@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -12,12 +12,12 @@ import type { TaupageConfig } from '../../../src/config/taupage-config.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import { buildContainerSpec } from '../../../src/docker/container-spec.js';
 import { DockerodeContainerRuntime } from '../../../src/docker/dockerode-container-runtime.js';
-import { ApplicationLogDestination } from '../../../src/logs/application-log-destination.js';
+import { ApplicationLogDestination, dockerdPid } from '../../../src/logs/application-log-destination.js';
 import type { LogPipeline } from '../../../src/logs/log-pipeline.js';
 import type { RotationPolicy } from '../../../src/logs/log-rotation.js';
 import { EncodedRecordBatch, encodeRecord, recordBatch } from '../../../src/logs/spool-records.js';
 import type { InstanceIdentity } from '../../../src/metadata/instance-metadata.js';
-import { env, eventually } from '../../support/test-env.js';
+import { env, eventually, testEnv } from '../../support/test-env.js';
 
 // /var/log/application.log (issue 19, item 3): the app's output as the original's rsyslog wrote
 // it, rotated by the agent per application_logrotate_*, on real files and a real container.
@@ -67,7 +67,7 @@ function destination(path: string, rotation: RotationPolicy, now: () => number) 
     source: 'application',
     hostname: 'applog-host',
     containerId: () => '800488d94562aaaabbbbcccc',
-    pid: 4242,
+    pid: () => Promise.resolve(4242),
     rotation,
     now,
     log,
@@ -186,6 +186,48 @@ describe('/var/log/application.log', () => {
     expect(await readFile(none, 'utf8')).toMatch(/: line 2\n$/);
   });
 
+  it('takes the tag’s pid from dockerd’s pidfile, read again for a new container; the agent’s pid without one', async () => {
+    const pidFile = join(dir, 'pid', 'docker.pid');
+    await mkdir(join(dir, 'pid'), { recursive: true });
+    expect(await dockerdPid(pidFile, 77)).toBe(77);
+    await writeFile(pidFile, 'not a pid\n');
+    expect(await dockerdPid(pidFile, 77)).toBe(77);
+    await writeFile(pidFile, '781\n');
+    expect(await dockerdPid(pidFile, 77)).toBe(781);
+
+    const path = join(dir, 'pid', 'application.log');
+    let container = '800488d94562aaaabbbbcccc';
+    let reads = 0;
+    const sink = new ApplicationLogDestination({
+      path,
+      source: 'application',
+      hostname: 'applog-host',
+      containerId: () => container,
+      pid: () => {
+        reads++;
+        return dockerdPid(pidFile, 77);
+      },
+      rotation: { sizeBytes: 1e9, interval: 'weekly', keep: 4, compress: false, delayCompress: false },
+      now: () => Date.now(),
+      log,
+    });
+    const now = Date.parse('2026-05-21T11:06:04Z');
+    await sink.deliver(records(0, 1, now));
+    await sink.deliver(records(1, 1, now));
+    // dockerd restarted (new pid) and the app with it (new container).
+    await writeFile(pidFile, '9001\n');
+    container = '123456789abcdddd';
+    await sink.deliver(records(2, 1, now));
+    await sink.close();
+    expect(reads).toBe(2);
+    expect((await readFile(path, 'utf8')).split('\n')).toEqual([
+      'May 21 11:06:04 applog-host docker/800488d94562[781]: line 0',
+      'May 21 11:06:04 applog-host docker/800488d94562[781]: line 1',
+      'May 21 11:06:04 applog-host docker/123456789abc[9001]: line 2',
+      '',
+    ]);
+  });
+
   it('carries the app container’s output there (scrubbed), seen by a mount_var_log container at /var/log-host', async () => {
     const varLog = join(dir, 'var-log');
     await mkdir(varLog, { recursive: true });
@@ -194,6 +236,8 @@ describe('/var/log/application.log', () => {
     redactor.register('decrypted-app-secret-123');
     const name = `taupage-applog-${randomUUID().slice(0, 8)}`;
     containers.push(name);
+    // The test env's dockerd writes its pidfile there (the AMI's: /var/run/docker.pid).
+    const dockerPidFile = join(testEnv('TAUPAGE_TEST_ENV_DIR'), 'dockerd.pid');
     const app = await docker.createContainer({
       name,
       Image: env.image,
@@ -209,7 +253,7 @@ describe('/var/log/application.log', () => {
       containerName: name,
       stateDir: join(dir, 'state'),
       cloudWatchLogsEndpoint: undefined,
-      applicationLog: { path, containerId: () => app.id },
+      applicationLog: { path, containerId: () => app.id, dockerPidFile },
       redactor,
       log,
     });
@@ -226,7 +270,10 @@ describe('/var/log/application.log', () => {
       'say "hi" \\\\ there',
       'INFO done',
     ]);
-    const tag = `docker/${app.id.slice(0, 12)}[${process.pid}]:`;
+    // The pid Docker's syslog driver put in the tag was its own (dockerd's), not the writer's.
+    const dockerdPid = Number((await readFile(dockerPidFile, 'utf8')).trim());
+    expect(dockerdPid).not.toBe(process.pid);
+    const tag = `docker/${app.id.slice(0, 12)}[${String(dockerdPid)}]:`;
     for (const line of lines) expect(line).toContain(` ${tag} `);
     expect(written).not.toContain('decrypted-app-secret-123');
 

@@ -7,7 +7,7 @@ import type { HostSample } from '../../../src/metrics/enhanced-metrics.js';
 import { readFilesystems } from '../../../src/metrics/filesystem-collector.js';
 import { readMeminfo } from '../../../src/metrics/meminfo-collector.js';
 import type { MetricDatum } from '../../../src/metrics/metric-datum.js';
-import type { Scheduler } from '../../../src/metrics/scheduler.js';
+import type { ScheduleOptions, Scheduler } from '../../../src/metrics/scheduler.js';
 import { AgentState } from '../../../src/status/agent-state.js';
 import { AgentErrorReporter } from '../../../src/status/error-reporter.js';
 import { Redactor } from '../../../src/core/redactor.js';
@@ -46,12 +46,18 @@ beforeEach(() => {
 });
 
 /** A scheduler the test triggers by hand: what the interval scheduler would call every interval. */
-function manualScheduler(): Scheduler & { expression: string | undefined; stopped: boolean } {
+function manualScheduler(): Scheduler & {
+  expression: string | undefined;
+  offsetMs: number | undefined;
+  stopped: boolean;
+} {
   const scheduler = {
     expression: undefined as string | undefined,
+    offsetMs: undefined as number | undefined,
     stopped: false,
-    schedule(expression: string) {
+    schedule(expression: string, _job: () => Promise<void>, options?: ScheduleOptions) {
       scheduler.expression = expression;
+      scheduler.offsetMs = options?.offsetMs;
       return {
         stop: () => {
           scheduler.stopped = true;
@@ -101,6 +107,15 @@ describe('enhanced CloudWatch metrics → the real SDK → the CloudWatch emulat
     expect(metrics.start()).toBe(true);
     expect(scheduler.expression).toBe('0 * * * * *');
     await metrics.publishOnce();
+    // Each instance publishes at its own offset after the minute (docs/fleet.md), not at :00.
+    const other = publisherFor(hostSample, 'app-stack-1');
+    other.metrics.start();
+    other.metrics.stop();
+    for (const offset of [scheduler.offsetMs, other.scheduler.offsetMs]) {
+      expect(offset).toBeGreaterThanOrEqual(0);
+      expect(offset).toBeLessThan(30_000);
+    }
+    expect(scheduler.offsetMs).not.toBe(other.scheduler.offsetMs);
     expect(emulator.rejections).toEqual([]);
     expect(emulator.requests.length).toBeGreaterThanOrEqual(1);
     expect(emulator.requests.every((request) => request.queryMode)).toBe(true);

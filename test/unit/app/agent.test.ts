@@ -45,9 +45,13 @@ function setup(options: {
   userData: string | undefined;
   hostStopping?: boolean;
   logStop?: () => Promise<void>;
+  /** The signal hangs (CloudFormation throttling it) until its AbortSignal ends it. */
+  signalHangs?: boolean;
 }) {
   const events: string[] = [];
   const signals: SignalStatus[] = [];
+  /** Background work started after the boot. */
+  const started: string[] = [];
   const runtime = new FakeContainerRuntime();
   runtime.registry.add(IMAGE);
   const state = new AgentState(new BootTimeline(fastClock, BOOT_STEPS), {
@@ -99,16 +103,25 @@ function setup(options: {
     audit,
     createStackSignaller: () =>
       Promise.resolve({
-        signal: (_target, status) => {
+        signal: (_target, status, _uniqueId, abort) => {
           signals.push(status);
-          return Promise.resolve();
+          if (options.signalHangs !== true) return Promise.resolve();
+          return new Promise((_resolve, reject) => {
+            abort.addEventListener('abort', () => {
+              events.push('signal aborted');
+              reject(new Error('aborted'));
+            });
+          });
         },
       }),
     startLogShipping: () => Promise.resolve(pipeline),
     hostPower,
     lastSeenFile: undefined,
     hostLifecycle: {
-      start: () => Promise.resolve(),
+      start: () => {
+        started.push('host lifecycle');
+        return Promise.resolve();
+      },
       stop: () => void events.push('background stopped'),
     },
     clock: fastClock,
@@ -125,7 +138,7 @@ function setup(options: {
       healthCheckHost: '127.0.0.1',
     },
   };
-  return { agent: new Agent(deps), deps, state, runtime, events, signals, metadata };
+  return { agent: new Agent(deps), deps, state, runtime, events, signals, started, metadata };
 }
 
 describe('Agent', () => {
@@ -148,6 +161,21 @@ describe('Agent', () => {
     ]);
     // The status endpoint was closed before the audit stage.
     await expect(fetch(status ?? 'http://127.0.0.1:1/')).rejects.toThrow();
+  });
+
+  it('does not hold the after-boot work for a SUCCESS signal that is still retrying, and ends it at shutdown', async () => {
+    const { agent, state, events, signals, started } = setup({ userData: userData(), signalHangs: true });
+    const controller = new AbortController();
+    const running = agent.run(controller.signal);
+    await eventually(
+      () => Promise.resolve(started.includes('host lifecycle') ? true : undefined),
+      'the host lifecycle, started while the signal is still out',
+    );
+    expect(signals).toEqual(['SUCCESS']);
+    expect(state.bootState).toBe('succeeded');
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+    expect(events).toContain('signal aborted');
   });
 
   it('cuts a log flush that hangs at its budget and still ships the audit trail', async () => {

@@ -85,7 +85,7 @@ describe('spool records', () => {
     });
   });
 
-  it('keeps the file of a record from a pattern source; such lines take the record path', () => {
+  it('keeps the file of a record from a pattern source, and indexes it for the byte paths', () => {
     const records: LogRecord[] = [
       { timestamp: T, source: 'customlog', message: 'a', file: '/var/log-custom/a.log' },
       { timestamp: T + 1, source: 'application', message: 'b' },
@@ -93,14 +93,24 @@ describe('spool records', () => {
     const lines = encode(records);
     expect(lines.toString('utf8').split('\n')[0]).toBe(`[${T},"customlog","a","/var/log-custom/a.log"]`);
     expect(decodeRecords(lines)).toEqual(records);
-    // The byte paths (CloudWatch) read only 3-element lines; the record path decodes the rest.
-    expect(indexRecords(lines, 2)).toBeUndefined();
+    const index = indexRecords(lines, 2);
+    expect(index).toBeDefined();
+    if (!index) return;
+    expect(JSON.parse(lines.toString('utf8', index.messageStart[0], index.messageEnd[0]))).toBe('a');
+    expect(JSON.parse(lines.toString('utf8', index.fileStart[0], index.fileEnd[0]))).toBe(
+      '/var/log-custom/a.log',
+    );
+    expect(index.fileStart[1]).toBe(-1);
+    expect(JSON.parse(lines.toString('utf8', index.messageStart[1], index.messageEnd[1]))).toBe('b');
+    expect(index.timestamps[1]).toBe(T + 1);
   });
 
   it('does not index lines that are not in the encoding', () => {
     expect(indexRecords(Buffer.from('{"timestamp":1,"message":"x"}\n'), 1)).toBeUndefined();
     expect(indexRecords(Buffer.from('[1.5,"a","x"]\n'), 1)).toBeUndefined();
     expect(indexRecords(Buffer.from('[1,"a","x"\n'), 1)).toBeUndefined();
+    expect(indexRecords(Buffer.from('[1,"a","x","f"\n'), 1)).toBeUndefined();
+    expect(indexRecords(Buffer.from('[1,"a","x",2]\n'), 1)).toBeUndefined();
   });
 });
 

@@ -97,6 +97,24 @@ describe('intervalScheduler', () => {
     ]);
   });
 
+  it('runs each round its offset after the tick, also when the offset exceeds the period', async () => {
+    const { runs, job } = recorder();
+    const task = intervalScheduler.schedule(everySeconds(10), job, { offsetMs: 4_321 });
+    await vi.advanceTimersByTimeAsync(30_000);
+    task.stop();
+    expect(runs).toEqual([
+      '2026-12-07T12:00:04.321Z',
+      '2026-12-07T12:00:14.321Z',
+      '2026-12-07T12:00:24.321Z',
+    ]);
+    const late = recorder();
+    const every = intervalScheduler.schedule(everySeconds(1), late.job, { offsetMs: 1_200 });
+    await vi.advanceTimersByTimeAsync(3_000);
+    every.stop();
+    // Started at 12:00:27.000: the first tick after it is :28, its round at :29.2.
+    expect(late.runs).toEqual(['2026-12-07T12:00:29.200Z']);
+  });
+
   it('runs nothing after stop, and keeps no process alive', async () => {
     const { runs, job } = recorder();
     const task = intervalScheduler.schedule(everySeconds(1), job);

@@ -213,12 +213,52 @@ describe('status page and text', () => {
     expect(text).toContain('logs          s3 ok, 1507 delivered, 0 dropped, 0 rejected, lag 0 s / 0 bytes\n');
     const page = renderStatusPage(document);
     expect(page).toContain(
-      '<tr><td>cloudwatch-logs</td><td><span class="badge bad">failing</span> ThrottlingException: Rate exceeded</td><td>1200</td><td class="failed">40</td><td class="failed">3</td><td>5</td><td>93.5 s, 65536 bytes</td></tr>',
+      '<tr><td>cloudwatch-logs</td><td><span class="badge bad">failing</span> ThrottlingException: Rate exceeded</td><td>1200</td><td>0</td><td class="failed">40</td><td class="failed">3</td><td>5</td><td>93.5 s, 65536 bytes</td></tr>',
     );
     expect(page).toContain('<tr><td>s3</td><td><span class="badge ok">ok</span></td><td>1507</td><td>0</td>');
     expect(page).toContain(
       '<tr><th>source /var/log/syslog</th><td>7 lines, stopped: EACCES: permission denied</td></tr>',
     );
     expect(page).toContain('<tr><th>spool</th><td>81920 bytes on disk</td></tr>');
+  });
+
+  it('show what Scalyr sampling rules left out, per destination', () => {
+    const state = newState();
+    const shipping = pipelineStatus();
+    state.logPipelineStarted(() =>
+      logPipelineState({
+        ...shipping,
+        destinations: [
+          ...shipping.destinations,
+          {
+            name: 'scalyr',
+            delivered: 900,
+            rejected: 0,
+            sampledOut: 250,
+            dropped: 0,
+            failures: 0,
+            failing: false,
+            lastError: undefined,
+            lagBytes: 0,
+            lagSeconds: 0,
+          },
+        ],
+      }),
+    );
+    const document = JSON.parse(JSON.stringify(statusDocument(state, clock.now()))) as Record<
+      string,
+      unknown
+    >;
+    const page = renderStatusPage(document);
+    expect(page).toContain('<th>sampled out</th>');
+    expect(page).toContain(
+      '<tr><td>scalyr</td><td><span class="badge ok">ok</span></td><td>900</td><td>250</td><td>0</td><td>0</td><td>0</td><td>0 s, 0 bytes</td></tr>',
+    );
+    expect(page).toContain(
+      '<tr><td>s3</td><td><span class="badge ok">ok</span></td><td>1507</td><td>0</td><td>0</td>',
+    );
+    expect(formatStatusText(document)).toContain(
+      'logs          scalyr ok, 900 delivered, 250 sampled out, 0 dropped, 0 rejected, lag 0 s / 0 bytes\n',
+    );
   });
 });

@@ -190,6 +190,7 @@ describe('etcd in /status, the text and the metrics', () => {
   it('is null and absent without etcd_discovery_domain; shows the local etcd and the heartbeat with it', async () => {
     const state = newState();
     expect(statusDocument(state, clock.now()).etcd).toBeNull();
+    expect(renderStatusPage(statusDocument(state, clock.now()))).not.toContain('<h2>etcd</h2>');
     const metrics = new AgentMetrics(state);
     expect(await metrics.registry.metrics()).not.toMatch(/^taupage_etcd_/m);
     let registered = false;
@@ -225,6 +226,15 @@ describe('etcd in /status, the text and the metrics', () => {
     expect(formatStatusText(document)).toMatch(
       /^etcd +etcd\.team\.example\.org: local proxy running \(etcd ended \(signal SIGKILL\)\), not registered \(etcd answered HTTP 500\)$/m,
     );
+    const page = renderStatusPage(JSON.parse(JSON.stringify(document)) as Record<string, unknown>);
+    expect(page).toContain('<section><h2>etcd</h2>');
+    expect(page).toContain('<tr><th>discovery domain</th><td>etcd.team.example.org</td></tr>');
+    expect(page).toContain(
+      '<tr><th>local etcd</th><td>proxy <span class="running">running</span>, pid 4242, listening on http://127.0.0.1:2379, peers http://10.0.0.5:2380; 2 start(s), 1 failure(s), last: etcd ended (signal SIGKILL)</td></tr>',
+    );
+    expect(page).toContain(
+      '<tr><th>heartbeat</th><td><span class="badge bad">not registered</span> /taupage/ip-10-0-0-1.eu-central-1.compute.internal: 0 beat(s), 2 skipped (app not healthy), 1 failure(s), last beat —, last error: etcd answered HTTP 500</td></tr>',
+    );
     let text = await metrics.registry.metrics();
     expect(text).toMatch(
       /^taupage_etcd_registered\{key="\/taupage\/ip-10-0-0-1\.eu-central-1\.compute\.internal"\} 0$/m,
@@ -238,6 +248,9 @@ describe('etcd in /status, the text and the metrics', () => {
     expect(text).toMatch(/^taupage_etcd_heartbeats_total\{outcome="registered"\} 3$/m);
     expect(formatStatusText(statusDocument(state, clock.now()))).toContain(
       'registered as /taupage/ip-10-0-0-1.eu-central-1.compute.internal',
+    );
+    expect(renderStatusPage(statusDocument(state, clock.now()))).toContain(
+      '<tr><th>heartbeat</th><td><span class="badge ok">registered</span> /taupage/ip-10-0-0-1.eu-central-1.compute.internal: 3 beat(s)',
     );
   });
 });
