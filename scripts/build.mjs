@@ -57,14 +57,19 @@ const withoutSsh2 = {
 // which reads every export, and some exports are lazy getters (node:http's load undici, ~25 ms
 // and more under load). `import { request } from 'node:http'` in our code becomes a property read
 // on require('node:http') at call time. Dynamic import() is left as it is.
+// One shim per importing file (the importer is part of its path): a shim shared by several
+// chunks would be a chunk of its own, and the entry point would load ~20 such 400-byte modules
+// before the status endpoint listens (each one resolved, read, compiled and linked).
 const builtinsByRequire = {
   name: 'builtins-by-require',
   setup(pluginBuild) {
     pluginBuild.onResolve({ filter: /^node:/ }, (args) =>
-      args.kind === 'import-statement' ? { path: args.path, namespace: 'taupage-builtin' } : undefined,
+      args.kind === 'import-statement'
+        ? { path: `${args.path}?${args.importer}`, namespace: 'taupage-builtin' }
+        : undefined,
     );
     pluginBuild.onLoad({ filter: /.*/, namespace: 'taupage-builtin' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      contents: `module.exports = require(${JSON.stringify(args.path.split('?', 1)[0])});`,
       loader: 'js',
     }));
   },

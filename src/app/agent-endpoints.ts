@@ -2,7 +2,6 @@ import type { Server } from 'node:http';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
-import { createMetricsServer } from '../metrics/metrics-server.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
 import type { AgentState } from '../status/agent-state.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
@@ -71,15 +70,18 @@ export class AgentEndpoints {
    */
   async openMetrics(): Promise<OperatorSurface | undefined> {
     const { log } = this.#deps;
+    let metricsServer: typeof import('../metrics/metrics-server.js');
     try {
       this.#operator = await this.#deps.loadOperator?.();
+      // With prom-client, loaded here and not by the entry point: not on the path to "status ready".
+      metricsServer = await import('../metrics/metrics-server.js');
     } catch (error) {
       log.error({ err: error }, 'Cannot load the metrics stack; continuing without it');
       return undefined;
     }
     const operator = this.#operator;
     if (operator?.metricsListen === undefined) return operator;
-    const server = createMetricsServer({
+    const server = metricsServer.createMetricsServer({
       render: operator.renderMetrics,
       log: log.child({ component: 'metrics' }),
     });

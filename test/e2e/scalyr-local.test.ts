@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
 import { ScalyrEmulator } from '../emulators/scalyr-emulator.js';
-import { AGENT_BUNDLE, AgentProcess } from '../support/agent-process.js';
+import { AGENT_BUNDLE, AGENT_NODE, AgentProcess } from '../support/agent-process.js';
 import { env, eventually, freePort } from '../support/test-env.js';
 
 const execFileAsync = promisify(execFile);
@@ -44,7 +44,7 @@ describe('taupage local with an encrypted scalyr_account_key ships the app outpu
   it('the decrypted key is the token, serverHost is application_id, logfile /var/log/application.log; the key is nowhere else', async () => {
     const devKey = join(workDir, 'dev-kms.key');
     // Encrypted the way the README and the demo do it: taupage local encrypt VALUE.
-    const { stdout: encrypted } = await execFileAsync(process.execPath, [
+    const { stdout: encrypted } = await execFileAsync(AGENT_NODE, [
       AGENT_BUNDLE,
       ...['local', 'encrypt', WRITE_KEY, '--dev-key-file', devKey],
     ]);

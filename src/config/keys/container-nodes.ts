@@ -342,7 +342,8 @@ export function portsNode(): SchemaNode<readonly PortMapping[]> {
         mappings.push(Object.freeze({ hostPort: host.port, containerPort: container.port, protocol }));
       }
       if (invalid) return INVALID;
-      mappings.sort((a, b) => a.hostPort - b.hostPort || a.protocol.localeCompare(b.protocol));
+      // tcp before udp; not localeCompare, whose ICU collator costs the agent ~3 MB of RSS.
+      mappings.sort((a, b) => a.hostPort - b.hostPort || (a.protocol < b.protocol ? -1 : 1));
       return Object.freeze(mappings);
     },
     jsonSchema: () => ({

@@ -306,6 +306,15 @@ describe('humane readings', () => {
     ]);
   });
 
+  it('orders ports by host port, then tcp before udp', () => {
+    const { config } = read('ports:\n  9000/udp: 9000\n  9000: 9000\n  53/udp: 53\n');
+    expect(config?.ports).toEqual([
+      { hostPort: 53, containerPort: 53, protocol: 'udp' },
+      { hostPort: 9000, containerPort: 9000, protocol: 'tcp' },
+      { hostPort: 9000, containerPort: 9000, protocol: 'udp' },
+    ]);
+  });
+
   it('keeps environment text as PyYAML wrote it: y stays "y", and 1.10 warns', () => {
     const { config, warnings } = read('environment:\n  ANSWER: y\n  JAVA: 1.10\n  FLAG: yes\n');
     expect(config?.environment.map((variable) => [variable.name, variable.value])).toEqual([
