@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intervalScheduler } from '../../../src/metrics/interval-scheduler.js';
+import { nodeCronScheduler } from '../../../src/metrics/node-cron-scheduler.js';
 import { scheduleSpreadMs } from '../../../src/metrics/scheduler.js';
 import { eventually } from '../../support/test-env.js';
 
@@ -11,10 +11,10 @@ describe('schedule spread (docs/fleet.md)', () => {
     expect(scheduleSpreadMs(10, () => 0.999_99)).toBe(4_999);
   });
 
-  it('the interval scheduler runs the job only after its offset', async () => {
+  it('node-cron runs the job only after its offset', async () => {
     const runs: number[] = [];
     const started = Date.now();
-    const job = intervalScheduler.schedule(
+    const job = nodeCronScheduler.schedule(
       '* * * * * *',
       () => {
         runs.push(Date.now());
