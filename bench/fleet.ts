@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import {
   BUDGET_APIS,
   callsPerInstance,
+  instanceCalls,
   fleetImage,
   percentile,
   runFleet,
@@ -24,6 +25,9 @@ const { values: args } = parseArgs({
     scale: { type: 'string' },
     'boot-timeout': { type: 'string', default: '600' },
     'lines-timeout': { type: 'string', default: '180' },
+    // The same N again with no effective quotas: how much of the p99 boot is the quotas' and how
+    // much the machine's (N agents on its cores).
+    control: { type: 'boolean', default: false },
   },
 });
 const AGENTS = Number(args.agents);
@@ -113,14 +117,31 @@ try {
     `\nboot s: median ${(percentile(boots, 50) / 1000).toFixed(1)}, p99 ${(percentile(boots, 99) / 1000).toFixed(1)}, ` +
       `max ${(Math.max(...boots) / 1000).toFixed(1)}; p99 / lone ${(percentile(boots, 99) / loneBoot).toFixed(2)}`,
   );
-  for (const api of BUDGET_APIS)
-    console.log(`calls per instance ${api}: ${callsPerInstance(fleet, api).toFixed(2)}`);
+  for (const api of BUDGET_APIS) {
+    const admitted =
+      fleet.instances.reduce((sum, i) => sum + instanceCalls(i, api).admitted, 0) /
+      Math.max(1, fleet.instances.length);
+    console.log(
+      `calls per instance ${api}: ${callsPerInstance(fleet, api).toFixed(2)} (admitted ${admitted.toFixed(2)})`,
+    );
+  }
   const failures = fleet.instances.filter((i) => i.failure !== undefined);
   for (const f of failures.slice(0, 5)) console.log(`failed: ${f.instanceId}: ${f.failure ?? ''}`);
   if (fleet.logViolations.length > 0)
     console.log(`PutLogEvents limit violations: ${fleet.logViolations.length}`);
   slowest(fleet);
   console.log(`load average at end: ${load()}`);
+  if (args.control) {
+    say(`control: ${String(AGENTS)} agents again, no effective quotas (x1000)`);
+    const control = await runFleet({ ...common, scale: 1000, agents: AGENTS }, image);
+    const controlBoots = control.instances.flatMap((i) => (i.bootMs === undefined ? [] : [i.bootMs]));
+    const controlP99 = percentile(controlBoots, 99);
+    console.log(
+      `control (same N, no quotas): p99 boot ${(controlP99 / 1000).toFixed(1)} s, ` +
+        `healthy ${String(control.instances.filter((i) => i.healthy).length)}/${String(AGENTS)}; ` +
+        `p99 with quotas / without ${(percentile(boots, 99) / controlP99).toFixed(2)}; load average ${load()}`,
+    );
+  }
   await mkdir('bench/results', { recursive: true });
   const file = `bench/results/fleet-${String(AGENTS)}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   await writeFile(
