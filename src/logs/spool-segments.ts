@@ -148,16 +148,7 @@ export class SpoolSegments {
         at = { segment: later.id, offset: 0 };
         continue;
       }
-      if (at.offset < segment.bytes) {
-        try {
-          return await this.#readSegment(segment, at.offset, maxBytes, maxRecords, into);
-        } catch (error) {
-          // Deleted by the disk bound while this read waited (its records were counted as
-          // dropped there): go on from what is left.
-          if (this.list.includes(segment)) throw error;
-          continue;
-        }
-      }
+      if (at.offset < segment.bytes) return this.#readSegment(segment, at.offset, maxBytes, maxRecords, into);
       if (!segment.sealed) return undefined;
       at = { segment: segment.id + 1, offset: 0 };
     }
