@@ -34,11 +34,6 @@ export class SpoolSegments {
   readonly list: Segment[] = [];
   #nextId: number;
   #active: { segment: Segment; handle: FileHandle } | undefined;
-  /**
-   * Segments open for reading, kept open between reads (an open and a close per read were a
-   * few per cent of the shipper's samples); closed when the segment is deleted or the spool is.
-   */
-  readonly #readers = new Map<number, Promise<FileHandle>>();
 
   private constructor(dir: string, segmentBytes: number, nextId: number) {
     this.#dir = dir;
@@ -158,44 +153,19 @@ export class SpoolSegments {
   async deleteBefore(id: number): Promise<void> {
     while (this.list[0] !== undefined && this.list[0].sealed && this.list[0].id < id) {
       const segment = this.list.shift();
-      if (segment) await this.#delete(segment.id);
+      if (segment) await rm(this.path(segment.id), { force: true });
     }
   }
 
   /** Deletes the oldest segment (the disk bound). */
   async deleteOldest(): Promise<void> {
     const segment = this.list.shift();
-    if (segment) await this.#delete(segment.id);
+    if (segment) await rm(this.path(segment.id), { force: true });
   }
 
   async close(): Promise<void> {
     await this.#active?.handle.close();
     this.#active = undefined;
-    for (const id of [...this.#readers.keys()]) await this.#closeReader(id);
-  }
-
-  async #delete(id: number): Promise<void> {
-    await this.#closeReader(id);
-    await rm(this.path(id), { force: true });
-    // A read may have opened it again while the first close waited.
-    await this.#closeReader(id);
-  }
-
-  async #closeReader(id: number): Promise<void> {
-    const reader = this.#readers.get(id);
-    this.#readers.delete(id);
-    await reader?.then((handle) => handle.close()).catch(() => undefined);
-  }
-
-  #reader(id: number): Promise<FileHandle> {
-    let reader = this.#readers.get(id);
-    if (reader === undefined) {
-      reader = open(this.path(id), 'r');
-      // A failed open is not kept: the next read tries again.
-      reader.catch(() => this.#readers.delete(id));
-      this.#readers.set(id, reader);
-    }
-    return reader;
   }
 
   async #activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
@@ -214,45 +184,30 @@ export class SpoolSegments {
     maxRecords: number,
     into: Buffer | undefined,
   ): Promise<SpoolBatch> {
-    let size = Math.min(segment.bytes - offset, maxBytes);
-    for (;;) {
-      const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
-      const bytesRead = await this.#readAt(segment.id, buffer, size, offset);
-      const { end, count } = lastRecordEnd(buffer, bytesRead, maxRecords);
-      if (end < 0) {
-        // One record longer than maxBytes: read it whole (records are bounded by the event size).
-        size = Math.min(segment.bytes - offset, size * 2);
-        continue;
-      }
-      // Records are JSON arrays, one per line (a newline in a message is escaped); they are
-      // decoded only for a destination that asks for objects (see spool-records.ts).
-      const lines = buffer.subarray(0, end + 1);
-      return {
-        records: new EncodedRecordBatch(lines, count ?? countRecords(lines)),
-        from: { segment: segment.id, offset },
-        next: { segment: segment.id, offset: offset + end + 1 },
-        bytes: end + 1,
-      };
-    }
-  }
-
-  /**
-   * Reads through the segment's kept handle. When that fails (the disk bound closed it for a
-   * deletion while this read waited), the segment is opened once more for this read alone, as
-   * every read did before the handles were kept (an open file outlives its deletion).
-   */
-  async #readAt(id: number, buffer: Buffer, size: number, offset: number): Promise<number> {
+    const handle = await open(this.path(segment.id), 'r');
     try {
-      const handle = await this.#reader(id);
-      return (await handle.read(buffer, 0, size, offset)).bytesRead;
-    } catch {
-      await this.#closeReader(id);
-      const handle = await open(this.path(id), 'r');
-      try {
-        return (await handle.read(buffer, 0, size, offset)).bytesRead;
-      } finally {
-        await handle.close();
+      let size = Math.min(segment.bytes - offset, maxBytes);
+      for (;;) {
+        const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, offset);
+        const { end, count } = lastRecordEnd(buffer, bytesRead, maxRecords);
+        if (end < 0) {
+          // One record longer than maxBytes: read it whole (records are bounded by the event size).
+          size = Math.min(segment.bytes - offset, size * 2);
+          continue;
+        }
+        // Records are JSON arrays, one per line (a newline in a message is escaped); they are
+        // decoded only for a destination that asks for objects (see spool-records.ts).
+        const lines = buffer.subarray(0, end + 1);
+        return {
+          records: new EncodedRecordBatch(lines, count ?? countRecords(lines)),
+          from: { segment: segment.id, offset },
+          next: { segment: segment.id, offset: offset + end + 1 },
+          bytes: end + 1,
+        };
       }
+    } finally {
+      await handle.close();
     }
   }
 }
