@@ -52,6 +52,11 @@ interface Result {
   readonly cpuSeconds?: number;
   /** taupage only: the agent's CPU time before the lines started (boot, loading the pipeline). */
   readonly bootCpuSeconds?: number;
+  /** cpuSeconds split into user and system time (the system part is mostly file and socket I/O). */
+  readonly cpuUserSeconds?: number;
+  /** The agent's RSS once it is ready to ship, before the lines (its boot's modules and heap). */
+  readonly idleRssMb?: number;
+  readonly cpuSystemSeconds?: number;
   /** taupage, BENCH_MEMORY=1: peaks of the agent's own memory figures (its /metrics, every 50 ms). */
   readonly memoryPeaksMb?: Readonly<Record<string, number>>;
   /** taupage only: the agent's VmHWM (its whole life, boot included). */
@@ -66,9 +71,19 @@ interface Result {
 }
 
 async function cpuSeconds(pid: number): Promise<number> {
+  const { user, system } = await cpuTimes(pid);
+  return user + system;
+}
+
+/** User and system CPU seconds of a process (all its threads: the libuv pool's file I/O too). */
+async function cpuTimes(pid: number): Promise<{ user: number; system: number }> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  return { user: Number(fields[11]) / USER_HZ, system: Number(fields[12]) / USER_HZ };
+}
+
+function round2(n: number): number {
+  return Math.round(n * 100) / 100;
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -296,12 +311,15 @@ async function runTaupage(
     // The agent's boot is done: dockerd's peak from here is the log driver's.
     await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
     const idleRss = await rssMb(daemon.pid);
-    const bootCpu = await cpuSeconds(agent.pid);
+    const agentIdleRss = await rssMb(agent.pid);
+    const times0 = await cpuTimes(agent.pid);
+    const bootCpu = times0.user + times0.system;
     const cpu0 = bootCpu;
     const dockerd0 = await cpuSeconds(daemon.pid);
     const t0 = await go(daemon.docker.getContainer(name));
     const t1 = await waitForAll(emulator, group);
-    const cpu = (await cpuSeconds(agent.pid)) - cpu0;
+    const times1 = await cpuTimes(agent.pid);
+    const cpu = times1.user + times1.system - cpu0;
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
     const peak = await peakRssMb(agent.pid);
     const dockerdPeak = await peakRssMb(daemon.pid);
@@ -317,9 +335,12 @@ async function runTaupage(
       linesPerSecond: Math.round(LINES / seconds),
       ...check(emulator.events(group, STREAM).map((e) => e.message)),
       cpuSeconds: cpu,
+      cpuUserSeconds: round2(times1.user - times0.user),
+      cpuSystemSeconds: round2(times1.system - times0.system),
       bootCpuSeconds: bootCpu,
       ...optional('memoryPeaksMb', memoryPeaks),
       peakRssMb: Math.round(peak),
+      idleRssMb: Math.round(agentIdleRss),
       dockerdCpuSeconds: dockerdCpu,
       dockerdPeakRssMb: Math.round(dockerdPeak),
       dockerdIdleRssMb: Math.round(idleRss),
@@ -506,7 +527,7 @@ function row(r: Result): string {
   if (r.error !== undefined) return `| ${r.shipper} | not measured: ${r.error} | | | | | | | | | | |`;
   const dockerdRss = `${fmt(r.dockerdPeakRssMb)} (idle ${fmt(r.dockerdIdleRssMb)})`;
   const agent = r.cpuSeconds !== undefined;
-  return `| ${r.shipper} | ${fmt(r.linesPerSecond)} | ${fmt(r.seconds, 2)} | ${fmt(r.p90Seconds, 2)} | ${fmt(r.producedSeconds, 2)} | ${fmt(r.missing)} | ${fmt(r.duplicates)} | ${agent ? `${fmt(r.cpuSeconds, 2)} (boot ${fmt(r.bootCpuSeconds, 2)})` : '—'} | ${fmt(r.dockerdCpuSeconds, 2)} | ${fmt(cpuPerLine(r), 2)} | ${agent ? fmt(r.peakRssMb) : '—'} | ${r.dockerdPeakRssMb === undefined ? '—' : dockerdRss} |`;
+  return `| ${r.shipper} | ${fmt(r.linesPerSecond)} | ${fmt(r.seconds, 2)} | ${fmt(r.p90Seconds, 2)} | ${fmt(r.producedSeconds, 2)} | ${fmt(r.missing)} | ${fmt(r.duplicates)} | ${agent ? `${fmt(r.cpuSeconds, 2)} (user ${fmt(r.cpuUserSeconds, 2)}, boot ${fmt(r.bootCpuSeconds, 2)})` : '—'} | ${fmt(r.dockerdCpuSeconds, 2)} | ${fmt(cpuPerLine(r), 2)} | ${agent ? `${fmt(r.peakRssMb)} (idle ${fmt(r.idleRssMb)})` : '—'} | ${r.dockerdPeakRssMb === undefined ? '—' : dockerdRss} |`;
 }
 
 async function main(): Promise<void> {
@@ -552,7 +573,7 @@ async function main(): Promise<void> {
     const taupagePeak = median(taupageRuns.map((r) => r.peakRssMb));
     console.log('');
     console.log(
-      '| shipper | lines/s end to end | seconds | 90 % arrived at (s) | lines produced in (s) | missing | duplicates | agent CPU s (before: boot) | dockerd CPU s | total CPU µs/line | agent peak RSS MB | dockerd peak RSS MB |',
+      '| shipper | lines/s end to end | seconds | 90 % arrived at (s) | lines produced in (s) | missing | duplicates | agent CPU s (user; before: boot) | dockerd CPU s | total CPU µs/line | agent peak RSS MB (ready, before the lines) | dockerd peak RSS MB |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of results) console.log(row(r));

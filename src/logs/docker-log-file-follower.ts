@@ -224,6 +224,10 @@ export class LogFileFollower {
     const { sink } = this.#options;
     entries.reset(buffer, 0, end);
     let wholeLines = false;
+    // The position after the last whole line (kept in locals: no object per line).
+    let doneHigh = 0;
+    let doneLow = 0;
+    let doneCount = 0;
     while (entries.next()) {
       if (this.#skipUntil !== undefined) {
         const time = entries.timeNanos();
@@ -252,12 +256,21 @@ export class LogFileFollower {
         }
         continue;
       }
-      const line = assembler.bytes === 0 ? entries.line : assembler.finish(entries.line);
-      if (!sink.writeLine(line, millis)) await sink.drained();
-      this.#done = { high: this.#high, low: this.#low, count: this.#count };
+      if (assembler.bytes > 0) {
+        if (!sink.writeLine(assembler.finish(entries.line), millis)) await sink.drained();
+      } else if (sink.writeBytes !== undefined) {
+        if (!sink.writeBytes(entries.lineBuffer, entries.lineStart, entries.lineEnd, millis))
+          await sink.drained();
+      } else if (!sink.writeLine(entries.line, millis)) await sink.drained();
+      doneHigh = this.#high;
+      doneLow = this.#low;
+      doneCount = this.#count;
       wholeLines = true;
     }
-    if (wholeLines && this.#done) this.#checkpoint();
+    if (wholeLines) {
+      this.#done = { high: doneHigh, low: doneLow, count: doneCount };
+      this.#checkpoint();
+    }
     return entries.offset;
   }
 

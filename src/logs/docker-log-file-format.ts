@@ -25,8 +25,13 @@ export class DockerLogEntries {
   #buffer: Buffer = Buffer.alloc(0);
   #at = 0;
   #end = 0;
-  /** The entry's line (a view into the buffer), without a newline. */
-  line: Buffer = Buffer.alloc(0);
+  /**
+   * The entry's line, without a newline: `lineBuffer[lineStart, lineEnd)` (the read buffer, or
+   * a buffer of its own for a json-file line with escapes). No view is made per entry.
+   */
+  lineBuffer: Buffer = Buffer.alloc(0);
+  lineStart = 0;
+  lineEnd = 0;
   stderr = false;
   partial = false;
   /** local: time_nano = high · 2^28 + low; json-file: seconds and nanoseconds. */
@@ -47,6 +52,11 @@ export class DockerLogEntries {
     this.#at = start;
     this.#end = end;
     this.needed = 0;
+  }
+
+  /** The entry's line as a view (see lineBuffer). */
+  get line(): Buffer {
+    return this.lineBuffer.subarray(this.lineStart, this.lineEnd);
   }
 
   /** Where the next unread (possibly incomplete) entry starts. */
@@ -111,12 +121,15 @@ export class DockerLogEntries {
         // varint: the first four bytes (28 bits) into low, the rest into high.
         let low = 0;
         let high = 0;
+        let scale = 1; // 2 ** (7 × the byte's index), restarting at 1 for the high part
         let shift = 0;
         let byte: number;
         do {
           byte = buffer[p++] ?? 0;
-          if (shift < 28) low += (byte & 0x7f) * 2 ** shift;
-          else high += (byte & 0x7f) * 2 ** (shift - 28);
+          if (shift === 28) scale = 1;
+          if (shift < 28) low += (byte & 0x7f) * scale;
+          else high += (byte & 0x7f) * scale;
+          scale *= 128;
           shift += 7;
         } while (byte & 0x80 && p < end);
         if (field === 2) {
@@ -125,12 +138,12 @@ export class DockerLogEntries {
         } else if (field === 4) this.partial = low !== 0;
       } else if (wire === 2) {
         let length = 0;
-        let shift = 0;
+        let scale = 1;
         let byte: number;
         do {
           byte = buffer[p++] ?? 0;
-          length += (byte & 0x7f) * 2 ** shift;
-          shift += 7;
+          length += (byte & 0x7f) * scale;
+          scale *= 128;
         } while (byte & 0x80 && p < end);
         if (field === 1)
           this.stderr = length === 6 && buffer[p + 3] === 0x65; // "stderr"
@@ -145,7 +158,9 @@ export class DockerLogEntries {
       else throw new Error(`local log driver frame: wire type ${wire}`);
     }
     if (last) this.partial = false;
-    this.line = buffer.subarray(lineStart, Math.min(lineEnd, end));
+    this.lineBuffer = buffer;
+    this.lineStart = lineStart;
+    this.lineEnd = Math.min(lineEnd, end);
     return true;
   }
 
@@ -175,7 +190,9 @@ export class DockerLogEntries {
       const valueStart = start + LOG_PREFIX.length;
       const escaped = buffer.indexOf(0x5c, valueStart);
       if (escaped < 0 || escaped >= valueEnd) {
-        this.line = buffer.subarray(valueStart, valueEnd);
+        this.lineBuffer = buffer;
+        this.lineStart = valueStart;
+        this.lineEnd = valueEnd;
         const timeStart = time + TIME_MARKER.length;
         this.#setJsonTime(buffer.toString('latin1', timeStart, buffer.indexOf(0x22, timeStart)));
         return true;
@@ -189,7 +206,9 @@ export class DockerLogEntries {
     };
     const text = entry.log ?? '';
     this.partial = !text.endsWith('\n');
-    this.line = Buffer.from(this.partial ? text : text.slice(0, -1));
+    this.lineBuffer = Buffer.from(this.partial ? text : text.slice(0, -1));
+    this.lineStart = 0;
+    this.lineEnd = this.lineBuffer.length;
     this.stderr = entry.stream === 'stderr';
     this.#setJsonTime(entry.time ?? '');
     return true;

@@ -193,7 +193,19 @@ export class LogPipeline {
       const now = this.#clock.now();
       for (const worker of this.#workers) worker.behindFrom(now);
     };
-    return {
+    const sink: LineSink = {
+      writeBytes(buffer: Buffer, start: number, end: number, timestamp: number): boolean {
+        if (
+          end - start <= MAX_MESSAGE_BYTES &&
+          isPlainMessage(buffer, maskJwt, start, end) &&
+          (redactor.size === 0 || !redactor.foundIn(buffer.subarray(start, end)))
+        ) {
+          state.lines++;
+          noteWrite();
+          return spool.writePlain(timestamp, source.name, buffer, undefined, start, end);
+        }
+        return sink.writeLine(buffer.subarray(start, end), timestamp);
+      },
       writeLine(
         line: Buffer | string,
         timestamp: number,
@@ -230,5 +242,6 @@ export class LogPipeline {
       },
       checkpoint: (key) => spool.checkpoint(key),
     };
+    return sink;
   }
 }

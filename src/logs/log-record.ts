@@ -44,6 +44,11 @@ export interface LogSink {
 export interface LineSink {
   /** false: the buffer is full, `await drained()` before writing more (backpressure). */
   writeLine(line: Buffer | string, timestamp: number, checkpoint?: SourceCheckpoint, file?: string): boolean;
+  /**
+   * `writeLine(buffer.subarray(start, end), timestamp)` without making the view (a source
+   * reading in place, at tens of thousands of lines a second); optional.
+   */
+  writeBytes?(buffer: Buffer, start: number, end: number, timestamp: number): boolean;
   drained(): Promise<void>;
   /** Moves a checkpoint without a record (input that was skipped, e.g. already delivered). */
   setCheckpoint(checkpoint: SourceCheckpoint): void;

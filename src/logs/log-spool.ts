@@ -120,18 +120,21 @@ export class LogSpool implements LogSink {
 
   /**
    * The same as `write` for a message that is plain (isPlainMessage in spool-records.ts: its
-   * bytes are its own JSON), copied from the source's buffer without becoming a string.
+   * bytes are its own JSON), copied from the source's buffer (`message[start, end)`) without
+   * becoming a string.
    */
   writePlain(
     timestamp: number,
     source: string,
     message: Buffer,
     checkpoint: SourceCheckpoint | undefined,
+    start = 0,
+    end = message.length,
   ): boolean {
     if (this.#closed) throw new Error('log spool is closed');
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
-      return this.write({ timestamp, source, message: message.toString('utf8') }, checkpoint);
-    this.#pending.appendPlain(timestamp, this.#sourceJson(source).bytes, message);
+      return this.write({ timestamp, source, message: message.toString('utf8', start, end) }, checkpoint);
+    this.#pending.appendPlain(timestamp, this.#sourceJson(source).bytes, message, start, end);
     return this.#written(checkpoint);
   }
 

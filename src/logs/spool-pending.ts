@@ -1,4 +1,4 @@
-import { plainRecordBytes, writePlainRecord } from './spool-records.js';
+import { copyBytes, writePlainRecord } from './spool-records.js';
 
 /**
  * Pending records are gathered in buffers of this size (a larger record gets its own): twice
@@ -6,6 +6,7 @@ import { plainRecordBytes, writePlainRecord } from './spool-records.js';
  * and the chunk is used again once written (see recycle).
  */
 const CHUNK_BYTES = 2 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * The records LogSpool has taken but not yet written, as UTF-8 NDJSON in chunks of bytes: full
@@ -20,6 +21,14 @@ export class PendingRecords {
   #bytes = 0;
   /** A chunk written and given back (recycle), to fill next instead of a new one. */
   #spare: Buffer | undefined;
+  /**
+   * `[timestamp,source,"` of the last plain record: most lines share their millisecond and
+   * source with the one before, so their prefix is copied instead of its digits computed again.
+   */
+  #prefix = Buffer.allocUnsafe(64);
+  #prefixLength = 0;
+  #prefixTimestamp = -1;
+  #prefixSource: Buffer | undefined;
 
   get bytes(): number {
     return this.#bytes;
@@ -38,13 +47,35 @@ export class PendingRecords {
     return written;
   }
 
-  /** Appends a plain record (see writePlainRecord) copied from `message`; returns its size. */
-  appendPlain(timestamp: number, sourceJson: Buffer, message: Buffer): number {
-    const size = plainRecordBytes(timestamp, sourceJson, message);
+  /** Appends a plain record (see writePlainRecord) copied from `message[start, end)`; returns its size. */
+  appendPlain(
+    timestamp: number,
+    sourceJson: Buffer,
+    message: Buffer,
+    start = 0,
+    end = message.length,
+  ): number {
+    if (timestamp !== this.#prefixTimestamp || sourceJson !== this.#prefixSource)
+      this.#setPrefix(timestamp, sourceJson);
+    const size = this.#prefixLength + (end - start) + 3;
     const chunk = this.#room(size);
-    this.#used += writePlainRecord(chunk, this.#used, timestamp, sourceJson, message);
+    let o = copyBytes(this.#prefix, 0, this.#prefixLength, chunk, this.#used);
+    o = copyBytes(message, start, end, chunk, o);
+    chunk[o++] = 0x22; // "
+    chunk[o++] = 0x5d; // ]
+    chunk[o++] = 0x0a;
+    this.#used = o;
     this.#bytes += size;
     return size;
+  }
+
+  /** The prefix is writePlainRecord's record of an empty message without its `"]\n`. */
+  #setPrefix(timestamp: number, sourceJson: Buffer): void {
+    if (this.#prefix.length < sourceJson.length + 32)
+      this.#prefix = Buffer.allocUnsafe(sourceJson.length + 32);
+    this.#prefixLength = writePlainRecord(this.#prefix, 0, timestamp, sourceJson, EMPTY) - 3;
+    this.#prefixTimestamp = timestamp;
+    this.#prefixSource = sourceJson;
   }
 
   /** Takes everything out as one buffer (empty when nothing is held). */

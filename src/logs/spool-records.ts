@@ -80,15 +80,16 @@ const BACKSLASH = 0x5c;
  * start of a JWT to mask). Such a line goes into the spool as it is (see writePlainRecord);
  * anything else takes the string path.
  */
-export function isPlainMessage(line: Buffer, noJwt = false): boolean {
+export function isPlainMessage(line: Buffer, noJwt = false, start = 0, end = line.length): boolean {
   let ascii = true;
-  for (let i = 0; i < line.length; i++) {
+  for (let i = start; i < end; i++) {
     const byte = line[i] as number;
     if (byte < 0x20 || byte === QUOTE || byte === BACKSLASH) return false;
     if (byte >= 0x80) ascii = false;
-    else if (noJwt && byte === 0x4a && line[i - 1] === 0x79 && line[i - 2] === 0x65) return false; // eyJ
+    else if (noJwt && byte === 0x4a && i - 2 >= start && line[i - 1] === 0x79 && line[i - 2] === 0x65)
+      return false; // eyJ
   }
-  return ascii || isUtf8(line);
+  return ascii || isUtf8(start === 0 && end === line.length ? line : line.subarray(start, end));
 }
 
 /** Bytes of a plain record's spool line (see writePlainRecord). */

