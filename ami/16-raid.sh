@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Software RAID for `volumes.raid`: the agent builds and assembles md arrays with mdadm (the
+# original's init.d did the same). Debian's cloud AMI has neither mdadm nor a loaded md driver,
+# so the RAID step would find no driver (/proc/mdstat) on an instance. Found by booting the image
+# as a machine (test/vm/, scenario d); the container boot test runs on the host's kernel.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+apt-get -y -q install mdadm
+
+# md_mod at every boot: the agent's unit may not load modules (ProtectKernelModules=yes) and
+# takes /proc/mdstat as "the kernel has md". The personalities the agent asks for (raid0, raid1,
+# raid10; level 4/5/6 autoload raid456 when an array needs it) are loaded with it, so creating an
+# array never waits on the kernel's module request.
+install -d -m 0755 /etc/modules-load.d
+printf '%s\n' '# ami/16-raid.sh: md RAID for volumes.raid (mdadm)' md_mod raid0 raid1 raid10 \
+  >/etc/modules-load.d/taupage-raid.conf
+
+# No arrays are known at build time: an instance assembles its own (the agent, from volumes.raid;
+# mdadm's udev rules for arrays found at boot). The initramfs keeps its mdadm hook so a root on md
+# would still boot, but starts nothing it does not find.
