@@ -355,7 +355,7 @@ describe(`the taupage image as a virtual machine`, () => {
     expect(await machine().run('systemd-detect-virt')).toMatch(/^(qemu|kvm)$/);
 
     const analyze = await machine().run(
-      'systemd-analyze time; systemd-analyze blame --no-pager | head -n 12',
+      'systemd-analyze time; systemd-analyze blame --no-pager | head -n 12; systemd-analyze critical-chain --no-pager taupage.service',
     );
     figures['systemd-analyze'] = `\n${analyze.replaceAll(/^/gm, '    ')}`;
     expect(analyze).toMatch(/Startup finished in .*\(kernel\).*\(userspace\)/);
