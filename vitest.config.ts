@@ -34,7 +34,7 @@ export default defineConfig({
               test: {
                 name: 'vm',
                 include: ['test/vm/**/*.test.ts'],
-                testTimeout: 900_000,
+                testTimeout: 1_200_000,
                 hookTimeout: 1_500_000,
               },
             },

@@ -38,9 +38,9 @@ import { accel, HOST_FROM_GUEST, prepareDisk, Vm, type Accel, type VmDisk } from
 const sh = promisify(execFile);
 
 // Budgets under TCG on 2 cores shared with other test runs: a boot to a healthy app took
-// 3.5–7 min at load average 15 (KVM: seconds).
-const BOOT_BUDGET_MS = 600_000;
-const STEP_BUDGET_MS = 420_000;
+// 3.5–8 min at load average 15–19 (KVM: seconds); the budgets leave room for worse.
+const BOOT_BUDGET_MS = 900_000;
+const STEP_BUDGET_MS = 600_000;
 /** docs/boot-sequence.md: when the agent first started in this host boot (tmpfs). */
 const BOOT_MARKER = '/run/taupage-init-ran/date';
 
