@@ -351,7 +351,12 @@ describe(`the taupage image as a virtual machine`, () => {
     expect(apps).toHaveLength(1);
     expect(apps[0]?.running).toBe(true);
     firstApp = { id: apps[0]?.id ?? '', startedAt: apps[0]?.startedAt ?? '' };
-    expect(await machine().run(`docker inspect --format '{{.Config.User}}' ${firstApp.id}`)).toBe('999:999');
+    // -u 999 as the original, the application group (999) added (docs/ami.md, 10-users.sh).
+    expect(
+      await machine().run(
+        `docker inspect --format '{{.Config.User}} {{.HostConfig.GroupAdd}}' ${firstApp.id}`,
+      ),
+    ).toBe('999 [999]');
     expect(await machine().run('systemd-detect-virt')).toMatch(/^(qemu|kvm)$/);
 
     const analyze = await machine().run(
@@ -394,6 +399,17 @@ describe(`the taupage image as a virtual machine`, () => {
     );
     expect(await machine().run('cat /mounts/ebs/kept.txt')).toBe(`written before the boot ${suffix}`);
     expect(Number(await machine().run('df -B1M --output=size /mounts/ebs | tail -n 1'))).toBeGreaterThan(200);
+    // The mounts are the host's (the debug shell runs in PID 1's mount namespace), so dockerd
+    // bound them into the app: the container sees the RAID at /data and the volume at /ebs.
+    const binds = await machine().run(
+      `docker inspect --format '{{range .Mounts}}{{.Source}}:{{.Destination}} {{end}}' ${firstApp.id}`,
+    );
+    expect(binds).toContain('/mounts/data:/data');
+    expect(binds).toContain('/mounts/ebs:/ebs');
+    const inApp = await machine().run(
+      `docker exec ${firstApp.id} sh -c 'cat /ebs/kept.txt; grep -E " /(data|ebs) " /proc/mounts | cut -d" " -f2,3'`,
+    );
+    expect(inApp).toBe(`written before the boot ${suffix}\n/data ext4\n/ebs ext4`);
     // For the reboot: the array is assembled again and keeps what was written.
     await machine().run(`echo raid-${suffix} > /mounts/data/kept.txt && sync`);
   });
