@@ -28,6 +28,9 @@ install -d -m 0755 /etc/mdadm
 cat >/etc/mdadm/mdadm.conf <<'CONF'
 # ami/16-raid.sh: arrays are assembled by the taupage agent from volumes.raid, not at boot.
 AUTO -all
+# mdmonitor.service (started by udev when an array appears) refuses to run without an address;
+# it reports to syslog as well (/etc/default/mdadm: --syslog), which the logs can ship.
+MAILADDR root
 CONF
 if [[ -f /etc/default/mdadm ]]; then
   sed -i 's/^INITRDSTART=.*/INITRDSTART='"'none'"'/' /etc/default/mdadm

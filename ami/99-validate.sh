@@ -76,6 +76,7 @@ check "/etc/taupage-release version is ${TAUPAGE_VERSION:-?}" grep -qx "TAUPAGE_
 check "mdadm installed (volumes.raid)" command -v mdadm
 check "md RAID modules loaded at boot" grep -qx md_mod /etc/modules-load.d/taupage-raid.conf
 check "no md auto-assembly at boot (the agent assembles volumes.raid)" grep -qx "AUTO -all" /etc/mdadm/mdadm.conf
+check "mdmonitor has an address (it fails without)" grep -q "^MAILADDR " /etc/mdadm/mdadm.conf
 check "sysctl baseline installed" test -s /etc/sysctl.d/60-taupage.conf
 check "audit rules installed" test -s /etc/audit/rules.d/50-taupage.rules
 check "sshd hardening installed" test -s /etc/ssh/sshd_config.d/50-taupage.conf
