@@ -407,7 +407,7 @@ describe(`the taupage image as a virtual machine`, () => {
     expect(binds).toContain('/mounts/data:/data');
     expect(binds).toContain('/mounts/ebs:/ebs');
     const inApp = await machine().run(
-      `docker exec ${firstApp.id} sh -c 'cat /ebs/kept.txt; grep -E " /(data|ebs) " /proc/mounts | cut -d" " -f2,3'`,
+      `docker exec ${firstApp.id} sh -c 'cat /ebs/kept.txt; grep -E " /(data|ebs) " /proc/mounts | cut -d" " -f2,3 | sort'`,
     );
     expect(inApp).toBe(`written before the boot ${suffix}\n/data ext4\n/ebs ext4`);
     // For the reboot: the array is assembled again and keeps what was written.
