@@ -261,6 +261,7 @@ build {
       "ami/00-base.sh",
       "ami/10-users.sh",
       "ami/15-docker.sh",
+      "ami/16-raid.sh",
       "ami/20-nodejs.sh",
       "ami/25-etcd.sh",
       "ami/30-taupage.sh",

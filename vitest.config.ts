@@ -25,16 +25,16 @@ export default defineConfig({
       },
       // The AMI as a virtual machine (QEMU; software emulation when KVM does not run): boots cost
       // tens of seconds each, so the budgets are the scenarios' own (test/vm/instance.test.ts).
-      // Not part of the default run yet (issue 17 is open): under TCG on 2 cores the file takes
-      // 20+ minutes and has not been green as a whole; run it with TAUPAGE_TEST_VM=1.
-      ...(process.env.TAUPAGE_TEST_VM === '1'
+      // Part of the default run (issue 17: green twice in a row under TCG on 2 cores, 6–7 min at
+      // load average 1–8; 19–21 min at 15–20, not yet green there); TAUPAGE_TEST_VM=0 leaves it out.
+      ...(process.env.TAUPAGE_TEST_VM !== '0'
         ? [
             {
               extends: true as const,
               test: {
                 name: 'vm',
                 include: ['test/vm/**/*.test.ts'],
-                testTimeout: 900_000,
+                testTimeout: 1_200_000,
                 hookTimeout: 1_500_000,
               },
             },

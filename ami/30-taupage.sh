@@ -26,8 +26,8 @@ chmod 0755 /usr/local/bin/taupage
 /usr/local/bin/taupage version
 
 # Node's compile cache (docs/ami.md): the V8 code of every module of the bundle, built once here
-# with the agent's node, read at every boot (taupage.service: NODE_COMPILE_CACHE, and
-# ReadOnlyPaths=/opt/taupage so the agent never rewrites it). The cache is keyed by Node's version
+# with the agent's node, read at every boot (taupage.service: NODE_COMPILE_CACHE; every module
+# is a hit, so the agent writes nothing there). The cache is keyed by Node's version
 # and V8's code-generation flags (the unit's heap-size flags are not among them: checked).
 install -d -o root -g root -m 0755 /opt/taupage/compile-cache
 NODE_COMPILE_CACHE=/opt/taupage/compile-cache /usr/local/bin/node "$BUILD/files/prime-compile-cache.mjs" /opt/taupage

@@ -73,6 +73,10 @@ for key in TAUPAGE_VERSION TAUPAGE_COMMIT TAUPAGE_BUILD_TIME; do
   check "/etc/taupage-release has $key" grep -q "^$key=." /etc/taupage-release
 done
 check "/etc/taupage-release version is ${TAUPAGE_VERSION:-?}" grep -qx "TAUPAGE_VERSION=${TAUPAGE_VERSION:-?}" /etc/taupage-release
+check "mdadm installed (volumes.raid)" command -v mdadm
+check "md RAID modules loaded at boot" grep -qx md_mod /etc/modules-load.d/taupage-raid.conf
+check "no md auto-assembly at boot (the agent assembles volumes.raid)" grep -qx "AUTO -all" /etc/mdadm/mdadm.conf
+check "mdmonitor has an address (it fails without)" grep -q "^MAILADDR " /etc/mdadm/mdadm.conf
 check "sysctl baseline installed" test -s /etc/sysctl.d/60-taupage.conf
 check "audit rules installed" test -s /etc/audit/rules.d/50-taupage.rules
 check "sshd hardening installed" test -s /etc/ssh/sshd_config.d/50-taupage.conf

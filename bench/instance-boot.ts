@@ -20,7 +20,7 @@ import { accel, HOST_FROM_GUEST, prepareDisk, Vm, type VmDisk } from '../test/vm
 
 const run = promisify(execFile);
 const REGION = 'eu-central-1';
-const BOOT_TIMEOUT_MS = 600_000;
+const BOOT_TIMEOUT_MS = 900_000;
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '3' } } });
 const RUNS = Number(args.runs);

@@ -7,8 +7,8 @@
 //
 // The AMI build runs it once (ami/30-taupage.sh) with the agent's node and flags, as the unit
 // starts it: the cache is keyed by each module's absolute path and content, Node's version and
-// V8's flags. At boot the agent reads the cache (systemd/taupage.service) and cannot write it
-// (ReadOnlyPaths=/opt/taupage). bench/boot primes its own cache with this script the same way.
+// V8's flags. At boot the agent reads the cache (systemd/taupage.service): every module is a hit,
+// nothing is written. bench/boot primes its own cache with this script the same way.
 import { getCompileCacheDir } from 'node:module';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -1,7 +1,7 @@
 import type { AgentAudit } from '../audit/agent-audit.js';
 import type { Clock } from '../core/clock.js';
 import { toTaupageError } from '../core/errors.js';
-import { ExitCode } from '../core/exit-codes.js';
+import { ExitCode, TERMINAL_EXIT_CODES } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import type { Redactor } from '../core/redactor.js';
 import type { ContainerEvents } from '../docker/container-events.js';
@@ -127,7 +127,7 @@ export class Agent {
     return exitCode;
   }
 
-  /** The boot and what follows a good one; a failed boot is reported (FAILURE signal) and becomes the exit code. */
+  /** The boot and what follows a good one; a failed boot becomes the exit code, a terminal one is signalled (FAILURE). */
   async #boot(operator: OperatorSurface | undefined, signal: AbortSignal): Promise<Booted> {
     const { state } = this.#deps;
     try {
@@ -161,7 +161,10 @@ export class Agent {
         { code: failure.code, exitCode: failure.exitCode, err: failure.cause ?? failure },
         `Boot failed: ${failure.message}`,
       );
-      await this.#services.signalCloudFormation('FAILURE');
+      // Only a terminal failure is the instance's outcome: after a transient one (exit 1, 4)
+      // systemd starts the agent again and that boot signals (CloudFormation takes one signal).
+      if (TERMINAL_EXIT_CODES.includes(failure.exitCode))
+        await this.#services.signalCloudFormation('FAILURE');
       return { exitCode: failure.exitCode };
     }
   }

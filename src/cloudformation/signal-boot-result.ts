@@ -21,7 +21,8 @@ export interface SignalBootResultOptions {
 }
 
 /**
- * Sends SUCCESS after a healthy boot, FAILURE after any failed one — invalid config included,
+ * Sends SUCCESS after a healthy boot, FAILURE after one that failed for good (the agent sends
+ * none after a transient failure: systemd restarts it) — invalid config included,
  * where the original sent nothing and the stack waited out its 15-minute CreationPolicy.
  * SignalResource has no reason field: the reason is in the log, the console line and /status.
  * Never throws: a lost signal must not change the boot's own outcome.

@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import { TaupageError } from '../core/errors.js';
+import { isTaupageError, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { httpRequest, HttpNetworkError, type HttpResponse } from '../core/http-request.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
@@ -143,20 +143,25 @@ export class ImdsInstanceMetadata implements InstanceMetadata {
   async subnetId(signal: AbortSignal): Promise<string | undefined> {
     const mac = (await this.#get('/latest/meta-data/mac', signal)).toString('utf8').trim();
     return (
-      await this.#optional(`/latest/meta-data/network/interfaces/macs/${mac}/subnet-id`, signal)
+      await this.#optional(`/latest/meta-data/network/interfaces/macs/${mac}/subnet-id`, signal, true)
     )?.trim();
   }
 
   /** `public-ipv4` for `${public_ipv4}` in volume names; undefined when the instance has none (404). */
   async publicIpv4(signal: AbortSignal): Promise<string | undefined> {
-    return (await this.#optional('/latest/meta-data/public-ipv4', signal))?.trim();
+    return (await this.#optional('/latest/meta-data/public-ipv4', signal, true))?.trim();
   }
 
-  /** One GET; 404 → undefined; anything else not 200 → IMDS_UNAVAILABLE. */
-  async #optional(path: string, signal: AbortSignal): Promise<string | undefined> {
+  /**
+   * 404 → undefined; anything else not 200 → IMDS_UNAVAILABLE. One GET for the polls (the next
+   * poll is the retry); `retried` for the boot's reads, where one slow answer must not fail a
+   * boot that the user-data read survived (found by the VM test under load).
+   */
+  async #optional(path: string, signal: AbortSignal, retried = false): Promise<string | undefined> {
     try {
-      return (await this.#getOnce(path, signal)).toString('utf8');
+      return (retried ? await this.#get(path, signal) : await this.#getOnce(path, signal)).toString('utf8');
     } catch (error) {
+      if (retried && isTaupageError(error)) throw error; // #get's own verdict
       if (error instanceof ImdsHttpError && error.status === 404) return undefined;
       if (signal.aborted) throw error;
       throw new TaupageError(

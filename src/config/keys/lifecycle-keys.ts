@@ -145,7 +145,7 @@ export const LIFECYCLE_FIELDS = {
   }),
   notifyCfn: optional('notify_cfn', notifyCfnNode(), {
     meaning:
-      'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE on any failed boot, invalid config included (Senza sets it). Both `stack` and `resource`: one without the other is an error.',
+      'Signal the boot’s outcome to this CloudFormation stack and resource: SUCCESS when healthy, FAILURE when the boot fails for good (invalid config included; not after a transient failure, which systemd retries) (Senza sets it). Both `stack` and `resource`: one without the other is an error.',
     since: SINCE,
     defaultText: '— (no signal)',
   }),

@@ -84,6 +84,24 @@ describe('ImdsInstanceMetadata (IMDSv2 only)', () => {
     });
   });
 
+  it('retries a transient failure of the boot-time reads (public-ipv4, subnet id); a 404 stays "none"', async () => {
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n', publicIpv4: '203.0.113.7' });
+    const metadata = client(imds.url);
+    await metadata.identity(signal); // the session token first: the faults hit the reads themselves
+    imds.unavailable(1);
+    imds.respondWithStatus(503, 1);
+    expect(await metadata.publicIpv4(signal)).toBe('203.0.113.7');
+    imds.respondWithStatus(500, 1);
+    expect(await metadata.subnetId(signal)).toBe('subnet-0a1b2c3d4e5f60718');
+    await imds.close();
+    imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
+    const without = client(imds.url);
+    expect(await without.publicIpv4(signal)).toBeUndefined();
+    expect(imds.requests.filter((request) => request.path === '/latest/meta-data/public-ipv4')).toHaveLength(
+      1,
+    );
+  });
+
   it('stops at once on 403 with IMDS_FORBIDDEN', async () => {
     imds = await ImdsEmulator.start({ userData: 'x: 1\n' });
     imds.forbid(true);

@@ -9,6 +9,7 @@ import { BOOT_STEPS } from '../../../src/app/boot.js';
 import type { AgentAudit } from '../../../src/audit/agent-audit.js';
 import type { SignalStatus } from '../../../src/cloudformation/stack-signaller.js';
 import { systemClock, type Clock } from '../../../src/core/clock.js';
+import { TaupageError } from '../../../src/core/errors.js';
 import { ExitCode } from '../../../src/core/exit-codes.js';
 import { Redactor } from '../../../src/core/redactor.js';
 import type { HostPower } from '../../../src/lifecycle/host-power.js';
@@ -293,6 +294,19 @@ describe('Agent', () => {
     runtime.registry.clear();
     expect(await agent.run(new AbortController().signal)).toBe(ExitCode.BootFailed);
     expect(signals).toEqual(['FAILURE']);
+  });
+
+  it('a boot that fails for a transient reason (exit 4) sends no FAILURE: systemd restarts the agent, and its next boot signals', async () => {
+    const { agent, state, signals, runtime } = setup({ userData: userData() });
+    // The registry keeps failing for longer than the boot retries it (exit 4, systemd restarts).
+    runtime.pullFailures = Array.from(
+      { length: 100 },
+      () => new TaupageError('IMAGE_PULL_FAILED', 'registry answered 503'),
+    );
+    expect(await agent.run(new AbortController().signal)).toBe(ExitCode.Unavailable);
+    expect(signals).toEqual([]);
+    expect(state.bootState).toBe('failed');
+    expect(agent.failure?.code).toBe('IMAGE_PULL_FAILED');
   });
 
   it('SIGTERM during the boot ends it without a FAILURE signal, with exit 0, and still shuts down in order', async () => {

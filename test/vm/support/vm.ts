@@ -210,6 +210,15 @@ export class Vm {
       'panic=-1',
       // No entropy wait, no predictable-name surprise: the interface is what EC2's would be.
       'random.trust_cpu=on',
+      // Under software emulation every byte through the emulated UART costs CPU: the kernel's
+      // messages and systemd's animated status lines ("A start job is running…", redrawn every
+      // second of a slow boot) stay off the console; errors, the agent's own console lines
+      // (StandardOutput=journal+console) and the kernel's power-off line stay on it.
+      'quiet',
+      'systemd.show_status=error',
+      // CPU vulnerability mitigations protect nothing in a throwaway test guest and cost cycles
+      // under TCG. (Test-only: the image's own boot configuration is not changed.)
+      'mitigations=off',
       ...(options.debugShell ? ['systemd.debug_shell=/dev/ttyS1'] : []),
       ...Object.entries(env).map(([name, value]) => {
         if (/[\s"]/.test(name) || /"/.test(value))
