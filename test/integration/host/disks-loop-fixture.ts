@@ -12,12 +12,6 @@ export async function sh(file: string, ...args: string[]): Promise<string> {
   return (await exec(file, args, { encoding: 'utf8' })).stdout;
 }
 
-/** Whether the kernel has the md driver (this CI kernel does not: no /proc/mdstat). */
-export const mdAvailable = await readFile('/proc/mdstat', 'utf8').then(
-  () => true,
-  () => false,
-);
-
 /**
  * A private /dev, /sys/block and /mounts in a temp dir, with real loop devices linked in under
  * EC2 names (`<dev>/xvdf` → /dev/loop3). `cleanup` unmounts everything below the dir and
