@@ -84,8 +84,10 @@ function userData(body: string): string {
 }
 
 async function bootState(agent: AgentProcess): Promise<Record<string, unknown>> {
-  return eventually(
+  const state = await eventually(
     async () => {
+      // An agent that exited has no status endpoint: say so at once, with what it printed.
+      if (agent.exitCode !== null) return { exited: agent.exitCode };
       const status = await agent.status();
       const boot = status.boot as { state: string };
       return boot.state === 'booting' ? undefined : status;
@@ -93,6 +95,11 @@ async function bootState(agent: AgentProcess): Promise<Record<string, unknown>> 
     'the boot to finish',
     60_000,
   );
+  if ('exited' in state)
+    throw new Error(
+      `the agent exited (${String(state.exited)}) before its boot finished:\n${agent.output.slice(-4000)}`,
+    );
+  return state;
 }
 
 async function allFilesUnder(dir: string): Promise<string> {
