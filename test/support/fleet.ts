@@ -93,19 +93,37 @@ export async function fleetImage(baseImage: string, lines: number, label: string
   return ref;
 }
 
-function freePort(): Promise<number> {
-  return import('node:net').then(
-    ({ createServer }) =>
-      new Promise((resolve, reject) => {
-        const server = createServer().once('error', reject);
-        server.listen(0, '127.0.0.1', () => {
-          const address = server.address();
+/** Ports handed out to apps in this process (a port is never given twice). */
+const handedOut = new Set<number>();
+
+/**
+ * A host port for an app, below the kernel's ephemeral range (32768–60999 here): a port found by
+ * binding port 0 is ephemeral, and with N agents calling the emulators one of their outgoing
+ * connections can take it before dockerd binds it ("address already in use", seen at N=50).
+ * Checked free on 0.0.0.0, where dockerd's proxy listens.
+ */
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  const bindable = (port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const server = createServer()
+        .once('error', () => {
+          resolve(false);
+        })
+        .listen(port, '0.0.0.0', () => {
           server.close(() => {
-            resolve(typeof address === 'object' && address !== null ? address.port : 0);
+            resolve(true);
           });
         });
-      }),
-  );
+    });
+  const start = 20_000 + Math.floor(Math.random() * 10_000);
+  for (let offset = 0; offset < 2_000; offset++) {
+    const port = 20_000 + ((start - 20_000 + offset) % 12_000);
+    if (handedOut.has(port) || !(await bindable(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error('no free port below the ephemeral range for the fleet apps');
 }
 
 interface Running {
