@@ -45,6 +45,29 @@ describe('waitForHealthy', () => {
     expect((probeTimes.at(-1) ?? 0) - readyAt).toBeLessThanOrEqual(HEALTH_POLL.maxIntervalMs);
   });
 
+  // Issue 16: readiness seen within 20 ms of the container's start. An app that answers a few ms
+  // after the first probe (the usual case: the first probe goes out as the container starts) is
+  // seen within half its own start time plus 2 ms (intervals grow ×1.5), not at a 25 ms tick.
+  it.each([1, 3, 8, 15, 17, 40])('sees an app ready %i ms after the first probe soon', async (readyAt) => {
+    const start = Date.now();
+    let seenAt = NaN;
+    const probe = () => {
+      const now = Date.now() - start;
+      if (now >= readyAt) seenAt = now;
+      return Promise.resolve(now >= readyAt ? 200 : 503);
+    };
+    const promise = waitForHealthy({
+      url: 'http://x/h',
+      timeoutMs: 10_000,
+      clock: systemClock,
+      signal: new AbortController().signal,
+      probe,
+    });
+    await vi.advanceTimersByTimeAsync(readyAt + HEALTH_POLL.maxIntervalMs);
+    await promise;
+    expect(seenAt - readyAt).toBeLessThanOrEqual(readyAt / 2 + 2);
+  });
+
   it('times out with HEALTH_CHECK_TIMEOUT naming the last answer', async () => {
     const probe = () => Promise.resolve(503);
     const promise = waitForHealthy({
