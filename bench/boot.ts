@@ -3,7 +3,7 @@
 // Two scenarios: a cold pull from the local registry, and the image already in the engine.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -47,6 +47,8 @@ if (!['on', 'off'].includes(AGAINST_COMPILE_CACHE))
   throw new Error('--against-compile-cache must be on or off');
 // BENCH_CPU_PROF=1: a V8 CPU profile of every agent run in /tmp/taupage-bench-prof (why a target is missed).
 const CPU_PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : [];
+// BENCH_NODE_ARGS='--flag …': extra Node/V8 flags for every agent run (e.g. --log-function-events).
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 
 // Everything we start, so that Ctrl-C or an error never leaves a process, container or dir behind.
 const children = new Set<ChildProcess>();
@@ -195,6 +197,7 @@ health_check_path: /health
   if (cache !== undefined) await cp(cache, join(dir, 'compile-cache'), { recursive: true });
   const argv = [
     ...CPU_PROF,
+    ...NODE_ARGS,
     join(bundle, 'taupage.mjs'),
     'agent',
     '--imds-url',
@@ -497,7 +500,10 @@ async function primeCompileCache(): Promise<string> {
   tempDirs.add(dir);
   // One cache for both bundles: entries are keyed by each module's absolute path.
   for (const bundle of ['dist', ...(args.against === undefined ? [] : [args.against])]) {
-    execFileSync(AGENT_NODE, ['ami/files/prime-compile-cache.mjs', bundle], {
+    // Each build primed by its own tree's script (a build of main next to its ami/), as its AMI would.
+    const own = join(bundle, '..', 'ami', 'files', 'prime-compile-cache.mjs');
+    const script = existsSync(own) ? own : 'ami/files/prime-compile-cache.mjs';
+    execFileSync(AGENT_NODE, [script, bundle], {
       env: { ...process.env, NODE_COMPILE_CACHE: dir },
       stdio: 'ignore',
     });

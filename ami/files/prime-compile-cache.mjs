@@ -9,10 +9,11 @@
 // starts it: the cache is keyed by each module's absolute path and content, Node's version and
 // V8's flags. At boot the agent reads the cache (systemd/taupage.service): every module is a hit,
 // nothing is written. bench/boot primes its own cache with this script the same way.
-import { getCompileCacheDir } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { flushCompileCache, getCompileCacheDir } from 'node:module';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const [dir] = process.argv.slice(2);
 if (dir === undefined || getCompileCacheDir() === undefined) {
@@ -24,6 +25,16 @@ const chunks = readdirSync(join(bundle, 'chunks'))
   .filter((name) => name.endsWith('.mjs'))
   .sort();
 for (const chunk of chunks) await import(pathToFileURL(join(bundle, 'chunks', chunk)).href);
+// Then every function of every module into the cache, not only each module's top level
+// (eager-compile-cache.mjs). It rewrites the files Node wrote: flushed first, at the exit that
+// taupage.mjs's CLI ends with; the same Node flags, so the same cache directory.
+const modules = [...chunks.map((chunk) => join(bundle, 'chunks', chunk)), join(bundle, 'taupage.mjs')];
+process.once('exit', () => {
+  flushCompileCache();
+  const eager = fileURLToPath(new URL('eager-compile-cache.mjs', import.meta.url));
+  const flags = [...process.execArgv, '--experimental-vm-modules', '--no-warnings'];
+  execFileSync(process.execPath, [...flags, eager, getCompileCacheDir(), ...modules], { stdio: 'inherit' });
+});
 // The entry point runs the CLI with process.argv and exits: last.
 console.log(`compile cache ${getCompileCacheDir()}: ${String(chunks.length)} chunks and taupage.mjs`);
 process.argv = [process.argv[0] ?? 'node', join(bundle, 'taupage.mjs'), 'version'];

@@ -24,6 +24,7 @@ import { agentNodeLock } from '../../scripts/agent-node.mjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ImdsEmulator } from '../emulators/imds-emulator.js';
 import { KmsEmulator } from '../emulators/kms-emulator.js';
+import { AGENT_SERVICE_NODE_FLAGS } from '../support/agent-process.js';
 import { env, eventually, freePort } from '../support/test-env.js';
 
 const run = promisify(execFile);
@@ -309,6 +310,38 @@ describe('the AMI image (packer build -only=docker.local)', () => {
     expect(node).toBe(`v${agentNodeLock().version}`);
     const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     expect(version).toMatch(new RegExp(`^taupage ${pkg.version.replaceAll('.', '\\.')} `));
+  });
+  // The primed cache holds every function (ami/files/eager-compile-cache.mjs): a payload V8 would
+  // reject (wrong flag hash, header) costs nothing visible but the boot's speed, so it is checked
+  // here: every chunk loaded with the unit's node flags, and Node's debug log says "accepted".
+  it('has a compile cache that V8 accepts for every chunk, with the node flags of the unit', async () => {
+    const script = [
+      'import { readdirSync } from "node:fs";',
+      'for (const f of readdirSync("/opt/taupage/chunks"))',
+      '  if (f.endsWith(".mjs")) await import("/opt/taupage/chunks/" + f);',
+    ].join('\n');
+    const out = await docker(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-e',
+      'NODE_COMPILE_CACHE=/opt/taupage/compile-cache',
+      '-e',
+      'NODE_DEBUG_NATIVE=COMPILE_CACHE',
+      '--entrypoint',
+      '/bin/sh',
+      imageId,
+      '-c',
+      `/usr/local/bin/node ${AGENT_SERVICE_NODE_FLAGS.join(' ')} --input-type=module -e '${script}' 2>&1`,
+    );
+    const verdicts = [...out.matchAll(/V8 code cache for ESM (\S+) was (\w+)/g)].map(([, file, verdict]) => ({
+      file,
+      verdict,
+    }));
+    const chunks = verdicts.filter(({ file }) => file?.includes('/opt/taupage/chunks/'));
+    expect(chunks.length).toBeGreaterThan(10);
+    expect(chunks.filter(({ verdict }) => verdict !== 'accepted')).toEqual([]);
   });
 });
 
