@@ -428,6 +428,31 @@ function report(
   return checks.map(([name, value, target]) => ({ name, value, target, pass: value <= target }));
 }
 
+/**
+ * With --against: the median of the per-iteration differences (dist/ − --against). The two agents
+ * of one iteration run seconds apart, so drift in the machine's load (other benches, tests) that
+ * moves the medians of a whole scenario by ±100 ms cancels out in each pair.
+ */
+function pairedDifferences(scenarioName: string, agent: Sample[], against: Sample[]): void {
+  const rows: [string, (s: Sample) => number | undefined][] = [
+    ['user data → healthy', (s) => s.totalMs],
+    ['process start → status ready', (s) => s.startupMs],
+    ['CPU time until status ready', (s) => s.readyCpuMs],
+    ['CPU time until boot completed', (s) => s.cpuMs],
+    ['idle RSS after boot (MB)', (s) => s.rssMB],
+  ];
+  console.log(
+    `\n== ${scenarioName}: dist/ − --against, median of the ${String(agent.length)} per-iteration differences ==`,
+  );
+  for (const [name, pick] of rows) {
+    const diffs = agent.map((a, i) => (pick(a) ?? NaN) - (pick(against[i] ?? a) ?? NaN));
+    const wins = diffs.filter((d) => d < 0).length;
+    console.log(
+      `${name.padEnd(40)}${median(diffs).toFixed(1).padStart(9)}   (dist/ lower in ${String(wins)} of ${String(diffs.length)})`,
+    );
+  }
+}
+
 async function cleanup(): Promise<void> {
   await Promise.all([...children].map(stopChild));
   await Promise.all([...containers].map(removeContainer));
@@ -469,6 +494,7 @@ async function main(kms: KmsEmulator): Promise<void> {
         agent: runs.against,
         baseline: runs.baseline,
       });
+      pairedDifferences(name, runs.agent, runs.against);
     }
   }
   // The issue's last target needs log load: bench/logs measures it (its "agent peak RSS" line).
