@@ -29,11 +29,12 @@ import type { SupervisorOutcome } from './supervisor.js';
 /** systemctl poweroff only queues a job: a few seconds at most. */
 const POWER_OFF_TIMEOUT_MS = 10_000;
 
-/** The adapters that pull in big libraries (dockerode, the AWS SDK), loaded after the status endpoint is up. */
-export type HeavyAdapters = Pick<
-  BootDependencies,
-  'runtime' | 'secretDecrypter' | 'registries' | 'loadBalancerHealth'
-> & {
+/**
+ * The adapters that pull in big libraries (dockerode, the AWS SDK): they load after the status
+ * endpoint is up, alongside the boot's first steps (imds, config), and the boot waits for them
+ * only where it first calls one (see deferredAdapters).
+ */
+export type HeavyAdapters = Pick<BootDependencies, 'runtime' | 'secretDecrypter'> & {
   readonly containerStats?: ContainerStats;
   /** Docker's event stream; undefined: the supervisor only re-inspects. */
   readonly containerEvents?: ContainerEvents;
@@ -101,11 +102,14 @@ export class Agent {
     let stopRequestedAt: number | undefined;
     signal.addEventListener('abort', () => (stopRequestedAt = this.#clock.now()), { once: true });
     if (!(await this.#endpoints.openStatus())) return ExitCode.Failure;
-    const operator = await this.#endpoints.openMetrics();
+    // /metrics (prom-client) and then the heavy adapters load while the boot's first steps wait
+    // for IMDS and write the config: not in front of them (issue 16, the boot's critical path).
+    const operatorLoading = this.#endpoints.openMetrics();
     this.#deps.audit?.start(signal);
     this.#deps.audit?.record('agent.boot', { version: VERSION.version, commit: VERSION.commit });
 
-    const booted = await this.#boot(operator, signal);
+    const booted = await this.#boot(operatorLoading, signal);
+    const operator = await operatorLoading;
     let exitCode = 'exitCode' in booted ? booted.exitCode : ExitCode.Ok;
     let outcome: SupervisorOutcome;
     if ('result' in booted) {
@@ -128,14 +132,21 @@ export class Agent {
   }
 
   /** The boot and what follows a good one; a failed boot becomes the exit code, a terminal one is signalled (FAILURE). */
-  async #boot(operator: OperatorSurface | undefined, signal: AbortSignal): Promise<Booted> {
+  async #boot(operatorLoading: Promise<OperatorSurface | undefined>, signal: AbortSignal): Promise<Booted> {
     const { state } = this.#deps;
-    try {
+    const adaptersLoading = operatorLoading.then(async (operator) => {
       const adapters = await this.#deps.loadAdapters(operator?.agentMetrics);
       this.#adapters = adapters;
       operator?.onAdapters(adapters);
+      return adapters;
+    });
+    // A failure to load surfaces where the boot first needs an adapter (kms, pull), or below.
+    adaptersLoading.catch(() => undefined);
+    try {
       const hooks = this.#services.bootHooks(this.#deps.hooks);
-      const result = await boot({ ...this.#deps, ...adapters, hooks }, signal);
+      const result = await boot({ ...this.#deps, ...deferredAdapters(adaptersLoading), hooks }, signal);
+      const adapters = await adaptersLoading;
+      const operator = await operatorLoading;
       // The boot is done here; what follows (signals, log shipping, background tasks) is not part of it.
       const timeline = state.timeline;
       this.#log.info(
@@ -223,4 +234,31 @@ export class Agent {
     );
     this.#log.info('Stopped');
   }
+}
+
+/**
+ * The boot's view of adapters still loading: each call waits for them, so the steps before the
+ * first call (imds, config) run meanwhile.
+ */
+function deferredAdapters(
+  loading: Promise<HeavyAdapters>,
+): Pick<BootDependencies, 'runtime' | 'secretDecrypter'> {
+  const runtime = async () => (await loading).runtime;
+  return {
+    runtime: {
+      imageExists: async (image, signal) => (await runtime()).imageExists(image, signal),
+      pullImage: async (image, options) => (await runtime()).pullImage(image, options),
+      findContainer: async (name, signal) => (await runtime()).findContainer(name, signal),
+      createContainer: async (spec, signal) => (await runtime()).createContainer(spec, signal),
+      startContainer: async (id, signal) => (await runtime()).startContainer(id, signal),
+      inspectContainer: async (id, signal) => (await runtime()).inspectContainer(id, signal),
+      stopContainer: async (id, timeoutSeconds, signal) =>
+        (await runtime()).stopContainer(id, timeoutSeconds, signal),
+      removeContainer: async (id, signal) => (await runtime()).removeContainer(id, signal),
+    },
+    secretDecrypter: (identity) => ({
+      decrypt: async (ciphertext, signal, context) =>
+        (await loading).secretDecrypter(identity).decrypt(ciphertext, signal, context),
+    }),
+  };
 }

@@ -66,11 +66,6 @@ export async function composeAgent(
           : instrumentDecrypter(secretDecrypter(identity), metrics),
       containerStats: new DockerodeContainerStats(),
       containerEvents: new DockerodeContainerEvents(),
-      // ECR logins and the load balancer gate exist only on EC2 (they need the instance role).
-      ...(platform.registries === undefined ? {} : { registries: platform.registries }),
-      ...(platform.loadBalancerHealth === undefined
-        ? {}
-        : { loadBalancerHealth: platform.loadBalancerHealth }),
     };
   };
 
@@ -135,6 +130,9 @@ export async function composeAgent(
       },
     },
     lifecycleAction: platform.lifecycleAction,
+    // ECR logins and the load balancer gate exist only on EC2 (they need the instance role).
+    ...(platform.registries === undefined ? {} : { registries: platform.registries }),
+    ...(platform.loadBalancerHealth === undefined ? {} : { loadBalancerHealth: platform.loadBalancerHealth }),
     ...(audit === undefined ? {} : { audit }),
     hooks,
     metadata: metadata.instance,

@@ -181,6 +181,38 @@ describe('Agent', () => {
     await expect(fetch(status ?? 'http://127.0.0.1:1/')).rejects.toThrow();
   });
 
+  // Issue 16: dockerode and the AWS SDK clients load while IMDS answers and the config is parsed,
+  // not before the boot starts: the imds and config steps do not wait for them.
+  it('runs the imds and config steps while the heavy adapters are still loading', async () => {
+    const { deps, state } = setup({ userData: userData() });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const loadAdapters = deps.loadAdapters;
+    const slow = new Agent({
+      ...deps,
+      loadAdapters: async (metrics) => {
+        await gate;
+        return loadAdapters(metrics);
+      },
+    });
+    const controller = new AbortController();
+    const running = slow.run(controller.signal);
+    await eventually(
+      () =>
+        Promise.resolve(
+          state.timeline.steps.find((step) => step.name === 'config')?.durationMs !== undefined
+            ? true
+            : undefined,
+        ),
+      'the config step, done before the adapters are loaded',
+    );
+    expect(state.bootState).not.toBe('succeeded');
+    release();
+    await eventually(() => Promise.resolve(state.bootState === 'succeeded' ? true : undefined), 'the boot');
+    controller.abort();
+    expect(await running).toBe(ExitCode.Ok);
+  });
+
   it('does not hold the after-boot work for a SUCCESS signal that is still retrying, and ends it at shutdown', async () => {
     const { agent, state, events, signals, started } = setup({ userData: userData(), signalHangs: true });
     const controller = new AbortController();
