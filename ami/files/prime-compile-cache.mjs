@@ -1,7 +1,8 @@
 // Fills Node's compile cache for the bundle in the directory given as the argument: every chunk
-// is imported (which also runs the bundled CommonJS modules each one wraps, so their functions
-// are compiled too), then taupage.mjs runs `version`. Node writes the V8 code cache of each
-// module at exit, into NODE_COMPILE_CACHE, which the caller sets.
+// is imported, then taupage.mjs runs `version`. Node writes the V8 code cache of each module at
+// exit, into NODE_COMPILE_CACHE, which the caller sets; that cache holds only what V8 compiled
+// before the module ran (its top level), so eager-compile-cache.mjs then rewrites each entry with
+// every function compiled (see there).
 //
 //   NODE_COMPILE_CACHE=/opt/taupage/compile-cache node prime-compile-cache.mjs /opt/taupage
 //
