@@ -23,5 +23,6 @@ describe('taupage.service as tests and benches read it', () => {
   it('reads the real unit', () => {
     expect(serviceNodeFlags(unit)).toContain('--max-semi-space-size=2');
     expect(serviceEnvironment(unit)).not.toHaveProperty('NODE_COMPILE_CACHE');
+    expect(serviceEnvironment(unit)).toHaveProperty('MALLOC_ARENA_MAX', '2');
   });
 });
