@@ -44,7 +44,7 @@ export interface HostDependencies {
   readonly applicationUser: string;
   /** IMDS in EC2 mode (subnet, public IPv4, termination notices); undefined in local mode. */
   readonly imds: HostMetadata | undefined;
-  /** croner, loaded on first use (not on the start-up path). */
+  /** node-cron, loaded on first use (not on the start-up path). */
   readonly loadScheduler: () => Promise<Scheduler>;
   readonly clock: Clock;
   readonly log: Logger;

@@ -69,7 +69,7 @@ export async function composeAgent(
     };
   };
 
-  // prom-client and croner load after the status endpoint is up, like dockerode and the SDK.
+  // prom-client and node-cron load after the status endpoint is up, like dockerode and the SDK.
   const loadOperator = lazy(async () => {
     const { createOperatorSurface } = await import('../metrics/operator-surface.js');
     return createOperatorSurface({
@@ -102,7 +102,7 @@ export async function composeAgent(
       metaDir: settings.metaDir,
       applicationUser: settings.applicationUser,
       imds: metadata.host,
-      loadScheduler: async () => (await import('../metrics/cron-scheduler.js')).cronScheduler,
+      loadScheduler: async () => (await import('../metrics/node-cron-scheduler.js')).nodeCronScheduler,
       clock,
       log,
       errors,

@@ -9,7 +9,7 @@ import { ContainerMetrics } from './container-metrics.js';
 import { EnhancedCloudWatchMetrics } from './enhanced-cloudwatch-metrics.js';
 import { readFilesystems } from './filesystem-collector.js';
 import { readMeminfo } from './meminfo-collector.js';
-import { cronScheduler } from './cron-scheduler.js';
+import { nodeCronScheduler } from './node-cron-scheduler.js';
 import { hostCollectors, PrometheusScrape } from './prometheus-scrape.js';
 
 /** The operator surface besides the status endpoint: Prometheus /metrics and CloudWatch. */
@@ -46,7 +46,7 @@ export interface OperatorSurfaceOptions {
 
 /**
  * Builds /metrics and enhanced CloudWatch metrics. The agent loads this module after its status
- * endpoint is up (prom-client and croner are not on the path to "status ready").
+ * endpoint is up (prom-client and node-cron are not on the path to "status ready").
  */
 export function createOperatorSurface(options: OperatorSurfaceOptions): OperatorSurface {
   const { state, log, cloudwatch } = options;
@@ -91,7 +91,7 @@ export function createOperatorSurface(options: OperatorSurfaceOptions): Operator
               const { AwsCloudWatchPublisher } = await import('./aws-cloudwatch-publisher.js');
               return new AwsCloudWatchPublisher({ region: identity.region, endpoint: cloudwatch.endpoint });
             },
-            scheduler: cronScheduler,
+            scheduler: nodeCronScheduler,
             clock: systemClock,
             log: log.child({ component: 'cloudwatch' }),
             state,

@@ -8,7 +8,7 @@ export interface ScheduleOptions {
   readonly offsetMs?: number;
 }
 
-/** Port: runs a job on a cron schedule (croner in production, a manual trigger in tests). */
+/** Port: runs a job on a cron schedule (node-cron in production, a manual trigger in tests). */
 export interface Scheduler {
   schedule(expression: string, job: () => Promise<void>, options?: ScheduleOptions): { stop(): void };
 }
@@ -23,7 +23,7 @@ export function scheduleSpreadMs(intervalSeconds: number, random: () => number =
 }
 
 /**
- * A cron expression (six fields, seconds first, as croner reads them) for "every `seconds`". Intervals
+ * A cron expression (node-cron's six fields, seconds first) for "every `seconds`". Intervals
  * must divide a minute or an hour evenly, so rounds stay aligned to the clock like cron's.
  */
 export function everySeconds(seconds: number): string {

@@ -45,7 +45,7 @@ beforeEach(() => {
   emulator.rejections.length = 0;
 });
 
-/** A scheduler the test triggers by hand: what croner would call every interval. */
+/** A scheduler the test triggers by hand: what node-cron would call every interval. */
 function manualScheduler(): Scheduler & {
   expression: string | undefined;
   offsetMs: number | undefined;

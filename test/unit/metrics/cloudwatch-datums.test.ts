@@ -136,7 +136,7 @@ describe('batchDatums (PutMetricData limits)', () => {
   });
 });
 
-describe('everySeconds (cron expressions, seconds first)', () => {
+describe('everySeconds (node-cron expressions)', () => {
   it('turns intervals into clock-aligned schedules and refuses ones that drift', () => {
     expect(everySeconds(60)).toBe('0 * * * * *');
     expect(everySeconds(300)).toBe('0 */5 * * * *');
