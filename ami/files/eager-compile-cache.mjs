@@ -5,9 +5,10 @@
 // the code V8 compiled eagerly (the top level) and nothing of the functions it compiles lazily on
 // their first call: the bundled CommonJS modules (the AWS SDK, dockerode) are such functions
 // (esbuild's __commonJS/__esm wrappers), and so is all of our code. Compiling them at every boot
-// cost ~30 ms of CPU until "Boot completed" (bench/boot, issue 16); the price is ~7 MB more idle
-// RSS (the bytecode of functions the boot never calls: V8 flushes unused bytecode only after
-// several full GCs). Here each module is compiled again with V8's --no-lazy (every function
+// cost ~30 ms of CPU until "Boot completed" (bench/boot, issue 16); the price is more idle RSS
+// (the bytecode of functions the boot never calls: V8 flushes unused bytecode only after several
+// full GCs), which is why the caller passes only the entry point and the small chunks. Here each
+// module given is compiled again with V8's --no-lazy (every function
 // compiled), the flag is restored, and the code cache of that compilation replaces the payload of
 // Node's cache file. V8 accepts it at boot: a code cache is checked against V8's version, its
 // flags at serialization (restored before), and the source's length; Node's file header against
