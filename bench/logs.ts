@@ -3,12 +3,13 @@
 // awslogs log driver ship them to the same CloudWatch Logs emulator, from the same dockerd.
 // See bench/README.md.
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { CloudWatchLogsEmulator } from '../test/emulators/cloudwatch-logs-emulator.js';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
+import { FIRST_DELIVERY_SPREAD_MS } from '../src/logs/aws-cloudwatch-logs-destination.js';
 import { AgentProcess } from '../test/support/agent-process.js';
 import { freePort } from '../test/support/test-env.js';
 import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
@@ -54,6 +55,8 @@ interface Result {
   readonly bootCpuSeconds?: number;
   /** cpuSeconds split into user and system time (the system part is mostly file and socket I/O). */
   readonly cpuUserSeconds?: number;
+  /** taupage only: cpuSeconds per thread name (see threadCpu). */
+  readonly cpuByThread?: Readonly<Record<string, number>>;
   /** The agent's RSS once it is ready to ship, before the lines (its boot's modules and heap). */
   readonly idleRssMb?: number;
   readonly cpuSystemSeconds?: number;
@@ -84,6 +87,32 @@ async function cpuTimes(pid: number): Promise<{ user: number; system: number }> 
 
 function round2(n: number): number {
   return Math.round(n * 100) / 100;
+}
+
+/**
+ * CPU seconds per thread name (`/proc/<pid>/task/<tid>/stat`): the main thread ("node"), libuv's
+ * pool ("libuv-worker": file I/O, fdatasync), V8's helpers ("V8 DefaultWorke": GC, compiler).
+ */
+async function threadCpu(pid: number): Promise<Record<string, number>> {
+  const byName: Record<string, number> = {};
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const tid of tasks) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+    if (stat === '') continue;
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    byName[name] = (byName[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  }
+  return byName;
+}
+
+function cpuDelta(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, seconds] of Object.entries(after)) {
+    const d = round2(seconds - (before[name] ?? 0));
+    if (d > 0) delta[name] = d;
+  }
+  return delta;
 }
 
 async function peakRssMb(pid: number): Promise<number> {
@@ -269,6 +298,16 @@ async function shippingReady(agent: AgentProcess): Promise<void> {
   }
 }
 
+/**
+ * The CloudWatch destination's first delivery waits a random offset of up to
+ * FIRST_DELIVERY_SPREAD_MS from the pipeline's start (a fleet's CreateLogStream calls spread,
+ * once per boot): the lines go once it is over, so that the runs measure shipping, not a random
+ * 0–5 s wait (the awslogs driver, too, creates its stream before the go).
+ */
+async function firstDeliverySpread(): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, FIRST_DELIVERY_SPREAD_MS + 100));
+}
+
 /** Waits until the agent has started `name`; returns its start time (ms since the epoch). */
 async function containerStarted(daemon: PrivateDockerd, name: string, agent: AgentProcess): Promise<number> {
   const deadline = Date.now() + 120_000;
@@ -308,17 +347,20 @@ async function runTaupage(
   try {
     await containerStarted(daemon, name, agent);
     await shippingReady(agent);
+    await firstDeliverySpread();
     // The agent's boot is done: dockerd's peak from here is the log driver's.
     await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
     const idleRss = await rssMb(daemon.pid);
     const agentIdleRss = await rssMb(agent.pid);
     const times0 = await cpuTimes(agent.pid);
+    const threads0 = await threadCpu(agent.pid);
     const bootCpu = times0.user + times0.system;
     const cpu0 = bootCpu;
     const dockerd0 = await cpuSeconds(daemon.pid);
     const t0 = await go(daemon.docker.getContainer(name));
     const t1 = await waitForAll(emulator, group);
     const times1 = await cpuTimes(agent.pid);
+    const threads1 = await threadCpu(agent.pid);
     const cpu = times1.user + times1.system - cpu0;
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
     const peak = await peakRssMb(agent.pid);
@@ -337,6 +379,7 @@ async function runTaupage(
       cpuSeconds: cpu,
       cpuUserSeconds: round2(times1.user - times0.user),
       cpuSystemSeconds: round2(times1.system - times0.system),
+      cpuByThread: cpuDelta(threads1, threads0),
       bootCpuSeconds: bootCpu,
       ...optional('memoryPeaksMb', memoryPeaks),
       peakRssMb: Math.round(peak),
@@ -382,6 +425,7 @@ async function runKillRestart(
   try {
     await containerStarted(daemon, name, first);
     await shippingReady(first);
+    await firstDeliverySpread();
     const t0 = await go(daemon.docker.getContainer(name));
     while (emulator.events(group, STREAM).length < LINES / 2) await new Promise((r) => setTimeout(r, 5));
     first.signal('SIGKILL');
@@ -579,6 +623,8 @@ async function main(): Promise<void> {
     for (const r of results) console.log(row(r));
     for (const r of taupageRuns)
       if (r.memoryPeaksMb) console.log(`${r.shipper} memory peaks MB: ${JSON.stringify(r.memoryPeaksMb)}`);
+    for (const r of taupageRuns)
+      if (r.cpuByThread) console.log(`${r.shipper} agent CPU s by thread: ${JSON.stringify(r.cpuByThread)}`);
     console.log('');
     console.log(`load average after each pair of runs: ${loads.join(' | ')}`);
     console.log(`medians, lines/s: taupage ${fmt(taupageRate)}, docker awslogs driver ${fmt(awslogsRate)}`);

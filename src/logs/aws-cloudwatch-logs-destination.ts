@@ -12,6 +12,7 @@ import { spreadOffset } from '../core/throttling.js';
 import {
   cloudWatchBatches,
   encodedPutLogEvents,
+  onePutLogEvents,
   putLogEventsHead,
   PUT_LOG_EVENTS_LIMITS,
   type CloudWatchEvent,
@@ -19,7 +20,7 @@ import {
 } from './cloudwatch-batches.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
 import type { LogRecord } from './log-record.js';
-import { indexRecords, type RecordBatch } from './spool-records.js';
+import { indexRecords, sameBytes, type RecordBatch } from './spool-records.js';
 
 /** Where one source's records go: the group from the config, the stream = the instance id. */
 export interface CloudWatchLogsRoute {
@@ -94,6 +95,8 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   readonly #clock: Clock;
   readonly #timeoutMs: number;
   readonly #firstCallSpreadMs: number;
+  /** Source (its JSON) → its route and request head; null: not shipped here. */
+  readonly #streamOfSource = new Map<string, (EncodedStream & { route: CloudWatchLogsRoute }) | null>();
   /** Routes (group NUL stream) whose stream CloudWatch said is missing: create before putting. */
   readonly #missing = new Set<string>();
 
@@ -121,7 +124,8 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   }
 
   /**
-   * Spool lines straight into request bodies (see encodedPutLogEvents); undefined when they
+   * Spool lines straight into request bodies: usually (one source, in order, one request) in
+   * one pass (onePutLogEvents), else through an index (encodedPutLogEvents); undefined when they
    * need decoding after all (not in chronological order, or not in the spool's encoding).
    */
   async #deliverEncoded(
@@ -129,13 +133,18 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     count: number,
     signal: AbortSignal,
   ): Promise<DeliveryResult | undefined> {
+    const one = onePutLogEvents(lines, count, (sourceJson) => this.#stream(sourceJson));
+    if (one !== undefined) {
+      const rejected =
+        one.body === undefined ? 0 : await this.#putBatch(one.stream.route, one.events, one.body, signal);
+      return { rejected: one.rejected + rejected };
+    }
     const index = indexRecords(lines, count);
     if (index === undefined) return undefined;
     const routes: CloudWatchLogsRoute[] = [];
     const streams: EncodedStream[] = [];
     const streamOfRoute = new Map<string, number>();
-    const streamOfSource = new Map<string, number>();
-    // Records of one source come in runs: its JSON is decoded once per run, not per record.
+    // Records of one source come in runs: its JSON is looked up once per run, not per record.
     let lastStart = -1;
     let lastEnd = -1;
     let lastStream = -1;
@@ -143,22 +152,16 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
       const start = index.sourceStart[n] as number;
       const end = index.sourceEnd[n] as number;
       if (lastStart >= 0 && sameBytes(lines, lastStart, lastEnd, start, end)) return lastStream;
-      const sourceJson = lines.toString('utf8', start, end);
-      let stream = streamOfSource.get(sourceJson);
-      if (stream === undefined) {
-        const route = this.#routes[JSON.parse(sourceJson) as string];
-        if (route === undefined) stream = -1;
-        else {
-          const key = `${route.logGroup}\u0000${route.logStream}`;
-          stream = streamOfRoute.get(key);
-          if (stream === undefined) {
-            stream = streams.length;
-            streamOfRoute.set(key, stream);
-            routes.push(route);
-            streams.push({ head: putLogEventsHead(route.logGroup, route.logStream) });
-          }
+      const found = this.#stream(lines.toString('utf8', start, end));
+      let stream = -1;
+      if (found !== undefined) {
+        const key = `${found.route.logGroup}\u0000${found.route.logStream}`;
+        stream = streamOfRoute.get(key) ?? streams.length;
+        if (stream === streams.length) {
+          streamOfRoute.set(key, stream);
+          routes.push(found.route);
+          streams.push(found);
         }
-        streamOfSource.set(sourceJson, stream);
       }
       lastStart = start;
       lastEnd = end;
@@ -176,6 +179,17 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
         signal,
       );
     return { rejected };
+  }
+
+  #stream(sourceJson: string): (EncodedStream & { route: CloudWatchLogsRoute }) | undefined {
+    let stream = this.#streamOfSource.get(sourceJson);
+    if (stream === undefined) {
+      const route = this.#routes[JSON.parse(sourceJson) as string];
+      stream =
+        route === undefined ? null : { route, head: putLogEventsHead(route.logGroup, route.logStream) };
+      this.#streamOfSource.set(sourceJson, stream);
+    }
+    return stream ?? undefined;
   }
 
   async #deliverRecords(records: readonly LogRecord[], signal: AbortSignal): Promise<DeliveryResult> {
@@ -363,13 +377,6 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
   #deadline(signal: AbortSignal): AbortSignal {
     return AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)]);
   }
-}
-
-/** Whether `bytes[aStart, aEnd)` and `bytes[bStart, bEnd)` are equal (short ranges: a loop). */
-function sameBytes(bytes: Buffer, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
-  if (aEnd - aStart !== bEnd - bStart) return false;
-  for (let i = 0; i < aEnd - aStart; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false;
-  return true;
 }
 
 function errorName(error: unknown): string {

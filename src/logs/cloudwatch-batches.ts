@@ -177,3 +177,107 @@ function putLogEventsBody(
   body[o++] = 0x7d;
   return body.subarray(0, o);
 }
+
+/** One request of one source's records, made in one pass (see onePutLogEvents). */
+export interface OnePutLogEvents<S> {
+  readonly stream: S;
+  readonly events: number;
+  /** Records with an empty message, left out (CloudWatch has no empty events). */
+  readonly rejected: number;
+  /** Undefined when every message was empty: nothing to send. */
+  readonly body: Buffer | undefined;
+}
+
+/**
+ * The usual delivery in one pass over the spool lines, without an index: every record is of the
+ * same routed source and has no file, the records are in chronological order and they fit one
+ * request. Each record's digits and message JSON are copied into the body as the line is
+ * scanned. `streamOf` gives the stream of a source (its JSON, quotes included), undefined when
+ * it is not shipped here. Returns undefined for anything else: the caller then takes
+ * indexRecords and encodedPutLogEvents, which make the same request.
+ */
+export function onePutLogEvents<S extends EncodedStream>(
+  lines: Buffer,
+  count: number,
+  streamOf: (sourceJson: string) => S | undefined,
+  limits: PutLogEventsLimits = PUT_LOG_EVENTS_LIMITS,
+): OnePutLogEvents<S> | undefined {
+  // The first record's source: `[digits,"source",`.
+  let i = 1;
+  while ((lines[i] as number) >= 0x30 && (lines[i] as number) <= 0x39) i++;
+  if (lines[0] !== 0x5b || i === 1 || lines[i] !== 0x2c || lines[i + 1] !== 0x22) return undefined;
+  const sourceStart = i + 1;
+  let sourceEnd = sourceStart + 1;
+  for (; sourceEnd < lines.length; sourceEnd++) {
+    const c = lines[sourceEnd];
+    if (c === 0x0a) return undefined;
+    if (c === 0x5c) sourceEnd++;
+    else if (c === 0x22) break;
+  }
+  sourceEnd++;
+  const sourceLength = sourceEnd - sourceStart;
+  const stream = streamOf(lines.toString('utf8', sourceStart, sourceEnd));
+  if (stream === undefined) return undefined;
+  const head = stream.head;
+  // Per event at most 26 bytes more than its spool line (which also has the source): enough.
+  const body = Buffer.allocUnsafe(head.length + 2 + lines.length + count * 26);
+  let o = head.copy(body, 0);
+  let events = 0;
+  let rejected = 0;
+  let bytes = 0;
+  let first = 0;
+  let last = 0;
+  let at = 0;
+  for (let n = 0; n < count; n++) {
+    const recordStart = at;
+    if (lines[at] !== 0x5b) return undefined;
+    i = at + 1;
+    let timestamp = 0;
+    for (let c = lines[i] as number; c >= 0x30 && c <= 0x39; c = lines[++i] as number)
+      timestamp = timestamp * 10 + (c - 0x30);
+    const digitsEnd = i;
+    if (digitsEnd === recordStart + 1 || lines[i] !== 0x2c) return undefined;
+    for (let k = 0; k < sourceLength; k++) if (lines[i + 1 + k] !== lines[sourceStart + k]) return undefined;
+    i += 1 + sourceLength;
+    if (lines[i] !== 0x2c || lines[i + 1] !== 0x22) return undefined;
+    const messageStart = i + 1;
+    let escaped = false;
+    for (i += 2; ; i++) {
+      const c = lines[i];
+      if (c === undefined || c === 0x0a) return undefined;
+      if (c === 0x22) break;
+      if (c === 0x5c) {
+        escaped = true;
+        i++;
+      }
+    }
+    const messageEnd = i + 1;
+    // `]\n`: a record with a file (a pattern source) goes the other way.
+    if (lines[messageEnd] !== 0x5d || lines[messageEnd + 1] !== 0x0a) return undefined;
+    at = messageEnd + 2;
+    if (messageEnd - messageStart === 2) {
+      rejected++;
+      continue;
+    }
+    if (events === 0) first = timestamp;
+    else if (timestamp < last || timestamp - first > limits.maxSpanMs) return undefined;
+    last = timestamp;
+    const size =
+      (escaped
+        ? Buffer.byteLength(JSON.parse(lines.toString('utf8', messageStart, messageEnd)) as string, 'utf8')
+        : messageEnd - messageStart - 2) + limits.eventOverheadBytes;
+    bytes += size;
+    if (bytes > limits.maxBatchBytes || events >= limits.maxEvents) return undefined;
+    if (events > 0) body[o++] = 0x2c;
+    o = copyBytes(EVENT_OPEN, 0, EVENT_OPEN.length, body, o);
+    o = copyBytes(lines, recordStart + 1, digitsEnd, body, o);
+    o = copyBytes(EVENT_MESSAGE, 0, EVENT_MESSAGE.length, body, o);
+    o = copyBytes(lines, messageStart, messageEnd, body, o);
+    body[o++] = 0x7d; // }
+    events++;
+  }
+  if (at !== lines.length) return undefined;
+  body[o++] = 0x5d; // ]
+  body[o++] = 0x7d;
+  return { stream, events, rejected, body: events === 0 ? undefined : body.subarray(0, o) };
+}

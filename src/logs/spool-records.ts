@@ -239,3 +239,16 @@ export function messageBytes(lines: Buffer, index: RecordIndex, n: number): numb
   if (index.escaped[n] === 0) return end - start - 2;
   return Buffer.byteLength(JSON.parse(lines.toString('utf8', start, end)) as string, 'utf8');
 }
+
+/** Whether `bytes[aStart, aEnd)` and `bytes[bStart, bEnd)` are equal (short ranges: a loop). */
+export function sameBytes(
+  bytes: Buffer,
+  aStart: number,
+  aEnd: number,
+  bStart: number,
+  bEnd: number,
+): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false;
+  for (let i = 0; i < aEnd - aStart; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false;
+  return true;
+}

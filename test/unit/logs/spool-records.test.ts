@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   cloudWatchBatches,
   encodedPutLogEvents,
+  onePutLogEvents,
   putLogEventsHead,
   type PutLogEventsLimits,
 } from '../../../src/logs/cloudwatch-batches.js';
@@ -229,5 +230,56 @@ describe('encodedPutLogEvents', () => {
       { timestamp: T + 1, source: 'application', message: 'earlier' },
     ];
     expect(actual(records)).toBeUndefined();
+  });
+});
+
+describe('onePutLogEvents (one source, in order, one request: one pass)', () => {
+  const stream = { head: putLogEventsHead('group "a"', 'i-1') };
+  const streamOf = (sourceJson: string): typeof stream | undefined =>
+    JSON.parse(sourceJson) === 'application' ? stream : undefined;
+  const limits: PutLogEventsLimits = {
+    maxBatchBytes: 2000,
+    eventOverheadBytes: 26,
+    maxEvents: 50,
+    maxSpanMs: 1000,
+  };
+  const app = (messages: readonly string[], step = 1): LogRecord[] =>
+    messages.map((message, i) => ({ timestamp: T + i * step, source: 'application', message }));
+
+  it('makes the request JSON.stringify would, escapes and UTF-8 included, and leaves out empty messages', () => {
+    const records = app([...MESSAGES, ...MESSAGES.map((m) => `${m} again`)]);
+    const result = onePutLogEvents(encode(records), records.length, streamOf, limits);
+    const events = records
+      .filter((r) => r.message !== '')
+      .map((r) => ({ timestamp: r.timestamp, message: r.message }));
+    expect(result?.stream).toBe(stream);
+    expect(result?.events).toBe(events.length);
+    expect(result?.rejected).toBe(1);
+    expect(JSON.parse(result?.body?.toString('utf8') ?? '')).toEqual({
+      logGroupName: 'group "a"',
+      logStreamName: 'i-1',
+      logEvents: events,
+    });
+  });
+
+  it('sends nothing when every message is empty', () => {
+    const result = onePutLogEvents(encode(app(['', ''])), 2, streamOf, limits);
+    expect(result).toEqual({ stream, events: 0, rejected: 2, body: undefined });
+  });
+
+  it('gives up (undefined) for anything that is not one request of one routed source in order', () => {
+    const one = (records: readonly LogRecord[]): unknown =>
+      onePutLogEvents(encode(records), records.length, streamOf, limits);
+    expect(one(app(['a', 'b']))).toBeDefined();
+    expect(one([...app(['a']), { timestamp: T + 1, source: 'other', message: 'b' }])).toBeUndefined();
+    expect(one([{ timestamp: T, source: 'other', message: 'b' }])).toBeUndefined();
+    expect(
+      one([...app(['a']), { timestamp: T, source: 'application', message: 'b', file: '/f' }]),
+    ).toBeUndefined();
+    expect(one(app(['a', 'b'], -1))).toBeUndefined(); // out of order
+    expect(one(app(['a', 'b'], 1001))).toBeUndefined(); // span
+    expect(one(app(Array.from({ length: 51 }, () => 'x')))).toBeUndefined(); // count
+    expect(one(app(['x'.repeat(1000), 'ü'.repeat(480)]))).toBeUndefined(); // UTF-8 bytes over 2000
+    expect(one(app(['x'.repeat(1000), 'y'.repeat(948)]))).toBeDefined(); // exactly 2000
   });
 });
