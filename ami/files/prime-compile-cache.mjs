@@ -12,7 +12,7 @@
 // nothing is written. bench/boot primes its own cache with this script the same way.
 import { execFileSync } from 'node:child_process';
 import { flushCompileCache, getCompileCacheDir } from 'node:module';
-import { readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -34,11 +34,15 @@ for (const chunk of chunks) await import(pathToFileURL(join(bundle, 'chunks', ch
 // "Boot completed" than this, for 5 MB more idle RSS). It rewrites the files Node wrote: flushed
 // first, at the exit that taupage.mjs's CLI ends with; the same Node flags, so the same cache
 // directory.
+// The chunks taupage.mjs names (its static imports, and the CLI it imports once the status
+// endpoint listens: our own code, most of the former entry point) are eager whatever their size.
 const EAGER_MAX_BYTES = 64 * 1024;
+const entry = readFileSync(join(bundle, 'taupage.mjs'), 'utf8');
+const named = new Set([...entry.matchAll(/["']\.\/chunks\/([^"']+\.mjs)["']/g)].map((match) => match[1]));
 const modules = [
   ...chunks
-    .map((chunk) => join(bundle, 'chunks', chunk))
-    .filter((file) => statSync(file).size < EAGER_MAX_BYTES),
+    .filter((chunk) => named.has(chunk) || statSync(join(bundle, 'chunks', chunk)).size < EAGER_MAX_BYTES)
+    .map((chunk) => join(bundle, 'chunks', chunk)),
   join(bundle, 'taupage.mjs'),
 ];
 process.once('exit', () => {

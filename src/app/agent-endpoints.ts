@@ -5,13 +5,14 @@ import type { Redactor } from '../core/redactor.js';
 import type { OperatorSurface } from '../metrics/operator-surface.js';
 import type { AgentState } from '../status/agent-state.js';
 import type { ErrorReporter } from '../status/error-reporter.js';
-import { healthChecks } from '../status/health-checks.js';
-import { statusDocument } from '../status/status-document.js';
-import { baseUrl, close, createStatusServer, listen } from '../status/status-server.js';
+import { baseUrl, close, listen } from '../status/status-server.js';
 import type { ShutdownWork } from './shutdown.js';
+import { openStatusEndpoint, type StatusEndpoint } from './status-endpoint.js';
 
 export interface AgentEndpointsDependencies {
   readonly statusListen: { readonly host: string; readonly port: number };
+  /** The status endpoint opened before the composition (cli/status-first.ts) at statusListen, if any. */
+  readonly statusEndpoint?: StatusEndpoint | undefined;
   /** Prometheus /metrics and CloudWatch (loaded after the status endpoint is up). */
   readonly loadOperator?: (() => Promise<OperatorSurface>) | undefined;
   readonly processStartedAt: number;
@@ -40,28 +41,20 @@ export class AgentEndpoints {
 
   /** False when the status endpoint cannot listen: the agent then exits (nothing to show). */
   async openStatus(): Promise<boolean> {
-    const { state, clock, log, statusListen } = this.#deps;
-    this.#status = createStatusServer({
-      status: () => statusDocument(state, clock.now()),
-      checks: () => healthChecks(state, clock.now()),
-      redactor: this.#deps.redactor,
-      now: () => clock.now(),
-      onRequest: (path, code) =>
-        this.#operator?.agentMetrics.statusRequests.inc({ path, code: String(code) }),
-    });
-    try {
-      const address = await listen(this.#status, statusListen.host, statusListen.port);
-      const url = `${baseUrl(address)}/status`;
-      state.endpointListening('status', url);
-      log.info(
-        { url, startupMs: Math.round(clock.now() - this.#deps.processStartedAt) },
-        'Status endpoint listening',
-      );
-      return true;
-    } catch (error) {
-      log.error({ err: error }, 'Cannot open the status endpoint');
+    const { state, clock, log, statusListen, redactor, processStartedAt } = this.#deps;
+    // Opened already (`taupage agent`), or tried and failed: then once more here, as without it.
+    let endpoint = this.#deps.statusEndpoint;
+    if (endpoint?.server === undefined)
+      endpoint = await openStatusEndpoint({ listen: statusListen, state, redactor, clock, processStartedAt });
+    if (endpoint.server === undefined) {
+      log.error({ err: endpoint.error }, 'Cannot open the status endpoint');
       return false;
     }
+    endpoint.onRequest = (path, code) =>
+      this.#operator?.agentMetrics.statusRequests.inc({ path, code: String(code) });
+    this.#status = endpoint.server;
+    log.info({ url: endpoint.url, startupMs: endpoint.startupMs }, 'Status endpoint listening');
+    return true;
   }
 
   /**

@@ -25,6 +25,7 @@ import {
 import { runShutdown, shutdownBudgets, shutdownDeadlineMs } from './shutdown.js';
 import { supervise } from './supervise.js';
 import type { SupervisorOutcome } from './supervisor.js';
+import type { StatusEndpoint } from './status-endpoint.js';
 
 /** systemctl poweroff only queues a job: a few seconds at most. */
 const POWER_OFF_TIMEOUT_MS = 10_000;
@@ -47,6 +48,8 @@ export interface AgentDependencies
   /** The heavy adapters, instrumented with the agent's metrics when /metrics is up. */
   readonly loadAdapters: (metrics: AgentMetrics | undefined) => Promise<HeavyAdapters>;
   readonly statusListen: { readonly host: string; readonly port: number };
+  /** The status endpoint, when it was opened before the composition (cli/status-first.ts). */
+  readonly statusEndpoint?: StatusEndpoint | undefined;
   /** Stop and remove the container on exit (local mode). */
   readonly removeContainerOnExit: boolean;
   readonly processStartedAt: number;

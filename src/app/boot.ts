@@ -23,17 +23,7 @@ import { formatDuration, type BootStepRecord } from '../status/boot-timeline.js'
 
 export { DOCKER_WAIT_POLICY, PULL_RETRY_POLICY, type RegistryAccess } from '../docker/ensure-image.js';
 
-/** The boot, in the order it runs. Each step is timed and reported (status, logs). */
-export const BOOT_STEPS = [
-  { name: 'imds', description: 'Read the instance identity and the user data' },
-  { name: 'config', description: 'Merge onto the AMI defaults, validate, write taupage.yaml' },
-  { name: 'kms', description: 'Decrypt aws:kms: values' },
-  { name: 'host', description: 'Prepare the host: sysctl, sysfs, routes, disks, app credentials' },
-  { name: 'pull', description: 'Make the Docker image available' },
-  { name: 'container', description: 'Create or start the application container' },
-  { name: 'health', description: 'Wait for the application health check' },
-  { name: 'loadbalancer', description: 'Wait until the load balancer routes to the instance' },
-] as const;
+export { BOOT_STEPS } from './boot-steps.js';
 
 /** Grace between SIGTERM and SIGKILL when `docker.stop_timeout` is not set (Docker's own default). */
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;

@@ -7,30 +7,34 @@ import { whenLoaded } from '../core/when-loaded.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { Redactor } from '../core/redactor.js';
 import { readDefaults } from '../config/load-config.js';
-import { AgentState } from '../status/agent-state.js';
 import { AgentErrorReporter } from '../status/error-reporter.js';
-import { BootTimeline } from '../status/boot-timeline.js';
-import { VERSION } from '../version.js';
 import { instrumentDecrypter, instrumentRuntime } from '../metrics/instrumented-ports.js';
 import { Agent, type HeavyAdapters } from './agent.js';
-import { BOOT_STEPS } from './boot.js';
 import { composeAgentAudit, composeBootHooks } from './compose-audit.js';
 import type { AgentSettings } from './settings.js';
 import { DEFAULT_HOST_PATHS } from '../docker/container-spec.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { platformFor } from './platform.js';
+import { adoptStatusFirst, initialAgentState, type StatusFirst } from './status-endpoint.js';
 
 /**
  * The composition root: builds the object graph once. What differs between EC2 and local mode
  * comes from the platform (ec2-platform.ts, local-platform.ts); the boot itself is the same.
+ * `statusFirst`: the state and status endpoint `taupage agent` opened before this loaded
+ * (cli/status-first.ts); kept when they are for these settings, else closed.
  */
 export async function composeAgent(
   settings: AgentSettings,
   processStartedAt: number,
+  statusFirst?: StatusFirst,
 ): Promise<{ agent: Agent; log: Logger }> {
   const clock = systemClock;
-  const redactor = new Redactor();
   const platform = platformFor(settings, clock);
+  const first = await adoptStatusFirst(statusFirst, platform.mode, {
+    host: settings.statusHost,
+    port: settings.statusPort,
+  });
+  const redactor = first?.redactor ?? new Redactor();
   const agentLog = platform.agentLog;
   const log = createLogger({
     level: settings.logLevel,
@@ -39,12 +43,7 @@ export async function composeAgent(
   });
   const metadata = platform.metadata({ clock, log });
 
-  const state = new AgentState(new BootTimeline(clock, BOOT_STEPS), {
-    version: VERSION.version,
-    commit: VERSION.commit,
-    mode: platform.mode,
-    startedAt: new Date(processStartedAt).toISOString(),
-  });
+  const state = first?.state ?? initialAgentState(clock, platform.mode, processStartedAt);
   if (agentLog !== undefined) state.agentLogBuffered(() => agentLog.status());
   const audit =
     settings.audit === undefined ? undefined : await composeAgentAudit(settings.audit, { clock, log, state });
@@ -202,6 +201,7 @@ export async function composeAgent(
       ...(settings.mutableTags === undefined ? {} : { mutableTags: settings.mutableTags }),
     },
     statusListen: { host: settings.statusHost, port: settings.statusPort },
+    statusEndpoint: first?.endpoint,
     removeContainerOnExit: platform.removeContainerOnExit,
     hostPower: platform.hostPower(log),
     hostBootedAt: () => Promise.resolve(bootStartedAt),

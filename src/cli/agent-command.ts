@@ -7,12 +7,17 @@ import { addIntegrationOptions } from './integration-options.js';
 import { ec2Settings, localSettings, type AgentOptions, type LocalOptions } from './agent-settings.js';
 import type { CliIo } from './output.js';
 import { runAgent } from './run-agent.js';
+import type { StatusFirst } from '../app/status-endpoint.js';
 
-/** `taupage agent` (what systemd starts) and `taupage local` (the same boot off EC2). Flags: agent-options.ts. */
+/**
+ * `taupage agent` (what systemd starts) and `taupage local` (the same boot off EC2). Flags:
+ * agent-options.ts; `statusFirst`: the agent's status endpoint, when main.ts opened it already.
+ */
 export function registerAgentCommands(
   program: Command,
   io: CliIo,
   setExitCode: (code: number) => void,
+  statusFirst?: StatusFirst,
 ): void {
   addCommonOptions(
     addAgentOptions(
@@ -23,7 +28,7 @@ export function registerAgentCommands(
     DEFAULTS.metaDir,
     DEFAULTS.defaultsFile,
   ).action(async (options: AgentOptions) => {
-    setExitCode(await runAgent(ec2Settings(options), io));
+    setExitCode(await runAgent(ec2Settings(options), io, process, statusFirst));
   });
 
   const local = program

@@ -7,6 +7,7 @@ import { SSH_ACCESS_DEFAULTS } from '../ssh/create-ssh-access.js';
 import { DEFAULT_INSTANCE_USER_HOMES, DEFAULT_ROOT_KEYS_TMPFS_FILE } from '../ssh/configure-host-ssh.js';
 import { mutableTagsOption } from './mutable-tags-option.js';
 import { sshdPidFileOption, sshdRuntimeDirOption } from './ssh-access-command.js';
+import { STATUS_ALLOW_OFFHOST_OPTION, STATUS_LISTEN_OPTION } from './status-first.js';
 
 // Every flag of `taupage agent` and `taupage local`, in one place (each also a TAUPAGE_*
 // environment variable); agent-settings.ts types their values and turns them into AgentSettings.
@@ -28,17 +29,14 @@ export function addCommonOptions(
         .default(metaDir),
     )
     .addOption(
-      new Option('--status-listen <host:port>', 'status endpoint address (port 0 picks a free one)')
-        .env('TAUPAGE_STATUS_LISTEN')
-        .default(DEFAULTS.statusListen),
+      new Option(STATUS_LISTEN_OPTION.flags, STATUS_LISTEN_OPTION.description)
+        .env(STATUS_LISTEN_OPTION.env)
+        .default(STATUS_LISTEN_OPTION.default),
     )
     .addOption(
-      new Option(
-        '--status-allow-offhost',
-        'allow --status-listen on a non-loopback address (the status shows instance details)',
-      )
-        .env('TAUPAGE_STATUS_ALLOW_OFFHOST')
-        .default(false),
+      new Option(STATUS_ALLOW_OFFHOST_OPTION.flags, STATUS_ALLOW_OFFHOST_OPTION.description)
+        .env(STATUS_ALLOW_OFFHOST_OPTION.env)
+        .default(STATUS_ALLOW_OFFHOST_OPTION.default),
     )
     .addOption(
       new Option('--metrics-listen <host:port|off>', 'Prometheus /metrics address (node_exporter names)')

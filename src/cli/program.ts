@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../core/exit-codes.js';
+import type { StatusFirst } from '../app/status-endpoint.js';
 import { VERSION } from '../version.js';
 import { registerAgentCommands } from './agent-command.js';
 import { registerAuditCommand } from './audit-command.js';
@@ -10,8 +11,11 @@ import { registerSshAccessCommand } from './ssh-access-command.js';
 import { registerStatusCommand } from './status-command.js';
 import { registerValidateCommand } from './validate-command.js';
 
-/** Builds the `taupage` command line. Returns the exit code; never throws, never exits. */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+/**
+ * Builds the `taupage` command line. Returns the exit code; never throws, never exits.
+ * `statusFirst`: the status endpoint main.ts opened for `taupage agent` (cli/status-first.ts).
+ */
+export async function runCli(argv: readonly string[], io: CliIo, statusFirst?: StatusFirst): Promise<number> {
   let exitCode: number = ExitCode.Ok;
   const setExitCode = (code: number): void => {
     exitCode = code;
@@ -23,7 +27,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     .exitOverride();
   program.configureHelp({ sortSubcommands: false });
 
-  registerAgentCommands(program, io, setExitCode);
+  registerAgentCommands(program, io, setExitCode, statusFirst);
   registerPlanCommand(program, io, setExitCode);
   registerValidateCommand(program, io, setExitCode);
   registerSchemaCommand(program, io, setExitCode);

@@ -2,6 +2,7 @@ import { ExitCode } from '../core/exit-codes.js';
 import type { Logger } from '../core/logger.js';
 import { composeAgent } from '../app/compose.js';
 import type { AgentSettings } from '../app/settings.js';
+import type { StatusFirst } from '../app/status-endpoint.js';
 import type { CliIo } from './output.js';
 
 /** The part of `process` the edge uses: signals in, a hard exit out (tests pass their own). */
@@ -43,14 +44,18 @@ export function onShutdownSignals(
   };
 }
 
-/** Composes the agent, runs it until a signal, and returns its exit code (main.ts exits with it). */
+/**
+ * Composes the agent, runs it until a signal, and returns its exit code (main.ts exits with it).
+ * `statusFirst`: the status endpoint main.ts opened before the CLI loaded (cli/status-first.ts).
+ */
 export async function runAgent(
   settings: AgentSettings,
   io: CliIo,
   edge: ProcessEdge = process,
+  statusFirst?: StatusFirst,
 ): Promise<number> {
-  const startedAt = Date.now() - Math.round(process.uptime() * 1000);
-  const { agent, log } = await composeAgent(settings, startedAt);
+  const startedAt = statusFirst?.processStartedAt ?? Date.now() - Math.round(process.uptime() * 1000);
+  const { agent, log } = await composeAgent(settings, startedAt, statusFirst);
   const controller = new AbortController();
   const release = onShutdownSignals(edge, controller, () => agent.shutdownDeadlineMs, log);
   try {
