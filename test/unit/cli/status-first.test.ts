@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, relative, resolve } from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULTS, isLoopback, parseListen } from '../../../src/app/settings.js';
@@ -62,5 +64,51 @@ describe('agentStatusListen: the status address of `taupage agent`, before the f
     expect(agentStatusListen(['agent', '--', '--status-listen', '127.0.0.1:5'], {})).toEqual(
       parseListen(DEFAULTS.statusListen),
     );
+  });
+});
+
+describe('what loads before the status endpoint listens', () => {
+  /** The modules src/main.ts loads before its first import(): static, non-type imports, followed. */
+  async function staticGraph(entry: string): Promise<string[]> {
+    const seen = new Set<string>();
+    const visit = async (file: string): Promise<void> => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = await readFile(file, 'utf8');
+      for (const match of source.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?from\s+'([^']+)';/gms)) {
+        const specifier = match[1] ?? '';
+        if (specifier.startsWith('.')) await visit(resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
+        else seen.add(specifier);
+      }
+    };
+    await visit(resolve('src', entry));
+    return [...seen].map((file) => (file.startsWith('/') ? relative(resolve('src'), file) : file)).sort();
+  }
+
+  it('is node:http, the status room and a few core modules: no commander, pino, config or boot', async () => {
+    expect(await staticGraph('main.ts')).toEqual([
+      'app/boot-steps.ts',
+      'app/settings.ts',
+      'app/status-endpoint.ts',
+      'cli/output.ts',
+      'cli/status-first.ts',
+      'core/clock.ts',
+      'core/errors.ts',
+      'core/exit-codes.ts',
+      'core/redactor.ts',
+      'core/secret.ts',
+      'health/application-health.ts',
+      'main.ts',
+      'node:http',
+      'node:util',
+      'status/agent-state.ts',
+      'status/boot-timeline.ts',
+      'status/health-checks.ts',
+      'status/rate-limiter.ts',
+      'status/status-document.ts',
+      'status/status-page.ts',
+      'status/status-server.ts',
+      'version.ts',
+    ]);
   });
 });
