@@ -168,7 +168,7 @@ interface Sample {
   heapUsedMB?: number; // V8 heap used and allocated (nodejs_heap_size_*_bytes from its /metrics), same time
   heapTotalMB?: number;
   cpuMs?: number; // agent: user + system CPU time of the process when "Boot completed" arrived
-  readyCpuMs?: number; // the same when "Status endpoint listening" arrived
+  readyCpuMs?: number; // the same at listen (the line's startupCpuMs), else when "Status endpoint listening" arrived
 }
 
 /** User + system CPU time of a process so far, in ms (/proc/<pid>/stat, 10 ms ticks). */
@@ -254,7 +254,7 @@ health_check_path: /health
         // BENCH_TRACE=1: every agent log line with the ms since the spawn, to see where time goes.
         if (process.env.BENCH_TRACE)
           process.stderr.write(`    +${(now - t0).toFixed(0).padStart(5)} ms ${line.slice(0, 160)}\n`);
-        let record: { msg?: string; url?: string; startupMs?: number } = {};
+        let record: { msg?: string; url?: string; startupMs?: number; startupCpuMs?: number } = {};
         try {
           record = JSON.parse(line) as typeof record;
         } catch {
@@ -262,7 +262,9 @@ health_check_path: /health
         }
         if (record.msg === 'Status endpoint listening') {
           startupMs = record.startupMs ?? NaN;
-          readyCpuMs = cpuTimeMs(proc.pid);
+          // The line comes once the agent has loaded (after its endpoint listens): the agent's own
+          // figure at listen when it gives one, else /proc now (builds before it did).
+          readyCpuMs = record.startupCpuMs ?? cpuTimeMs(proc.pid);
           statusUrl = record.url ?? '';
         } else if (record.msg?.startsWith('Boot completed in')) {
           cpuMs = cpuTimeMs(proc.pid);

@@ -53,7 +53,11 @@ export class AgentEndpoints {
     endpoint.onRequest = (path, code) =>
       this.#operator?.agentMetrics.statusRequests.inc({ path, code: String(code) });
     this.#status = endpoint.server;
-    log.info({ url: endpoint.url, startupMs: endpoint.startupMs }, 'Status endpoint listening');
+    // Logged once pino has loaded, which `taupage agent` does after it listens: the figures are from then.
+    log.info(
+      { url: endpoint.url, startupMs: endpoint.startupMs, startupCpuMs: endpoint.startupCpuMs },
+      'Status endpoint listening',
+    );
     return true;
   }
 

@@ -28,6 +28,8 @@ export interface StatusEndpoint {
   readonly error: unknown;
   /** Process start → listening, ms. */
   readonly startupMs: number;
+  /** The process's CPU time (user + system) until then, ms. */
+  readonly startupCpuMs: number;
   /** Called once per answered request (taupage_status_requests_total, once /metrics is loaded). */
   onRequest: ((path: string, code: number) => void) | undefined;
 }
@@ -67,6 +69,7 @@ export async function openStatusEndpoint(deps: {
     url: undefined,
     error: undefined,
     startupMs: 0,
+    startupCpuMs: 0,
     onRequest: undefined,
   };
   const server = createStatusServer({
@@ -85,6 +88,8 @@ export async function openStatusEndpoint(deps: {
     endpoint.error = error;
   }
   endpoint.startupMs = Math.round(clock.now() - deps.processStartedAt);
+  const cpu = process.cpuUsage();
+  endpoint.startupCpuMs = Math.round((cpu.user + cpu.system) / 1000);
   return endpoint;
 }
 

@@ -49,7 +49,12 @@ describe('the status endpoint opened before the agent loads (taupage agent)', ()
     const { endpoints, lines } = endpointsOver(first);
     expect(await endpoints.openStatus()).toBe(true);
     const listening = lines.find((line) => line.msg === 'Status endpoint listening');
-    expect(listening).toMatchObject({ url, startupMs: first.endpoint.startupMs });
+    expect(listening).toMatchObject({
+      url,
+      startupMs: first.endpoint.startupMs,
+      startupCpuMs: first.endpoint.startupCpuMs,
+    });
+    expect(first.endpoint.startupCpuMs).toBeGreaterThan(0);
     // Later changes of the state show at once: it is the agent's state.
     first.state.bootFailed({ code: 'INVALID_CONFIG', message: 'bad' });
     expect(((await (await fetch(url ?? '')).json()) as { boot: { state: string } }).boot.state).toBe(
