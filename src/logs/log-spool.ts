@@ -265,6 +265,7 @@ export class LogSpool implements LogSink {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#segments.close();
+    await this.#state.close();
     for (const wake of this.#dataWaiters) wake();
   }
 
