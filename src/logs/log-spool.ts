@@ -265,7 +265,6 @@ export class LogSpool implements LogSink {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#segments.close();
-    await this.#state.close();
     for (const wake of this.#dataWaiters) wake();
   }
 
