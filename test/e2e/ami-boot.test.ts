@@ -311,9 +311,10 @@ describe('the AMI image (packer build -only=docker.local)', () => {
     const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     expect(version).toMatch(new RegExp(`^taupage ${pkg.version.replaceAll('.', '\\.')} `));
   });
-  // The primed cache holds every function of the entry and the small chunks (ami/files/eager-compile-cache.mjs): a payload V8 would
-  // reject (wrong flag hash, header) costs nothing visible but the boot's speed, so it is checked
-  // here: every chunk loaded with the unit's node flags, and Node's debug log says "accepted".
+  // The primed cache holds every function of the entry and of the chunks the priming script makes
+  // eager (ami/files/eager-compile-cache.mjs): a payload V8 would reject (wrong flag hash, header)
+  // costs nothing visible but the boot's speed, so it is checked here: every chunk loaded with the
+  // unit's node flags, and Node's debug log says "accepted".
   it('has a compile cache that V8 accepts for every chunk, with the node flags of the unit', async () => {
     const script = [
       'import { readdirSync } from "node:fs";',
