@@ -5,12 +5,6 @@ import { countRecords, EncodedRecordBatch } from './spool-records.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
 const SEGMENT_RE = /^segment-(\d{12})\.ndjson$/;
-/**
- * The newest bytes written are also kept in memory, this many: a destination that keeps up
- * reads what was just written (the last group commits) from here instead of opening and reading
- * the segment file back. Two eager flushes (1 MiB each); an older read goes to the file.
- */
-const TAIL_BYTES = 2 * 1024 * 1024;
 
 export interface Segment {
   readonly id: number;
@@ -40,14 +34,6 @@ export class SpoolSegments {
   readonly list: Segment[] = [];
   #nextId: number;
   #active: { segment: Segment; handle: FileHandle } | undefined;
-  /**
-   * A copy of the active segment's last bytes (see TAIL_BYTES): `#tail[0, #tailLength)` are the
-   * bytes of segment `#tailSegment` from offset `#tailStart` on, up to its written end.
-   */
-  #tail: Buffer | undefined;
-  #tailSegment = -1;
-  #tailStart = 0;
-  #tailLength = 0;
 
   private constructor(dir: string, segmentBytes: number, nextId: number) {
     this.#dir = dir;
@@ -124,7 +110,6 @@ export class SpoolSegments {
         written += bytesWritten;
       }
       await active.handle.datasync();
-      this.#remember(active.segment.id, active.segment.bytes, piece);
       active.segment.bytes += piece.length;
       progress.done = end;
       if (active.segment.bytes >= this.#segmentBytes || end < data.length) {
@@ -183,42 +168,6 @@ export class SpoolSegments {
     this.#active = undefined;
   }
 
-  /** Keeps `piece`, just written to segment `id` at `offset`, as the newest bytes of the tail. */
-  #remember(id: number, offset: number, piece: Buffer): void {
-    this.#tail ??= Buffer.allocUnsafe(TAIL_BYTES);
-    const tail = this.#tail;
-    if (id !== this.#tailSegment || offset !== this.#tailStart + this.#tailLength) {
-      this.#tailSegment = id;
-      this.#tailStart = offset;
-      this.#tailLength = 0;
-    }
-    if (piece.length >= tail.length) {
-      piece.copy(tail, 0, piece.length - tail.length);
-      this.#tailStart = offset + piece.length - tail.length;
-      this.#tailLength = tail.length;
-      return;
-    }
-    // Drop the oldest bytes that no longer fit.
-    const keep = Math.min(this.#tailLength, tail.length - piece.length);
-    if (keep < this.#tailLength) {
-      tail.copyWithin(0, this.#tailLength - keep, this.#tailLength);
-      this.#tailStart += this.#tailLength - keep;
-      this.#tailLength = keep;
-    }
-    piece.copy(tail, this.#tailLength);
-    this.#tailLength += piece.length;
-  }
-
-  /** Copies segment `id`'s bytes `[offset, offset + size)` from the tail into `target`; false when not all there. */
-  #fromTail(id: number, offset: number, size: number, target: Buffer): boolean {
-    const tail = this.#tail;
-    const from = offset - this.#tailStart;
-    if (tail === undefined || id !== this.#tailSegment || from < 0 || from + size > this.#tailLength)
-      return false;
-    tail.copy(target, 0, from, from + size);
-    return true;
-  }
-
   async #activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
     if (this.#active) return this.#active;
     const segment: Segment = { id: this.#nextId++, bytes: 0, sealed: false };
@@ -235,16 +184,12 @@ export class SpoolSegments {
     maxRecords: number,
     into: Buffer | undefined,
   ): Promise<SpoolBatch> {
-    let handle: FileHandle | undefined;
+    const handle = await open(this.path(segment.id), 'r');
     try {
       let size = Math.min(segment.bytes - offset, maxBytes);
       for (;;) {
         const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
-        let bytesRead = size;
-        if (!this.#fromTail(segment.id, offset, size, buffer)) {
-          handle ??= await open(this.path(segment.id), 'r');
-          ({ bytesRead } = await handle.read(buffer, 0, size, offset));
-        }
+        const { bytesRead } = await handle.read(buffer, 0, size, offset);
         const { end, count } = lastRecordEnd(buffer, bytesRead, maxRecords);
         if (end < 0) {
           // One record longer than maxBytes: read it whole (records are bounded by the event size).
@@ -262,7 +207,7 @@ export class SpoolSegments {
         };
       }
     } finally {
-      await handle?.close();
+      await handle.close();
     }
   }
 }
