@@ -357,7 +357,7 @@ function isRotatedName(name: string, entry: string): boolean {
 /** Oldest first (by birth time, where known; then by name). */
 function byBirth(a: Sibling, b: Sibling): number {
   const born = BigInt(a.stat.born ?? 0) - BigInt(b.stat.born ?? 0);
-  return born < 0n ? -1 : born > 0n ? 1 : a.path.localeCompare(b.path);
+  return born < 0n ? -1 : born > 0n ? 1 : a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
 function checkpointKey(path: string): string {

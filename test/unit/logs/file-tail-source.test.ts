@@ -179,6 +179,23 @@ describe('FileTailSource (fake file system)', () => {
     expect(sink.lines).toEqual(['a', 'b', 'c']);
   });
 
+  it('reads files rotated away between two polls by name in code-unit order when no birth time tells', async () => {
+    const fs = new FakeFileSystem();
+    const sink = new CollectingSink();
+    fs.write('/logs/app.log', 'a\n');
+    void tail(fs, sink);
+    await lines(sink, 1);
+    // Between two polls: two files are the path in turn and are renamed away unseen.
+    fs.rename('/logs/app.log', '/logs/app.log-1');
+    fs.write('/logs/app.log', 'b\n');
+    fs.rename('/logs/app.log', '/logs/app.log_3');
+    fs.write('/logs/app.log', 'c\n');
+    fs.rename('/logs/app.log', '/logs/app.log.2');
+    fs.write('/logs/app.log', 'd\n');
+    // '.' < '_' in code units; a locale collation ('_' before '.') would read app.log_3 first.
+    expect(await lines(sink, 4)).toEqual(['a', 'c', 'b', 'd']);
+  });
+
   it('detects copytruncate by the size dropping below its offset', async () => {
     const fs = new FakeFileSystem();
     const sink = new CollectingSink();
