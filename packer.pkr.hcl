@@ -12,8 +12,7 @@
 #   packer build -only=amazon-ebs.debian -var version=1.2.3 -var commit=... -var subnet_id=... packer.pkr.hcl
 #
 # The agent is never built on the instance: the pipeline runs `npm run build` and the `file`
-# provisioner uploads dist/ (taupage.mjs and its chunks/, self-contained, and taupage-snapshot.cjs,
-# the source of the V8 startup snapshot 30-taupage.sh builds). See docs/ami.md.
+# provisioner uploads dist/ (taupage.mjs and its chunks/, self-contained). See docs/ami.md.
 
 # --- what is being built -------------------------------------------------------------------------
 

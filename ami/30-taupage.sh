@@ -32,18 +32,6 @@ chmod 0755 /usr/local/bin/taupage
 install -d -o root -g root -m 0755 /opt/taupage/compile-cache
 NODE_COMPILE_CACHE=/opt/taupage/compile-cache /usr/local/bin/node "$BUILD/files/prime-compile-cache.mjs" /opt/taupage
 
-# The V8 startup snapshot (docs/ami.md): the agent's heap with every module it boots with already
-# evaluated, written by this Node from dist/taupage-snapshot.cjs (the same program as one CommonJS
-# file). taupage.service starts Node from it; the blob only fits the Node.js that wrote it (another
-# version exits 14, and the unit then starts the agent without it). Node warns here that some
-# built-in modules are "not yet fully verified" in snapshots; the AMI boot test runs the agent
-# from the blob.
-install -o root -g root -m 0644 "$BUILD/dist/taupage-snapshot.cjs" /opt/taupage/taupage-snapshot.cjs
-/usr/local/bin/node --snapshot-blob=/opt/taupage/snapshot.blob --build-snapshot /opt/taupage/taupage-snapshot.cjs
-chmod 0644 /opt/taupage/snapshot.blob
-test "$(/usr/local/bin/node --snapshot-blob=/opt/taupage/snapshot.blob /opt/taupage/taupage.mjs version)" = \
-  "$(/usr/local/bin/taupage version)"
-
 # Units and drop-ins from systemd/ in the repository, as they are.
 install -o root -g root -m 0644 "$BUILD"/systemd/*.service "$BUILD"/systemd/*.timer /etc/systemd/system/
 for dropin in "$BUILD"/systemd/*.d; do

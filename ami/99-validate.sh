@@ -55,12 +55,6 @@ compile_cache_built() {
   return 1
 }
 check "compile cache built for Node.js v${TAUPAGE_NODE_VERSION:-?}" compile_cache_built
-# The blob fits only the Node.js that wrote it (30-taupage.sh); taupage.service starts from it.
-snapshot_runs() {
-  test "$(/usr/local/bin/node --snapshot-blob=/opt/taupage/snapshot.blob /opt/taupage/taupage.mjs version)" = \
-    "$(/usr/local/bin/taupage version)"
-}
-check "V8 startup snapshot runs taupage on this Node.js" snapshot_runs
 check "taupage.service enabled" test -L /etc/systemd/system/multi-user.target.wants/taupage.service
 check "docker.service enabled" test -L /etc/systemd/system/multi-user.target.wants/docker.service
 check "etcd (etcd_discovery_domain) has the v2 API" sh -c '/usr/bin/etcd --help 2>&1 | grep -q -- --enable-v2'

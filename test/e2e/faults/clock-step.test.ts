@@ -51,13 +51,7 @@ describe('fault: the wall clock stepped by ±1 h', () => {
       userData: config,
       imds,
       args: ['--cloudwatch-logs-endpoint', logs.url, '--lifecycle-poll', '1'],
-      // Node runs no --import preload in a process started from the V8 startup snapshot: this
-      // agent starts as the unit's fallback does, from the bundle.
-      env: {
-        NODE_OPTIONS: `--import=${PRELOAD}`,
-        TAUPAGE_TEST_CLOCK_OFFSET_FILE: offsetFile,
-        TAUPAGE_TEST_SNAPSHOT: 'off',
-      },
+      env: { NODE_OPTIONS: `--import=${PRELOAD}`, TAUPAGE_TEST_CLOCK_OFFSET_FILE: offsetFile },
     });
     expect((await bootFinished(agent)).boot).toMatchObject({ state: 'succeeded' });
     const events = () => logs.events(GROUP, INSTANCE_ID);

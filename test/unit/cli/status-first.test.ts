@@ -91,7 +91,6 @@ describe('what loads before the status endpoint listens', () => {
       'app/settings.ts',
       'app/status-endpoint.ts',
       'cli/output.ts',
-      'cli/run.ts',
       'cli/status-first.ts',
       'core/clock.ts',
       'core/errors.ts',

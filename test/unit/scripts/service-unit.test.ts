@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { serviceEnvironment, serviceNodeFlags, serviceUsesSnapshot } from '../../support/service-unit.js';
+import { serviceEnvironment, serviceNodeFlags } from '../../support/service-unit.js';
 
 const unit = readFileSync(new URL('../../../systemd/taupage.service', import.meta.url), 'utf8');
 
@@ -13,24 +13,9 @@ describe('taupage.service as tests and benches read it', () => {
     expect(() => serviceNodeFlags('ExecStart=/bin/true\n')).toThrow('no ExecStart of taupage.mjs agent');
   });
 
-  it('replaces a $VARIABLE flag as systemd does, or drops it when no value is given', () => {
-    const text = 'ExecStart=/usr/local/bin/node --a $TAUPAGE_NODE_SNAPSHOT /opt/taupage/taupage.mjs agent\n';
-    expect(serviceNodeFlags(text)).toEqual(['--a']);
-    expect(serviceNodeFlags(text, { TAUPAGE_NODE_SNAPSHOT: '--snapshot-blob=/tmp/b' })).toEqual([
-      '--a',
-      '--snapshot-blob=/tmp/b',
-    ]);
-    expect(serviceNodeFlags(text, { TAUPAGE_NODE_SNAPSHOT: '' })).toEqual(['--a']);
-    expect(serviceUsesSnapshot(text)).toBe(true);
-    expect(serviceUsesSnapshot('ExecStart=/usr/local/bin/node --a /opt/taupage/taupage.mjs agent\n')).toBe(
-      false,
-    );
-  });
-
-  it('takes every Environment= variable but the AMI compile cache and snapshot paths', () => {
+  it('takes every Environment= variable but the AMI compile cache path', () => {
     const text =
-      'Environment=NODE_COMPILE_CACHE=/opt/x\nEnvironment=A=1 B=x=y\n# Environment=C=3\nEnvironment=D=\n' +
-      'Environment=TAUPAGE_NODE_SNAPSHOT=--snapshot-blob=/opt/y\n';
+      'Environment=NODE_COMPILE_CACHE=/opt/x\nEnvironment=A=1 B=x=y\n# Environment=C=3\nEnvironment=D=\n';
     expect(serviceEnvironment(text)).toEqual({ A: '1', B: 'x=y', D: '' });
     expect(() => serviceEnvironment('Environment=oops\n')).toThrow('without NAME=value: oops');
   });
@@ -38,9 +23,6 @@ describe('taupage.service as tests and benches read it', () => {
   it('reads the real unit', () => {
     expect(serviceNodeFlags(unit)).toContain('--max-semi-space-size=2');
     expect(serviceEnvironment(unit)).not.toHaveProperty('NODE_COMPILE_CACHE');
-    expect(serviceEnvironment(unit)).not.toHaveProperty('TAUPAGE_NODE_SNAPSHOT');
-    expect(serviceUsesSnapshot(unit)).toBe(true);
-    expect(serviceNodeFlags(unit).join(' ')).not.toContain('$');
     expect(serviceEnvironment(unit)).toHaveProperty('MALLOC_ARENA_MAX', '2');
   });
 });
