@@ -307,13 +307,14 @@ export class LogSpool implements LogSink {
   async #flushPending(): Promise<void> {
     if (this.#pending.bytes === 0 && this.#pendingCheckpoints.size === 0) return;
     const data = this.#pending.take();
+    const marks = this.#pending.marks;
     this.#flushingBytes = data.length;
     const checkpoints = this.#pendingCheckpoints;
     this.#pendingCheckpoints = new Map();
     /** How much of `data` is written and fsync'd. */
     const progress = { done: 0 };
     try {
-      await this.#segments.append(data, progress);
+      await this.#segments.append(data, progress, marks);
       this.#pending.recycle(data);
       // Only now, with the records on disk, may the sources' checkpoints move past them.
       for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
