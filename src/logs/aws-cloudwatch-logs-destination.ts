@@ -89,6 +89,8 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
     bytes: PUT_LOG_EVENTS_LIMITS.maxBatchBytes,
     records: PUT_LOG_EVENTS_LIMITS.maxEvents,
   };
+  /** Parallel PutLogEvents on a stream are allowed (no sequence tokens since 2023). */
+  readonly concurrentDeliveries = 2;
   readonly #client: CloudWatchLogsClient;
   readonly #routes: Readonly<Record<string, CloudWatchLogsRoute>>;
   readonly #log: Logger;

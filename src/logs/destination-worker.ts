@@ -2,7 +2,12 @@ import type { Clock } from '../core/clock.js';
 import { firstLine } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { retry, type RetryPolicy } from '../core/retry.js';
-import { isBuffering, type AnyLogDestination, type BufferingLogDestination } from './log-destination.js';
+import {
+  isBuffering,
+  type AnyLogDestination,
+  type BufferingLogDestination,
+  type DeliveryResult,
+} from './log-destination.js';
 import type { LogSpool, SpoolBatch } from './log-spool.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
@@ -63,6 +68,13 @@ export interface DestinationWorkerOptions {
   readonly onCaughtUp?: () => void;
   /** After a small delivery, wait this long so that records accumulate into fuller requests. */
   readonly lingerMs: number;
+}
+
+interface InFlight {
+  readonly batch: SpoolBatch;
+  /** The read buffer the batch is a view of: free again once the delivery was acknowledged. */
+  readonly buffer: Buffer;
+  readonly delivering: Promise<DeliveryResult>;
 }
 
 /** Moves one destination's cursor through the spool: read, deliver (retrying), acknowledge. */
@@ -146,46 +158,85 @@ export class DestinationWorker {
     const limits = destination.deliveryLimits;
     const maxBytes = Math.min(this.#options.maxDeliveryBytes, limits?.bytes ?? Number.POSITIVE_INFINITY);
     const maxRecords = limits?.records ?? Number.POSITIVE_INFINITY;
+    const concurrent = Math.max(1, destination.concurrentDeliveries ?? 1);
     await destination.prepare?.(signal);
-    // While a delivery is in flight the next one is already read and parsed from the spool
-    // (read-ahead), so the worker never waits for the spool between two requests. Deliveries
-    // still go one at a time and in spool order, and the cursor moves only after each one was
-    // acknowledged.
-    let ahead: Promise<SpoolBatch> | undefined;
-    // Two read buffers, taken in turn: the delivery in flight holds one, the read-ahead fills the
-    // other, and a buffer is read into again only after its delivery was acknowledged. A new
-    // buffer per read outlived the young generation (held across a request) and piled up as
-    // garbage until a full GC: most of the agent's external memory.
-    const buffers = [Buffer.allocUnsafe(maxBytes), Buffer.allocUnsafe(maxBytes)] as const;
-    let turn = 0;
-    const read = (): Promise<SpoolBatch> =>
-      spool.read(this.name, maxBytes, signal, maxRecords, buffers[turn++ % 2]);
+    // While a delivery is in flight the next one is already read from the spool (read-ahead).
+    // A destination that takes two at once (concurrentDeliveries) gets the next one sent while
+    // the first is in flight, if both together hold at most `maxBytes` of spool: a crash sends
+    // one delivery's worth again at most. The cursor moves in order, past acknowledged ones only.
+    const inFlight: InFlight[] = [];
+    let ahead: { batch: Promise<SpoolBatch>; buffer: Buffer } | undefined;
+    // Read buffers, reused once their delivery was acknowledged. A new buffer per read outlived
+    // the young generation (held across a request): most of the agent's external memory.
+    const free: Buffer[] = [];
+    const read = (limit: number): { batch: Promise<SpoolBatch>; buffer: Buffer } => {
+      const buffer = free.pop() ?? Buffer.allocUnsafe(maxBytes);
+      const batch = spool.read(this.name, limit, signal, maxRecords, buffer);
+      // Observed where it is awaited; a rejection while a delivery fails is not unhandled.
+      batch.catch(() => undefined);
+      return { batch, buffer };
+    };
+    const start = (batch: SpoolBatch, buffer: Buffer): void => {
+      const delivering = this.#retried(
+        () => destination.deliver(batch.records, signal),
+        batch.records.length,
+        signal,
+      );
+      delivering.catch(() => undefined);
+      inFlight.push({ batch, buffer, delivering });
+    };
+    const bytesInFlight = (from: number): number => {
+      let bytes = 0;
+      for (let i = from; i < inFlight.length; i++) bytes += (inFlight[i] as InFlight).batch.bytes;
+      return bytes;
+    };
+    let acknowledgedOnce = false;
     try {
       for (;;) {
-        const batch = await (ahead ?? read());
-        ahead = undefined;
-        const delivering = this.#retried(
-          () => destination.deliver(batch.records, signal),
-          batch.records.length,
-          signal,
-        );
-        if (spool.hasUnread(this.name)) {
-          ahead = read();
-          // Observed below; a rejection while the delivery fails is not unhandled.
-          ahead.catch(() => undefined);
+        if (inFlight.length === 0) {
+          const next = ahead ?? read(maxBytes);
+          ahead = undefined;
+          start(await next.batch, next.buffer);
         }
+        // A second delivery at once: only after one was acknowledged in this run (the first one
+        // may create the stream) and while none is failing (an outage is retried by one).
+        while (inFlight.length < concurrent && acknowledgedOnce && !this.#failing) {
+          const room = maxBytes - bytesInFlight(0);
+          if (ahead === undefined) {
+            if (room < maxBytes / 4 || !spool.hasUnread(this.name)) break;
+            ahead = read(room);
+          }
+          const batch = await ahead.batch;
+          if (batch.bytes > room) break;
+          start(batch, ahead.buffer);
+          ahead = undefined;
+        }
+        // Read ahead what may go once the oldest delivery is acknowledged.
+        const aheadBytes = maxBytes - bytesInFlight(1);
+        if (ahead === undefined && aheadBytes >= maxBytes / 4 && spool.hasUnread(this.name))
+          ahead = read(aheadBytes);
+        const { batch, buffer, delivering } = inFlight[0] as InFlight;
         const result = await delivering;
+        inFlight.shift();
+        free.push(buffer);
         const sampledOut = result.sampledOut ?? 0;
         this.#sampledOut += sampledOut;
         this.#delivered += batch.records.length - result.rejected - sampledOut;
         this.#countRejected(result.rejected);
         await spool.ack(this.name, batch.next);
         this.#acknowledged();
+        acknowledgedOnce = true;
         // Linger only when the app is quiet (a small delivery and nothing more to read yet):
         // wait for lingerMs or until a quarter of a full delivery is there, whichever is first.
         // Under load the next delivery starts at once.
         const small = batch.bytes < maxBytes / 4 && batch.records.length < maxRecords / 4;
-        if (ahead === undefined && small && !this.#draining && !spool.hasUnread(this.name)) {
+        if (
+          inFlight.length === 0 &&
+          ahead === undefined &&
+          small &&
+          !this.#draining &&
+          !spool.hasUnread(this.name)
+        ) {
           this.#streaming = await this.#lingerFor(this.#options.lingerMs, maxBytes / 4, signal);
         } else this.#streaming = true;
       }

@@ -34,6 +34,12 @@ export interface LogDestination {
    */
   readonly deliveryLimits?: { readonly bytes: number; readonly records: number };
   /**
+   * Deliveries this destination takes at once (default 1). The worker sends a second one while the first is in flight only when both together hold at most one
+   * delivery's bytes of spool, so a crash sends at most that again; the cursor still moves in
+   * spool order. For destinations whose deliveries are independent requests (CloudWatch Logs).
+   */
+  readonly concurrentDeliveries?: number;
+  /**
    * Called once before the first delivery, while the app may still be starting: creates what
    * the deliveries need and warms the client, so the first lines do not wait for it. Never
    * throws; what it could not do, `deliver` does (or reports) in its turn.

@@ -307,14 +307,18 @@ export class LogSpool implements LogSink {
   async #flushPending(): Promise<void> {
     if (this.#pending.bytes === 0 && this.#pendingCheckpoints.size === 0) return;
     const data = this.#pending.take();
+    const marks = this.#pending.marks;
     this.#flushingBytes = data.length;
     const checkpoints = this.#pendingCheckpoints;
     this.#pendingCheckpoints = new Map();
     /** How much of `data` is written and fsync'd. */
     const progress = { done: 0 };
     try {
-      await this.#segments.append(data, progress);
+      await this.#segments.append(data, progress, marks);
       this.#pending.recycle(data);
+      // The records are on disk: readers may have them now, not only after the state save (an
+      // fdatasync more on every delivery's path; a state file that fails would hold them back).
+      if (data.length > 0) this.#wakeReaders();
       // Only now, with the records on disk, may the sources' checkpoints move past them.
       for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
       await this.#enforceDiskBound();
@@ -335,6 +339,10 @@ export class LogSpool implements LogSink {
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
     }
+    this.#wakeReaders();
+  }
+
+  #wakeReaders(): void {
     for (const wake of this.#dataWaiters) wake();
     this.#dataWaiters.clear();
   }

@@ -7,6 +7,17 @@ import { copyBytes, writePlainRecord } from './spool-records.js';
  */
 const CHUNK_BYTES = 2 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** Every this many records the end of one is noted (RecordMarks): 10,000 (a request) is a multiple. */
+export const MARK_RECORDS = 250;
+
+/**
+ * Where records end in what `take` returned, noted while they were appended: the end of every
+ * MARK_RECORDS-th record (`ends[k]` ends record (k + 1) × MARK_RECORDS) and how many there are.
+ */
+export interface RecordMarks {
+  readonly ends: readonly number[];
+  readonly count: number;
+}
 
 /**
  * The records LogSpool has taken but not yet written, as UTF-8 NDJSON in chunks of bytes: full
@@ -29,6 +40,14 @@ export class PendingRecords {
   #prefixLength = 0;
   #prefixTimestamp = -1;
   #prefixSource: Buffer | undefined;
+  /** Records appended since the last take, and the end of every MARK_RECORDS-th one. */
+  #count = 0;
+  #ends: number[] = [];
+  /** Records put back (a failed write) without marks: the next take has none. */
+  #unmarked = false;
+
+  /** The marks of what the last `take` returned. */
+  marks: RecordMarks | undefined;
 
   get bytes(): number {
     return this.#bytes;
@@ -44,6 +63,7 @@ export class PendingRecords {
     const written = chunk.write(line, this.#used, 'utf8');
     this.#used += written;
     this.#bytes += written;
+    this.#counted();
     return written;
   }
 
@@ -66,7 +86,12 @@ export class PendingRecords {
     chunk[o++] = 0x0a;
     this.#used = o;
     this.#bytes += size;
+    this.#counted();
     return size;
+  }
+
+  #counted(): void {
+    if (++this.#count % MARK_RECORDS === 0) this.#ends.push(this.#bytes);
   }
 
   /** The prefix is writePlainRecord's record of an empty message without its `"]\n`. */
@@ -78,8 +103,15 @@ export class PendingRecords {
     this.#prefixSource = sourceJson;
   }
 
-  /** Takes everything out as one buffer (empty when nothing is held). */
+  /**
+   * Takes everything out as one buffer (empty when nothing is held), with where its records end
+   * (undefined after a putBack: records of an earlier take are in front, not counted).
+   */
   take(): Buffer {
+    this.marks = this.#unmarked ? undefined : { ends: this.#ends, count: this.#count };
+    this.#count = 0;
+    this.#ends = [];
+    this.#unmarked = false;
     if (this.#chunk !== undefined && this.#used > 0) this.#chunks.push(this.#chunk.subarray(0, this.#used));
     this.#chunk = undefined;
     this.#used = 0;
@@ -104,6 +136,7 @@ export class PendingRecords {
     if (data.length === 0) return;
     this.#chunks.unshift(data);
     this.#bytes += data.length;
+    this.#unmarked = true;
   }
 
   /** The chunk to append `size` bytes to at #used: the current one, or a new one. */

@@ -1,9 +1,12 @@
 import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cutTornTail } from './spool-segment-files.js';
+import { MARK_RECORDS, type RecordMarks } from './spool-pending.js';
 import { countRecords, EncodedRecordBatch } from './spool-records.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
+/** Marks kept per segment at most (a quiet app adds one per group commit); past it, scanning. */
+const MAX_MARKS = 8192;
 const SEGMENT_RE = /^segment-(\d{12})\.ndjson$/;
 
 export interface Segment {
@@ -11,6 +14,12 @@ export interface Segment {
   /** Bytes written and fsync'd: readers never look past this. */
   bytes: number;
   sealed: boolean;
+  /**
+   * Record ends noted when they were written (this process, whole group commits only): offsets
+   * ascending, and how many records come before each. A read from one of them ends at another
+   * without scanning its bytes for newlines. Undefined: unknown (read by scanning).
+   */
+  marks?: { readonly offsets: number[]; readonly counts: number[] } | undefined;
 }
 
 export interface SpoolBatch {
@@ -88,7 +97,7 @@ export class SpoolSegments {
    * their size however large a write is, so the disk bound can drop one. `progress.done` is how
    * much of `data` is on disk, also when this throws.
    */
-  async append(data: Buffer, progress: { done: number }): Promise<void> {
+  async append(data: Buffer, progress: { done: number }, marks?: RecordMarks): Promise<void> {
     while (progress.done < data.length) {
       const done = progress.done;
       const active = await this.#activeSegment();
@@ -110,6 +119,20 @@ export class SpoolSegments {
         written += bytesWritten;
       }
       await active.handle.datasync();
+      const segmentMarks = active.segment.marks;
+      if (segmentMarks !== undefined && marks !== undefined && done === 0 && end === data.length) {
+        const base = active.segment.bytes;
+        const before = segmentMarks.counts.at(-1) ?? 0;
+        for (let k = 0; k < marks.ends.length; k++) {
+          segmentMarks.offsets.push(base + (marks.ends[k] as number));
+          segmentMarks.counts.push(before + (k + 1) * MARK_RECORDS);
+        }
+        if (marks.count % MARK_RECORDS !== 0) {
+          segmentMarks.offsets.push(base + data.length);
+          segmentMarks.counts.push(before + marks.count);
+        }
+        if (segmentMarks.offsets.length > MAX_MARKS) active.segment.marks = undefined;
+      } else active.segment.marks = undefined;
       active.segment.bytes += piece.length;
       progress.done = end;
       if (active.segment.bytes >= this.#segmentBytes || end < data.length) {
@@ -170,7 +193,12 @@ export class SpoolSegments {
 
   async #activeSegment(): Promise<{ segment: Segment; handle: FileHandle }> {
     if (this.#active) return this.#active;
-    const segment: Segment = { id: this.#nextId++, bytes: 0, sealed: false };
+    const segment: Segment = {
+      id: this.#nextId++,
+      bytes: 0,
+      sealed: false,
+      marks: { offsets: [0], counts: [0] },
+    };
     const handle = await open(this.path(segment.id), 'w', 0o600);
     this.list.push(segment);
     this.#active = { segment, handle };
@@ -184,8 +212,22 @@ export class SpoolSegments {
     maxRecords: number,
     into: Buffer | undefined,
   ): Promise<SpoolBatch> {
+    const marked = markedEnd(segment, offset, maxBytes, maxRecords);
     const handle = await open(this.path(segment.id), 'r');
     try {
+      if (marked !== undefined) {
+        const size = marked.end - offset;
+        const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
+        const { bytesRead } = await handle.read(buffer, 0, size, offset);
+        if (bytesRead === size) {
+          return {
+            records: new EncodedRecordBatch(buffer.subarray(0, size), marked.count),
+            from: { segment: segment.id, offset },
+            next: { segment: segment.id, offset: marked.end },
+            bytes: size,
+          };
+        }
+      }
       let size = Math.min(segment.bytes - offset, maxBytes);
       for (;;) {
         const buffer = into !== undefined && into.length >= size ? into : Buffer.allocUnsafe(size);
@@ -231,4 +273,37 @@ function lastRecordEnd(
     if (++count >= maxRecords) break;
   }
   return { end, count };
+}
+
+/**
+ * From a marked offset, the furthest marked record end within `maxBytes` and `maxRecords`, and
+ * how many records lie between; undefined when `offset` is not marked or no end fits.
+ */
+function markedEnd(
+  segment: Segment,
+  offset: number,
+  maxBytes: number,
+  maxRecords: number,
+): { end: number; count: number } | undefined {
+  const marks = segment.marks;
+  if (marks === undefined) return undefined;
+  const { offsets, counts } = marks;
+  // Binary search for `offset` itself.
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((offsets[mid] as number) < offset) lo = mid + 1;
+    else hi = mid;
+  }
+  if (offsets[lo] !== offset) return undefined;
+  const from = counts[lo] as number;
+  let best = -1;
+  for (let j = lo + 1; j < offsets.length; j++) {
+    const end = offsets[j] as number;
+    if (end - offset > maxBytes || (counts[j] as number) - from > maxRecords || end > segment.bytes) break;
+    best = j;
+  }
+  if (best < 0) return undefined;
+  return { end: offsets[best] as number, count: (counts[best] as number) - from };
 }

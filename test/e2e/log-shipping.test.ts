@@ -197,8 +197,8 @@ describe('cloudwatch_logs: kill -9 in the middle of a burst of 1,000,000 lines',
   const KILL_AT = 300_000;
   // The bound on duplicates after a crash, from the code (src/logs/): the spool cursor is
   // persisted after each acknowledged delivery, so at most the delivery in flight is sent again
-  // (DEFAULT_DELIVERY_BYTES, 1 MiB of spool; CloudWatch: one request of at most 10,000 events,
-  // counted here as the larger 1 MiB); the container checkpoint is persisted after each
+  // (DEFAULT_DELIVERY_BYTES, 1 MiB of spool; CloudWatch: one or two requests holding at most that,
+  // counted here as 1 MiB); the container checkpoint is persisted after each
   // group commit's fsync, so at most one group commit is read again from Docker (the spool's
   // memoryBytes, 4 MiB: writers wait past it). A spool record of "line N" is
   // `[1700000000000,"application","line N"]\n`, 39 to 44 bytes.

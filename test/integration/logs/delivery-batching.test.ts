@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -111,5 +111,114 @@ describe('DestinationWorker delivery limits', () => {
     // Never more than one request's worth, and full ones while the burst is read.
     expect(Math.max(...destination.sizes)).toBe(10_000);
     expect(destination.sizes.filter((size) => size === 10_000).length).toBeGreaterThanOrEqual(5);
+  });
+});
+
+/** Holds each delivery until the test releases it; two may be in flight at once. */
+class GatedDestination implements LogDestination {
+  readonly name = 'gated';
+  readonly concurrentDeliveries = 2;
+  readonly held: { first: string; count: number; release: () => void }[] = [];
+  readonly records: LogRecord[] = [];
+  inFlight = 0;
+  mostInFlight = 0;
+  constructor(readonly deliveryLimits: { bytes: number; records: number }) {}
+  async deliver({ records }: RecordBatch): Promise<DeliveryResult> {
+    this.inFlight++;
+    this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+    await new Promise<void>((release) =>
+      this.held.push({ first: records[0]?.message ?? '', count: records.length, release }),
+    );
+    this.records.push(...records);
+    this.inFlight--;
+    return { rejected: 0 };
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function savedCursor(): Promise<unknown> {
+  const state = JSON.parse(await readFile(join(dir, 'state', 'state.json'), 'utf8')) as {
+    consumers: Record<string, unknown>;
+  };
+  return state.consumers.gated;
+}
+
+describe('DestinationWorker with two deliveries in flight (concurrentDeliveries)', () => {
+  it('sends the next delivery while one is in flight, and moves the cursor only past acknowledged ones, in order', async () => {
+    const count = 5_000;
+    const destination = new GatedDestination({ bytes: 1_048_576, records: 1_000 });
+    const pipeline = await LogPipeline.start({
+      stateDir: join(dir, 'state'),
+      sources: [new BurstSource(count)],
+      destinations: [destination],
+      redactor: new Redactor(),
+      log,
+      lingerMs: 600_000,
+    });
+    pipelines.push(pipeline);
+    const delivered = (): number => pipeline.status().destinations[0]?.delivered ?? 0;
+    // The first delivery goes alone (it may create the stream).
+    const first = await eventually(() => Promise.resolve(destination.held[0]), 'the first delivery');
+    expect(first).toMatchObject({ first: 'line 0', count: 1_000 });
+    await eventually(
+      () => Promise.resolve(pipeline.status().spool.pendingBytes === 0 ? true : undefined),
+      'every line in the spool',
+    );
+    expect(destination.inFlight).toBe(1);
+    first.release();
+    // Then two at once, in spool order.
+    await eventually(() => Promise.resolve(destination.held.length >= 3 ? true : undefined), 'two in flight');
+    expect(destination.inFlight).toBe(2);
+    expect(destination.held.slice(1, 3).map((d) => d.first)).toEqual(['line 1000', 'line 2000']);
+    await eventually(
+      () => Promise.resolve(delivered() === 1_000 ? true : undefined),
+      'the first acknowledged',
+    );
+    const cursorAfterFirst = await savedCursor();
+    // The later one is acknowledged first: the cursor waits for the earlier one.
+    destination.held[2]?.release();
+    await eventually(
+      () => Promise.resolve(destination.inFlight === 1 ? true : undefined),
+      'the later one done',
+    );
+    for (let i = 0; i < 20; i++) await yieldToLoop();
+    expect(delivered()).toBe(1_000);
+    expect(await savedCursor()).toEqual(cursorAfterFirst);
+    expect(destination.held).toHaveLength(3);
+    destination.held[1]?.release();
+    await eventually(() => Promise.resolve(delivered() === 3_000 ? true : undefined), 'both acknowledged');
+    // The rest, releasing whatever comes.
+    await eventually(() => {
+      for (const held of destination.held) held.release();
+      return Promise.resolve(delivered() === count ? true : undefined);
+    }, 'every line');
+    expect(destination.mostInFlight).toBe(2);
+    expect(destination.records.map((r) => r.message).sort()).toEqual(
+      Array.from({ length: count }, (_, i) => `line ${i}`).sort(),
+    );
+  });
+
+  it("keeps one in flight when two would hold more than one delivery's bytes of spool", async () => {
+    const count = 2_000;
+    const destination = new GatedDestination({ bytes: 1_048_576, records: 1_000_000 });
+    const pipeline = await LogPipeline.start({
+      stateDir: join(dir, 'state'),
+      sources: [new BurstSource(count)],
+      destinations: [destination],
+      redactor: new Redactor(),
+      log,
+      lingerMs: 600_000,
+      // About 800 records of ~40 bytes: a second delivery would not fit beside the first.
+      maxDeliveryBytes: 32 * 1024,
+    });
+    pipelines.push(pipeline);
+    await eventually(() => {
+      for (const held of destination.held) held.release();
+      return Promise.resolve(pipeline.status().destinations[0]?.delivered === count ? true : undefined);
+    }, 'every line');
+    expect(destination.held.length).toBeGreaterThanOrEqual(3);
+    expect(destination.mostInFlight).toBe(1);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -60,6 +60,37 @@ describe('LogSpool with a state.json it cannot use', () => {
     const spool = await LogSpool.open({ dir, consumers: ['cw'] });
     expect((await spool.read('cw', 1024, signal)).from).toEqual({ segment: acked.segment, offset: 0 });
     expect(spool.checkpoint('container:app')).toBeUndefined();
+    await spool.close();
+  });
+});
+
+describe('LogSpool while state.json cannot be written', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'taupage-spool-state-fail-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('hands records that are on disk to a waiting reader all the same (the checkpoint waits, not the delivery)', async () => {
+    const spool = await LogSpool.open({ dir, consumers: ['cw'] });
+    // The save's temp file cannot be created: every state save fails.
+    await mkdir(join(dir, 'state.json.tmp'));
+    const reading = spool.read('cw', 1024, new AbortController().signal);
+    spool.write(
+      { timestamp: 1, source: 'application', message: 'line 0' },
+      {
+        key: 'container:app',
+        value: { since: '1.000000000', count: 1 },
+      },
+    );
+    await expect(spool.flush()).rejects.toThrow(/state\.json\.tmp/);
+    const batch = await reading;
+    expect(batch.records.records.map((r) => r.message)).toEqual(['line 0']);
+    // The source checkpoint did not reach the disk: a restart would read the line again (a duplicate).
+    await expect(readFile(join(dir, 'state.json'), 'utf8')).rejects.toThrow(/ENOENT/);
+    await rm(join(dir, 'state.json.tmp'), { recursive: true });
     await spool.close();
   });
 });
