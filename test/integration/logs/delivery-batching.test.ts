@@ -138,6 +138,25 @@ class GatedDestination implements LogDestination {
   }
 }
 
+/** A pipeline of one burst of `count` lines into `destination`, lingering for ever after small deliveries. */
+async function startGated(
+  destination: GatedDestination,
+  count: number,
+  maxDeliveryBytes?: number,
+): Promise<LogPipeline> {
+  const pipeline = await LogPipeline.start({
+    stateDir: join(dir, 'state'),
+    sources: [new BurstSource(count)],
+    destinations: [destination],
+    redactor: new Redactor(),
+    log,
+    lingerMs: 600_000,
+    ...(maxDeliveryBytes === undefined ? {} : { maxDeliveryBytes }),
+  });
+  pipelines.push(pipeline);
+  return pipeline;
+}
+
 async function savedCursor(): Promise<unknown> {
   const state = JSON.parse(await readFile(join(dir, 'state', 'state.json'), 'utf8')) as {
     consumers: Record<string, unknown>;
@@ -149,15 +168,7 @@ describe('DestinationWorker with two deliveries in flight (concurrentDeliveries)
   it('sends the next delivery while one is in flight, and moves the cursor only past acknowledged ones, in order', async () => {
     const count = 5_000;
     const destination = new GatedDestination({ bytes: 1_048_576, records: 1_000 });
-    const pipeline = await LogPipeline.start({
-      stateDir: join(dir, 'state'),
-      sources: [new BurstSource(count)],
-      destinations: [destination],
-      redactor: new Redactor(),
-      log,
-      lingerMs: 600_000,
-    });
-    pipelines.push(pipeline);
+    const pipeline = await startGated(destination, count);
     const delivered = (): number => pipeline.status().destinations[0]?.delivered ?? 0;
     // The first delivery goes alone (it may create the stream).
     const first = await eventually(() => Promise.resolve(destination.held[0]), 'the first delivery');
@@ -203,17 +214,8 @@ describe('DestinationWorker with two deliveries in flight (concurrentDeliveries)
   it("keeps one in flight when two would hold more than one delivery's bytes of spool", async () => {
     const count = 2_000;
     const destination = new GatedDestination({ bytes: 1_048_576, records: 1_000_000 });
-    const pipeline = await LogPipeline.start({
-      stateDir: join(dir, 'state'),
-      sources: [new BurstSource(count)],
-      destinations: [destination],
-      redactor: new Redactor(),
-      log,
-      lingerMs: 600_000,
-      // About 800 records of ~40 bytes: a second delivery would not fit beside the first.
-      maxDeliveryBytes: 32 * 1024,
-    });
-    pipelines.push(pipeline);
+    // About 800 records of ~40 bytes: a second delivery would not fit beside the first.
+    const pipeline = await startGated(destination, count, 32 * 1024);
     await eventually(() => {
       for (const held of destination.held) held.release();
       return Promise.resolve(pipeline.status().destinations[0]?.delivered === count ? true : undefined);
