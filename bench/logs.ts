@@ -34,6 +34,8 @@ const docker = new Docker();
 const CREDENTIALS = { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench-secret' };
 /** Torn down in `finally` blocks, and on SIGINT/SIGTERM (each entry is idempotent). */
 const cleanups = new Set<() => Promise<unknown>>();
+/** The bench's scratch directory, removed last on SIGINT/SIGTERM (after the agents are dead). */
+let workDir: string | undefined;
 
 interface Result {
   readonly shipper: string;
@@ -209,7 +211,7 @@ function startAgent(
   metricsPort = 0,
 ): AgentProcess {
   const profile = process.env.BENCH_CPU_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/taupage-bench-prof' : '';
-  return new AgentProcess(
+  const agent = new AgentProcess(
     [
       'agent',
       ...[
@@ -237,6 +239,14 @@ function startAgent(
       NODE_OPTIONS: [profile, process.env.BENCH_AGENT_NODE_OPTIONS ?? ''].join(' ').trim(),
     },
   );
+  // Ctrl-C kills it too (a restarted agent outlived the bench before).
+  const kill = async (): Promise<unknown> => {
+    agent.signal('SIGKILL');
+    return agent.exited;
+  };
+  cleanups.add(kill);
+  void agent.exited.finally(() => cleanups.delete(kill));
+  return agent;
 }
 
 /** The instance's user data: the app prints the lines, cloudwatch_logs ships them to `group`. */
@@ -583,6 +593,7 @@ async function main(): Promise<void> {
   );
   const emulator = await CloudWatchLogsEmulator.start({ credentials: [CREDENTIALS] });
   const work = await mkdtemp(join('/var/tmp', 'taupage-bench-logs-'));
+  workDir = work;
   // One dockerd for both shippers (the awslogs driver takes its credentials from its environment).
   const daemon = await startAwslogsDaemon();
   try {
@@ -678,7 +689,9 @@ async function main(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.error(`\n${signal}: cleaning up`);
-    void Promise.allSettled([...cleanups].map((cleanup) => cleanup())).finally(() => process.exit(130));
+    void Promise.allSettled([...cleanups].map((cleanup) => cleanup()))
+      .then(() => (workDir === undefined ? undefined : rm(workDir, { recursive: true, force: true })))
+      .finally(() => process.exit(130));
   });
 }
 
