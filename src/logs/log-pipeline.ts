@@ -240,7 +240,11 @@ export class LogPipeline {
       setCheckpoint: (checkpoint) => {
         spool.setCheckpoint(checkpoint);
       },
-      checkpoint: (key) => spool.checkpoint(key),
+      checkpoint: (key) => {
+        // A source that resumes from a checkpoint reads its records again after a crash.
+        spool.replayable(source.name);
+        return spool.checkpoint(key);
+      },
     };
     return sink;
   }

@@ -3,11 +3,12 @@ import { join } from 'node:path';
 import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
-import { comparePositions, countLines } from './spool-segment-files.js';
-import { PendingRecords } from './spool-pending.js';
-import { encodeRecord } from './spool-records.js';
-import { SpoolSegments, type SpoolBatch } from './spool-segments.js';
+import { comparePositions } from './spool-segment-files.js';
+import { SpoolMemory } from './spool-memory.js';
+import { EncodedRecordBatch, encodeRecord } from './spool-records.js';
+import { SpoolSegments, type Placed, type SpoolBatch } from './spool-segments.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
+import { dropOldestSegments } from './spool-disk-bound.js';
 
 export interface LogSpoolOptions {
   readonly dir: string;
@@ -16,30 +17,41 @@ export interface LogSpoolOptions {
   /** Disk bound. Past it the oldest segment is dropped and its unsent records are counted. */
   readonly maxDiskBytes?: number;
   readonly segmentBytes?: number;
-  /** Memory bound of records not yet written: `write` returns false past it (backpressure). */
+  /** Memory bound of records not on disk: `write` returns false past it (backpressure). */
   readonly memoryBytes?: number;
-  /** How long a record may wait in memory before it is written and fsync'd. */
+  /**
+   * How often what every destination acknowledged is dropped and the source checkpoints are
+   * saved; also how long a record of a source that cannot read it again (the agent's own log)
+   * may wait in memory before it is written and fsync'd.
+   */
   readonly flushIntervalMs?: number;
+  /** How long a record may wait in memory for the destinations before it is written to disk. */
+  readonly holdMs?: number;
   readonly log?: Logger | undefined;
 }
 
 // 256 MiB of spool covers a CloudWatch outage of about an hour at 70 KB/s of logs (a busy app)
 // while staying small next to an 8 GiB root volume; 8 MiB segments keep a dropped or deleted
-// unit small. 4 MiB in memory is two or three flushes at 50,000 lines/s.
+// unit small. 4 MiB in memory is a second at 100,000 lines/s; half of it not yet acknowledged
+// by some destination, or a second of waiting, and it goes to disk.
 const DEFAULTS = {
   maxDiskBytes: 256 * 1024 * 1024,
   segmentBytes: 8 * 1024 * 1024,
   memoryBytes: 4 * 1024 * 1024,
   flushIntervalMs: 100,
+  holdMs: 1000,
 };
-/** A flush starts at once when this much is pending, without waiting for the interval. */
-const EAGER_FLUSH_BYTES = 1024 * 1024;
+
+/** The segment number of positions in memory: above every file's. */
+const MEMORY = Number.MAX_SAFE_INTEGER;
 
 interface Consumer {
-  /** Acknowledged by the destination (persisted). */
+  /** Acknowledged by the destination. */
   acked: SpoolPosition;
   /** End of what was handed out by `read` (may be ahead of acked while a delivery is in flight). */
   readEnd: SpoolPosition;
+  /** `acked` at the last commit. */
+  ackedAtCommit?: SpoolPosition;
   dropped: number;
 }
 
@@ -48,6 +60,7 @@ export type { SpoolBatch } from './spool-segments.js';
 export interface SpoolStats {
   readonly diskBytes: number;
   readonly segments: number;
+  /** Records held in memory only (not on disk). */
   readonly pendingBytes: number;
   /** Per destination: records dropped because the disk bound was hit while it lagged. */
   readonly dropped: Readonly<Record<string, number>>;
@@ -56,11 +69,15 @@ export interface SpoolStats {
 }
 
 /**
- * The bounded, disk-backed buffer between sources and destinations: records are appended to
- * NDJSON segment files (`[timestamp, source, message]` per line) and fsync'd in group commits;
- * each destination reads with its own cursor, so a slow or failing destination never holds back
- * the others. Memory is bounded by `memoryBytes` (writers wait), disk by `maxDiskBytes` (the
- * oldest segment goes, and what a destination had not yet sent from it is counted as dropped).
+ * The bounded buffer between sources and destinations. Records (`[timestamp, source, message]`
+ * NDJSON lines) are held in memory, where the destinations read them, each with its own cursor,
+ * so a slow or failing destination never holds back the others. What every destination
+ * acknowledged is dropped, and only then do the sources' checkpoints move past it (a crash makes
+ * a source read it again: at-least-once). What a destination has not acknowledged within
+ * `holdMs`, or past half of `memoryBytes`, is written to segment files and fsync'd (the
+ * overflow: an outage, S3's hour-long chunks); that destination reads on from there. Memory is
+ * bounded by `memoryBytes` (writers wait), disk by `maxDiskBytes` (the oldest segment goes, and
+ * what a destination had not yet sent from it is counted as dropped).
  */
 export class LogSpool implements LogSink {
   readonly #options: typeof DEFAULTS;
@@ -68,20 +85,25 @@ export class LogSpool implements LogSink {
   readonly #log: Logger | undefined;
   readonly #segments: SpoolSegments;
   readonly #consumers = new Map<string, Consumer>();
-  /** Records not yet written (and fsync'd). */
-  readonly #pending = new PendingRecords();
-  /** Bytes taken from #pending by the flush being written. */
-  #flushingBytes = 0;
-  #pendingCheckpoints = new Map<string, CheckpointValue>();
+  readonly #memory = new SpoolMemory();
+  /** Source checkpoints of the records in memory: each applies once the stream is durable to `end`. */
+  #checkpoints: { end: number; key: string; value: CheckpointValue }[] = [];
+  /** Where stream offsets went on disk (the last writes), for positions still in flight. */
+  #placed: Placed[] = [];
+  /** (stream end, time) at each commit: how long the oldest record in memory has waited. */
+  #ticks: { end: number; at: number }[] = [];
+  /** Stream offset of the first record in memory whose source cannot read it again. */
+  #volatileFrom: number | undefined;
   #flushChain: Promise<void> = Promise.resolve();
-  /** A flush is chained but has not started: later writes will be in it, no need for another. */
   #flushQueued = false;
   #timer: NodeJS.Timeout | undefined;
+  #timerNow = false;
+  #wakeScheduled = false;
   #drainWaiters: (() => void)[] = [];
   #dataWaiters = new Set<() => void>();
   #flushError: unknown;
   #closed = false;
-  readonly #sourceJsonCache = new Map<string, { text: string; bytes: Buffer }>();
+  readonly #sources = new Map<string, { text: string; bytes: Buffer; replayable: boolean }>();
 
   private constructor(options: LogSpoolOptions, segments: SpoolSegments) {
     this.#options = {
@@ -89,6 +111,7 @@ export class LogSpool implements LogSink {
       segmentBytes: options.segmentBytes ?? DEFAULTS.segmentBytes,
       memoryBytes: options.memoryBytes ?? DEFAULTS.memoryBytes,
       flushIntervalMs: options.flushIntervalMs ?? DEFAULTS.flushIntervalMs,
+      holdMs: options.holdMs ?? DEFAULTS.holdMs,
     };
     this.#state = new SpoolStateFile(join(options.dir, 'state.json'));
     this.#log = options.log;
@@ -102,6 +125,8 @@ export class LogSpool implements LogSink {
       await SpoolSegments.open(options.dir, options.segmentBytes ?? DEFAULTS.segmentBytes),
     );
     await spool.#state.load();
+    // A saved position may name a segment deleted since: new ones must come after it.
+    for (const saved of spool.#state.consumers.values()) spool.#segments.reserveFrom(saved.segment + 1);
     const first = spool.#segments.start;
     for (const name of options.consumers) {
       const saved = spool.#state.consumers.get(name);
@@ -114,7 +139,9 @@ export class LogSpool implements LogSink {
 
   write(record: LogRecord, checkpoint: SourceCheckpoint | undefined): boolean {
     if (this.#closed) throw new Error('log spool is closed');
-    this.#pending.appendLine(encodeRecord(record, this.#sourceJson(record.source).text));
+    const source = this.#source(record.source);
+    this.#appending(source.replayable);
+    this.#memory.appendLine(encodeRecord(record, source.text));
     return this.#written(checkpoint);
   }
 
@@ -134,25 +161,46 @@ export class LogSpool implements LogSink {
     if (this.#closed) throw new Error('log spool is closed');
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       return this.write({ timestamp, source, message: message.toString('utf8', start, end) }, checkpoint);
-    this.#pending.appendPlain(timestamp, this.#sourceJson(source).bytes, message, start, end);
+    const json = this.#source(source);
+    this.#appending(json.replayable);
+    this.#memory.appendPlain(timestamp, json.bytes, message, start, end);
     return this.#written(checkpoint);
   }
 
+  /** The source reads again from its checkpoint after a restart: its records may wait in memory. */
+  replayable(source: string): void {
+    this.#source(source).replayable = true;
+  }
+
+  #appending(replayable: boolean): void {
+    if (!replayable) this.#volatileFrom ??= this.#memory.end;
+  }
+
   #written(checkpoint: SourceCheckpoint | undefined): boolean {
-    if (checkpoint) this.#pendingCheckpoints.set(checkpoint.key, checkpoint.value);
-    if (this.#pendingBytes >= EAGER_FLUSH_BYTES) this.#scheduleFlush(0);
-    else this.#scheduleFlush(this.#options.flushIntervalMs);
-    return this.#pendingBytes < this.#options.memoryBytes;
+    if (checkpoint) this.#checkpoints.push({ end: this.#memory.end, ...checkpoint });
+    if (!this.#wakeScheduled && this.#dataWaiters.size > 0) {
+      this.#wakeScheduled = true;
+      setImmediate(() => {
+        this.#wakeScheduled = false;
+        this.#wakeReaders();
+      });
+    }
+    if (this.#memory.bytes < this.#options.memoryBytes) {
+      this.#scheduleFlush(this.#options.flushIntervalMs);
+      return true;
+    }
+    this.#scheduleFlush(0);
+    return false;
   }
 
   /** Checkpoint-only update (a source skipped input, e.g. lines it had already delivered). */
   setCheckpoint(checkpoint: SourceCheckpoint): void {
-    this.#pendingCheckpoints.set(checkpoint.key, checkpoint.value);
+    this.#checkpoints.push({ end: this.#memory.end, ...checkpoint });
     this.#scheduleFlush(this.#options.flushIntervalMs);
   }
 
   drained(): Promise<void> {
-    if (this.#pendingBytes < this.#options.memoryBytes) return Promise.resolve();
+    if (this.#memory.bytes < this.#options.memoryBytes) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -160,14 +208,9 @@ export class LogSpool implements LogSink {
     return this.#state.sources.get(key);
   }
 
-  /** Writes and fsyncs everything written so far, then persists the source checkpoints. */
+  /** Writes and fsyncs every record not yet acknowledged by all, then saves the checkpoints. */
   async flush(): Promise<void> {
-    this.#flushQueued = true;
-    this.#flushChain = this.#flushChain.then(() => {
-      this.#flushQueued = false;
-      return this.#flushPending();
-    });
-    await this.#flushChain;
+    await this.#commit(true);
     if (this.#flushError !== undefined) {
       const error = this.#flushError;
       this.#flushError = undefined;
@@ -177,8 +220,8 @@ export class LogSpool implements LogSink {
 
   /**
    * The records after the consumer's last read, up to about `maxBytes` and at most `maxRecords`
-   * (at least one record); waits for data. `into`: read into this buffer when the records fit
-   * (the batch is a view of it: the caller must not reuse it while the batch is in use).
+   * (at least one record); waits for data. `into`: read into this buffer when the records must
+   * be copied (the batch may be a view of it: the caller must not reuse it while the batch is in use).
    */
   async read(
     consumerName: string,
@@ -190,34 +233,60 @@ export class LogSpool implements LogSink {
     const consumer = this.#consumer(consumerName);
     for (;;) {
       if (signal.aborted) throw abortReason(signal);
-      const batch = await this.#segments.read(consumer.readEnd, maxBytes, maxRecords, into);
-      if (batch) {
-        consumer.readEnd = batch.next;
-        return batch;
+      const at = consumer.readEnd;
+      if (at.segment === MEMORY) {
+        const held = this.#memory.read(at.offset, maxBytes, maxRecords, into);
+        if (held !== undefined) {
+          consumer.readEnd = { segment: MEMORY, offset: held.end };
+          return {
+            records: new EncodedRecordBatch(held.lines, held.count),
+            from: at,
+            next: consumer.readEnd,
+            bytes: held.end - at.offset,
+          };
+        }
+      } else {
+        const batch = await this.#segments.read(at, maxBytes, maxRecords, into);
+        if (batch) {
+          consumer.readEnd = batch.next;
+          return batch;
+        }
+        // Read to the end of the files: what comes next is in memory.
+        if (consumer.readEnd === at && this.#segments.lag(at) === 0) {
+          consumer.readEnd = { segment: MEMORY, offset: this.#memory.start };
+          if (comparePositions(consumer.acked, at) === 0) consumer.acked = consumer.readEnd;
+          continue;
+        }
       }
       await this.#waitForData(signal);
     }
   }
 
   /**
-   * Resolves once at least `minBytes` were written (and flushed) past what the consumer has read
-   * (a destination lingering for a fuller delivery stops waiting as soon as there is one).
+   * Resolves once at least `minBytes` were written past what the consumer has read (a
+   * destination lingering for a fuller delivery stops waiting as soon as there is one).
    */
   async waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
     const consumer = this.#consumer(consumerName);
-    while (this.#segments.lag(consumer.readEnd) < minBytes) {
+    while (this.#lag(consumer.readEnd) < minBytes) {
       if (signal.aborted) throw abortReason(signal);
       await this.#waitForData(signal);
     }
   }
 
-  /** The destination acknowledged everything before `position`: persist, free segments. */
+  /** The destination acknowledged everything before `position`: persist (on disk), free memory. */
   async ack(consumerName: string, position: SpoolPosition): Promise<void> {
     const consumer = this.#consumer(consumerName);
+    const at = this.#current(position);
     // A drop may have moved the cursor past what was in flight: never move it back.
-    if (comparePositions(position, consumer.acked) <= 0) return;
-    consumer.acked = position;
-    this.#state.consumers.set(consumerName, position);
+    if (at === undefined || comparePositions(at, consumer.acked) <= 0) return;
+    consumer.acked = at;
+    if (at.segment === MEMORY) {
+      // A writer waits for room: drop what is acknowledged now, not at the next commit.
+      if (this.#drainWaiters.length > 0) this.#scheduleFlush(0);
+      return;
+    }
+    this.#state.consumers.set(consumerName, at);
     await this.#deleteConsumedSegments();
     await this.#state.save();
   }
@@ -228,20 +297,25 @@ export class LogSpool implements LogSink {
     consumer.readEnd = consumer.acked;
   }
 
-  /** Bytes written (and flushed) past what the consumer has read. */
+  /** Bytes written past what the consumer has read. */
   unreadBytes(consumerName: string): number {
-    return this.#segments.lag(this.#consumer(consumerName).readEnd);
+    return this.#lag(this.#consumer(consumerName).readEnd);
   }
 
-  /** True when records were written (and flushed) past what the consumer has read. */
+  /** True when the consumer's next read is served from memory (no file to read). */
+  readsFromMemory(consumerName: string): boolean {
+    const at = this.#consumer(consumerName).readEnd;
+    return at.segment === MEMORY || this.#segments.lag(at) === 0;
+  }
+
+  /** True when records were written past what the consumer has read. */
   hasUnread(consumerName: string): boolean {
-    return this.#segments.lag(this.#consumer(consumerName).readEnd) > 0;
+    return this.#lag(this.#consumer(consumerName).readEnd) > 0;
   }
 
-  /** True when the consumer has acknowledged everything written and flushed so far. */
+  /** True when the consumer has acknowledged everything written so far. */
   caughtUp(consumerName: string): boolean {
-    const { acked } = this.#consumer(consumerName);
-    return this.#pendingBytes === 0 && this.#segments.lag(acked) === 0;
+    return this.#lag(this.#consumer(consumerName).acked) === 0;
   }
 
   stats(): SpoolStats {
@@ -249,12 +323,12 @@ export class LogSpool implements LogSink {
     const lagBytes: Record<string, number> = {};
     for (const [name, consumer] of this.#consumers) {
       dropped[name] = consumer.dropped;
-      lagBytes[name] = this.#segments.lag(consumer.acked);
+      lagBytes[name] = this.#lag(consumer.acked);
     }
     return {
       diskBytes: this.#segments.diskBytes,
       segments: this.#segments.list.length,
-      pendingBytes: this.#pendingBytes,
+      pendingBytes: this.#memory.bytes,
       dropped,
       lagBytes,
     };
@@ -264,21 +338,33 @@ export class LogSpool implements LogSink {
     await this.flush();
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.#segments.close();
     for (const wake of this.#dataWaiters) wake();
   }
 
-  /** Records written to the spool but not yet on disk. */
-  get #pendingBytes(): number {
-    return this.#pending.bytes + this.#flushingBytes;
+  /** Bytes after `position`: on disk, then in memory. */
+  #lag(position: SpoolPosition): number {
+    if (position.segment === MEMORY) return this.#memory.end - position.offset;
+    return this.#segments.lag(position) + this.#memory.bytes;
   }
 
-  #sourceJson(source: string): { text: string; bytes: Buffer } {
-    let json = this.#sourceJsonCache.get(source);
+  /**
+   * `position` as it is now: one in memory whose records were written since is their place on
+   * disk; undefined when its records were dropped (every destination had acknowledged them).
+   */
+  #current(position: SpoolPosition): SpoolPosition | undefined {
+    if (position.segment !== MEMORY || position.offset >= this.#memory.start) return position;
+    const piece = this.#placed.find((p) => p.from <= position.offset && position.offset < p.to);
+    return piece && { segment: piece.segment, offset: piece.offset + position.offset - piece.from };
+  }
+
+  #source(source: string): { text: string; bytes: Buffer; replayable: boolean } {
+    let json = this.#sources.get(source);
     if (json === undefined) {
       const text = JSON.stringify(source);
-      json = { text, bytes: Buffer.from(text, 'utf8') };
-      this.#sourceJsonCache.set(source, json);
+      json = { text, bytes: Buffer.from(text, 'utf8'), replayable: false };
+      this.#sources.set(source, json);
     }
     return json;
   }
@@ -292,52 +378,121 @@ export class LogSpool implements LogSink {
   #scheduleFlush(delayMs: number): void {
     if (this.#flushQueued) return;
     if (this.#timer !== undefined) {
-      if (delayMs > 0) return;
+      if (delayMs > 0 || this.#timerNow) return;
       clearTimeout(this.#timer);
     }
+    this.#timerNow = delayMs === 0;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.flush().catch((error: unknown) => {
+      this.#timerNow = false;
+      this.#commit(false).catch((error: unknown) => {
         this.#log?.error({ err: error }, 'Failed to write the log spool');
       });
     }, delayMs);
     this.#timer.unref();
   }
 
-  async #flushPending(): Promise<void> {
-    if (this.#pending.bytes === 0 && this.#pendingCheckpoints.size === 0) return;
-    const data = this.#pending.take();
-    const marks = this.#pending.marks;
-    this.#flushingBytes = data.length;
-    const checkpoints = this.#pendingCheckpoints;
-    this.#pendingCheckpoints = new Map();
-    /** How much of `data` is written and fsync'd. */
-    const progress = { done: 0 };
-    try {
-      await this.#segments.append(data, progress, marks);
-      this.#pending.recycle(data);
-      // The records are on disk: readers may have them now, not only after the state save (an
-      // fdatasync more on every delivery's path; a state file that fails would hold them back).
-      if (data.length > 0) this.#wakeReaders();
-      // Only now, with the records on disk, may the sources' checkpoints move past them.
-      for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
-      await this.#enforceDiskBound();
-      await this.#state.save();
-    } catch (error) {
-      // Keep the records not yet on disk: put them back in front, so the next flush retries them.
-      this.#pending.putBack(data.subarray(progress.done));
-      for (const [key, value] of checkpoints)
-        if (!this.#pendingCheckpoints.has(key)) this.#pendingCheckpoints.set(key, value);
-      this.#flushError = error;
-      this.#scheduleFlush(1000);
-      return;
-    } finally {
-      this.#flushingBytes = 0;
+  /** Chains one commit (see #commitNow); `force`: write everything not acknowledged by all. */
+  #commit(force: boolean): Promise<void> {
+    this.#flushQueued = true;
+    this.#flushChain = this.#flushChain.then(() => {
+      this.#flushQueued = false;
+      return this.#commitNow(force);
+    });
+    return this.#flushChain;
+  }
+
+  /**
+   * Drops what every destination acknowledged; writes to disk (and fsyncs) what must not wait
+   * longer in memory; then saves the source checkpoints of what is acknowledged or on disk, and
+   * the cursors.
+   */
+  async #commitNow(force: boolean): Promise<void> {
+    const memory = this.#memory;
+    let acked = memory.end;
+    for (const consumer of this.#consumers.values())
+      acked = Math.min(acked, consumer.acked.segment === MEMORY ? consumer.acked.offset : memory.start);
+    memory.dropBefore(acked, true);
+    const now = Date.now();
+    while (this.#ticks[0] !== undefined && this.#ticks[0].end <= memory.start) this.#ticks.shift();
+    const waited = now - (this.#ticks[0]?.at ?? now);
+    if (this.#volatileFrom !== undefined && this.#volatileFrom < memory.start) this.#volatileFrom = undefined;
+    // A destination that acknowledged nothing since the last commit while memory is half full
+    // is stalled (an outage): the others must not wait for it.
+    let stalled = false;
+    for (const consumer of this.#consumers.values()) {
+      if (consumer.acked === consumer.ackedAtCommit && this.#lag(consumer.acked) > 0) stalled = true;
+      consumer.ackedAtCommit = consumer.acked;
     }
-    if (this.#pendingBytes < this.#options.memoryBytes) {
+    const write =
+      memory.bytes > 0 &&
+      (force ||
+        this.#volatileFrom !== undefined ||
+        waited >= this.#options.holdMs ||
+        (stalled && memory.bytes >= this.#options.memoryBytes / 2));
+    if (write) await this.#writeMemory();
+    if (memory.end > (this.#ticks.at(-1)?.end ?? memory.start))
+      this.#ticks.push({ end: memory.end, at: now });
+    // The sources' checkpoints move past records that are acknowledged by all or on disk.
+    let applied = 0;
+    for (const checkpoint of this.#checkpoints) {
+      if (checkpoint.end > memory.start) break;
+      this.#state.sources.set(checkpoint.key, checkpoint.value);
+      applied++;
+    }
+    this.#checkpoints.splice(0, applied);
+    const end = this.#segments.end;
+    let moved = applied > 0 || write;
+    for (const [name, consumer] of this.#consumers) {
+      if (consumer.acked.segment !== MEMORY) continue;
+      // Everything on disk is acknowledged: after a restart it reads on from the files' end.
+      const saved = this.#state.consumers.get(name);
+      if (saved === undefined || comparePositions(saved, end) !== 0) {
+        this.#state.consumers.set(name, end);
+        moved = true;
+      }
+    }
+    try {
+      if (write) await this.#dropOldestSegments(0);
+      await this.#deleteConsumedSegments();
+      if (moved) await this.#state.save();
+    } catch (error) {
+      this.#flushError = error;
+    }
+    if (memory.bytes < this.#options.memoryBytes) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
+    }
+    if (memory.bytes > 0 || this.#checkpoints.length > 0)
+      this.#scheduleFlush(this.#flushError === undefined ? this.#options.flushIntervalMs : 1000);
+  }
+
+  /** Writes the records in memory to the segment files; the readers in memory move there. */
+  async #writeMemory(): Promise<void> {
+    const memory = this.#memory;
+    const from = memory.start;
+    const { data, marks } = memory.copy(from, memory.end);
+    const progress = { done: 0 };
+    const placed: Placed[] = [];
+    try {
+      await this.#dropOldestSegments(data.length);
+      await this.#segments.append(data, progress, marks, placed);
+    } catch (error) {
+      this.#flushError = error;
+    }
+    if (progress.done === 0) return;
+    const to = from + progress.done;
+    for (const piece of placed) this.#placed.push({ ...piece, from: from + piece.from, to: from + piece.to });
+    if (this.#placed.length > 64) this.#placed.splice(0, this.#placed.length - 64);
+    // Readers may still hold views of these records: their chunks are not filled again.
+    memory.dropBefore(to, false);
+    if (this.#volatileFrom !== undefined && this.#volatileFrom < to) this.#volatileFrom = undefined;
+    for (const consumer of this.#consumers.values()) {
+      if (consumer.acked.segment === MEMORY && consumer.acked.offset < to)
+        consumer.acked = this.#current(consumer.acked) ?? consumer.acked;
+      if (consumer.readEnd.segment === MEMORY && consumer.readEnd.offset < to)
+        consumer.readEnd = this.#current(consumer.readEnd) ?? consumer.readEnd;
     }
     this.#wakeReaders();
   }
@@ -363,37 +518,21 @@ export class LogSpool implements LogSink {
     });
   }
 
+  /** The disk bound (see spool-disk-bound.ts), `incomingBytes` about to be written included. */
+  #dropOldestSegments(incomingBytes: number): Promise<void> {
+    return dropOldestSegments(
+      this.#segments,
+      this.#consumers,
+      this.#state,
+      this.#options,
+      this.#log,
+      incomingBytes,
+    );
+  }
+
   async #deleteConsumedSegments(): Promise<void> {
     let oldest = Number.POSITIVE_INFINITY;
     for (const consumer of this.#consumers.values()) oldest = Math.min(oldest, consumer.acked.segment);
     await this.#segments.deleteBefore(oldest);
-  }
-
-  async #enforceDiskBound(): Promise<void> {
-    const segments = this.#segments;
-    let total = segments.diskBytes;
-    while (total > this.#options.maxDiskBytes && segments.list.length > 1) {
-      const victim = segments.list[0];
-      if (!victim?.sealed) break;
-      const next: SpoolPosition = { segment: victim.id + 1, offset: 0 };
-      for (const [name, consumer] of this.#consumers) {
-        const from =
-          comparePositions(consumer.readEnd, consumer.acked) > 0 ? consumer.readEnd : consumer.acked;
-        if (from.segment > victim.id) continue;
-        const lost = await countLines(segments.path(victim.id), from.offset);
-        consumer.dropped += lost;
-        consumer.acked = next;
-        if (comparePositions(consumer.readEnd, next) < 0) consumer.readEnd = next;
-        this.#state.consumers.set(name, next);
-        if (lost > 0) {
-          this.#log?.warn(
-            { destination: name, dropped: lost, droppedTotal: consumer.dropped, segment: victim.id },
-            'Dropped unsent log records: the spool is full',
-          );
-        }
-      }
-      total -= victim.bytes;
-      await segments.deleteOldest();
-    }
   }
 }
