@@ -229,16 +229,13 @@ export class DestinationWorker {
         await spool.ack(this.name, batch.next);
         this.#acknowledged();
         acknowledgedOnce = true;
-        // Linger while less than a full delivery is unread: for lingerMs, until a full one is
-        // there, or in a burst until nothing new came for BURST_QUIET_MS. Under load the next
-        // delivery starts at once. (Full: the limit of bytes, or of records at this size.)
+        // Linger after a small delivery while less than a full one is unread (the app is not
+        // busy): for lingerMs, until a full one is there, or in a burst until nothing new came
+        // for BURST_QUIET_MS. Under load the next delivery starts at once.
+        const small = batch.bytes < maxBytes / 4 && batch.records.length < maxRecords / 4;
         const full = Math.min(maxBytes, (maxRecords * batch.bytes) / Math.max(1, batch.records.length));
-        if (
-          inFlight.length === 0 &&
-          ahead === undefined &&
-          !this.#draining &&
-          spool.unreadBytes(this.name) < full
-        ) {
+        const unread = spool.unreadBytes(this.name) < full;
+        if (inFlight.length === 0 && ahead === undefined && small && unread && !this.#draining) {
           this.#streaming = await this.#lingerFor(this.#options.lingerMs, full, signal);
         } else this.#streaming = true;
       }

@@ -17,7 +17,10 @@ export interface LogPipelineOptions {
   readonly redactor: Redactor;
   readonly log: Logger;
   readonly clock?: Clock;
-  readonly spool?: Pick<LogSpoolOptions, 'maxDiskBytes' | 'segmentBytes' | 'memoryBytes' | 'flushIntervalMs'>;
+  readonly spool?: Pick<
+    LogSpoolOptions,
+    'maxDiskBytes' | 'segmentBytes' | 'memoryBytes' | 'flushIntervalMs' | 'holdMs'
+  >;
   /** Spool bytes read per delivery; the destination cuts them into requests. */
   readonly maxDeliveryBytes?: number;
   readonly lingerMs?: number;

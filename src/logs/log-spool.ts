@@ -1,14 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
-import { comparePositions } from './spool-segment-files.js';
 import { SpoolMemory } from './spool-memory.js';
-import { EncodedRecordBatch, encodeRecord } from './spool-records.js';
+import { encodeRecord, sourceJson } from './spool-records.js';
 import { SpoolSegments, type Placed, type SpoolBatch } from './spool-segments.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
 import { dropOldestSegments } from './spool-disk-bound.js';
+import { MemoryLedger } from './spool-ledger.js';
+import { DataWaiters } from './spool-waiters.js';
+import { SpoolCursors, type Consumer } from './spool-cursors.js';
 
 export interface LogSpoolOptions {
   readonly dir: string;
@@ -42,18 +43,8 @@ const DEFAULTS = {
   holdMs: 1000,
 };
 
-/** The segment number of positions in memory: above every file's. */
-const MEMORY = Number.MAX_SAFE_INTEGER;
-
-interface Consumer {
-  /** Acknowledged by the destination. */
-  acked: SpoolPosition;
-  /** End of what was handed out by `read` (may be ahead of acked while a delivery is in flight). */
-  readEnd: SpoolPosition;
-  /** `acked` at the last commit. */
-  ackedAtCommit?: SpoolPosition;
-  dropped: number;
-}
+/** A destination that acknowledged nothing for this long while memory is half full is stalled. */
+const STALLED_MS = 250;
 
 export type { SpoolBatch } from './spool-segments.js';
 
@@ -74,8 +65,8 @@ export interface SpoolStats {
  * so a slow or failing destination never holds back the others. What every destination
  * acknowledged is dropped, and only then do the sources' checkpoints move past it (a crash makes
  * a source read it again: at-least-once). What a destination has not acknowledged within
- * `holdMs`, or past half of `memoryBytes`, is written to segment files and fsync'd (the
- * overflow: an outage, S3's hour-long chunks); that destination reads on from there. Memory is
+ * `holdMs`, or while one is stalled and memory is half full, is written to segment files and
+ * fsync'd (the overflow: an outage, S3's hour-long chunks); readers go on from there. Memory is
  * bounded by `memoryBytes` (writers wait), disk by `maxDiskBytes` (the oldest segment goes, and
  * what a destination had not yet sent from it is counted as dropped).
  */
@@ -84,23 +75,16 @@ export class LogSpool implements LogSink {
   readonly #state: SpoolStateFile;
   readonly #log: Logger | undefined;
   readonly #segments: SpoolSegments;
-  readonly #consumers = new Map<string, Consumer>();
   readonly #memory = new SpoolMemory();
-  /** Source checkpoints of the records in memory: each applies once the stream is durable to `end`. */
-  #checkpoints: { end: number; key: string; value: CheckpointValue }[] = [];
-  /** Where stream offsets went on disk (the last writes), for positions still in flight. */
-  #placed: Placed[] = [];
-  /** (stream end, time) at each commit: how long the oldest record in memory has waited. */
-  #ticks: { end: number; at: number }[] = [];
-  /** Stream offset of the first record in memory whose source cannot read it again. */
-  #volatileFrom: number | undefined;
+  readonly #ledger = new MemoryLedger();
+  readonly #readers = new DataWaiters();
+  readonly #cursors: SpoolCursors;
+  readonly #consumers: Map<string, Consumer>;
   #flushChain: Promise<void> = Promise.resolve();
   #flushQueued = false;
   #timer: NodeJS.Timeout | undefined;
   #timerNow = false;
-  #wakeScheduled = false;
   #drainWaiters: (() => void)[] = [];
-  #dataWaiters = new Set<() => void>();
   #flushError: unknown;
   #closed = false;
   readonly #sources = new Map<string, { text: string; bytes: Buffer; replayable: boolean }>();
@@ -116,6 +100,8 @@ export class LogSpool implements LogSink {
     this.#state = new SpoolStateFile(join(options.dir, 'state.json'));
     this.#log = options.log;
     this.#segments = segments;
+    this.#cursors = new SpoolCursors(this.#memory, segments, this.#ledger, this.#readers);
+    this.#consumers = this.#cursors.consumers;
   }
 
   static async open(options: LogSpoolOptions): Promise<LogSpool> {
@@ -173,18 +159,12 @@ export class LogSpool implements LogSink {
   }
 
   #appending(replayable: boolean): void {
-    if (!replayable) this.#volatileFrom ??= this.#memory.end;
+    if (!replayable) this.#ledger.volatile(this.#memory.end);
   }
 
   #written(checkpoint: SourceCheckpoint | undefined): boolean {
-    if (checkpoint) this.#checkpoints.push({ end: this.#memory.end, ...checkpoint });
-    if (!this.#wakeScheduled && this.#dataWaiters.size > 0) {
-      this.#wakeScheduled = true;
-      setImmediate(() => {
-        this.#wakeScheduled = false;
-        this.#wakeReaders();
-      });
-    }
+    if (checkpoint) this.#ledger.checkpoint(this.#memory.end, checkpoint.key, checkpoint.value);
+    this.#readers.wakeSoon();
     if (this.#memory.bytes < this.#options.memoryBytes) {
       this.#scheduleFlush(this.#options.flushIntervalMs);
       return true;
@@ -195,7 +175,7 @@ export class LogSpool implements LogSink {
 
   /** Checkpoint-only update (a source skipped input, e.g. lines it had already delivered). */
   setCheckpoint(checkpoint: SourceCheckpoint): void {
-    this.#checkpoints.push({ end: this.#memory.end, ...checkpoint });
+    this.#ledger.checkpoint(this.#memory.end, checkpoint.key, checkpoint.value);
     this.#scheduleFlush(this.#options.flushIntervalMs);
   }
 
@@ -230,92 +210,54 @@ export class LogSpool implements LogSink {
     maxRecords = Number.POSITIVE_INFINITY,
     into?: Buffer,
   ): Promise<SpoolBatch> {
-    const consumer = this.#consumer(consumerName);
-    for (;;) {
-      if (signal.aborted) throw abortReason(signal);
-      const at = consumer.readEnd;
-      if (at.segment === MEMORY) {
-        const held = this.#memory.read(at.offset, maxBytes, maxRecords, into);
-        if (held !== undefined) {
-          consumer.readEnd = { segment: MEMORY, offset: held.end };
-          return {
-            records: new EncodedRecordBatch(held.lines, held.count),
-            from: at,
-            next: consumer.readEnd,
-            bytes: held.end - at.offset,
-          };
-        }
-      } else {
-        const batch = await this.#segments.read(at, maxBytes, maxRecords, into);
-        if (batch) {
-          consumer.readEnd = batch.next;
-          return batch;
-        }
-        // Read to the end of the files: what comes next is in memory.
-        if (consumer.readEnd === at && this.#segments.lag(at) === 0) {
-          consumer.readEnd = { segment: MEMORY, offset: this.#memory.start };
-          if (comparePositions(consumer.acked, at) === 0) consumer.acked = consumer.readEnd;
-          continue;
-        }
-      }
-      await this.#waitForData(signal);
-    }
+    return this.#cursors.read(consumerName, maxBytes, signal, maxRecords, into);
   }
 
   /**
    * Resolves once at least `minBytes` were written past what the consumer has read (a
    * destination lingering for a fuller delivery stops waiting as soon as there is one).
    */
-  async waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
-    const consumer = this.#consumer(consumerName);
-    while (this.#lag(consumer.readEnd) < minBytes) {
-      if (signal.aborted) throw abortReason(signal);
-      await this.#waitForData(signal);
-    }
+  waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
+    return this.#cursors.waitForUnread(consumerName, minBytes, signal);
   }
 
   /** The destination acknowledged everything before `position`: persist (on disk), free memory. */
   async ack(consumerName: string, position: SpoolPosition): Promise<void> {
-    const consumer = this.#consumer(consumerName);
-    const at = this.#current(position);
-    // A drop may have moved the cursor past what was in flight: never move it back.
-    if (at === undefined || comparePositions(at, consumer.acked) <= 0) return;
-    consumer.acked = at;
-    if (at.segment === MEMORY) {
+    const at = this.#cursors.ack(consumerName, position);
+    if (at === 'memory') {
       // A writer waits for room: drop what is acknowledged now, not at the next commit.
       if (this.#drainWaiters.length > 0) this.#scheduleFlush(0);
-      return;
+    } else if (at !== undefined) {
+      this.#state.consumers.set(consumerName, at);
+      await this.#deleteConsumedSegments();
+      await this.#state.save();
     }
-    this.#state.consumers.set(consumerName, at);
-    await this.#deleteConsumedSegments();
-    await this.#state.save();
   }
 
   /** Rewinds the read cursor to the acknowledged one (a delivery failed and was abandoned). */
   rewind(consumerName: string): void {
-    const consumer = this.#consumer(consumerName);
+    const consumer = this.#cursors.get(consumerName);
     consumer.readEnd = consumer.acked;
   }
 
   /** Bytes written past what the consumer has read. */
   unreadBytes(consumerName: string): number {
-    return this.#lag(this.#consumer(consumerName).readEnd);
+    return this.#cursors.lag(this.#cursors.get(consumerName).readEnd);
   }
 
   /** True when the consumer's next read is served from memory (no file to read). */
   readsFromMemory(consumerName: string): boolean {
-    const at = this.#consumer(consumerName).readEnd;
-    return at.segment === MEMORY || this.#segments.lag(at) === 0;
+    return this.#cursors.readsFromMemory(consumerName);
   }
 
   /** True when records were written past what the consumer has read. */
   hasUnread(consumerName: string): boolean {
-    return this.#lag(this.#consumer(consumerName).readEnd) > 0;
+    return this.#cursors.lag(this.#cursors.get(consumerName).readEnd) > 0;
   }
 
   /** True when the consumer has acknowledged everything written so far. */
   caughtUp(consumerName: string): boolean {
-    return this.#lag(this.#consumer(consumerName).acked) === 0;
+    return this.#cursors.lag(this.#cursors.get(consumerName).acked) === 0;
   }
 
   stats(): SpoolStats {
@@ -323,7 +265,7 @@ export class LogSpool implements LogSink {
     const lagBytes: Record<string, number> = {};
     for (const [name, consumer] of this.#consumers) {
       dropped[name] = consumer.dropped;
-      lagBytes[name] = this.#lag(consumer.acked);
+      lagBytes[name] = this.#cursors.lag(consumer.acked);
     }
     return {
       diskBytes: this.#segments.diskBytes,
@@ -340,39 +282,13 @@ export class LogSpool implements LogSink {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#segments.close();
-    for (const wake of this.#dataWaiters) wake();
-  }
-
-  /** Bytes after `position`: on disk, then in memory. */
-  #lag(position: SpoolPosition): number {
-    if (position.segment === MEMORY) return this.#memory.end - position.offset;
-    return this.#segments.lag(position) + this.#memory.bytes;
-  }
-
-  /**
-   * `position` as it is now: one in memory whose records were written since is their place on
-   * disk; undefined when its records were dropped (every destination had acknowledged them).
-   */
-  #current(position: SpoolPosition): SpoolPosition | undefined {
-    if (position.segment !== MEMORY || position.offset >= this.#memory.start) return position;
-    const piece = this.#placed.find((p) => p.from <= position.offset && position.offset < p.to);
-    return piece && { segment: piece.segment, offset: piece.offset + position.offset - piece.from };
+    this.#readers.wake();
   }
 
   #source(source: string): { text: string; bytes: Buffer; replayable: boolean } {
     let json = this.#sources.get(source);
-    if (json === undefined) {
-      const text = JSON.stringify(source);
-      json = { text, bytes: Buffer.from(text, 'utf8'), replayable: false };
-      this.#sources.set(source, json);
-    }
+    if (json === undefined) this.#sources.set(source, (json = sourceJson(source)));
     return json;
-  }
-
-  #consumer(name: string): Consumer {
-    const consumer = this.#consumers.get(name);
-    if (!consumer) throw new Error(`unknown spool consumer ${name}`);
-    return consumer;
   }
 
   #scheduleFlush(delayMs: number): void {
@@ -409,53 +325,27 @@ export class LogSpool implements LogSink {
    */
   async #commitNow(force: boolean): Promise<void> {
     const memory = this.#memory;
-    let acked = memory.end;
-    for (const consumer of this.#consumers.values())
-      acked = Math.min(acked, consumer.acked.segment === MEMORY ? consumer.acked.offset : memory.start);
-    memory.dropBefore(acked, true);
+    memory.dropBefore(this.#cursors.ackedByAll(), true);
     const now = Date.now();
-    while (this.#ticks[0] !== undefined && this.#ticks[0].end <= memory.start) this.#ticks.shift();
-    const waited = now - (this.#ticks[0]?.at ?? now);
-    if (this.#volatileFrom !== undefined && this.#volatileFrom < memory.start) this.#volatileFrom = undefined;
-    // A destination that acknowledged nothing since the last commit while memory is half full
-    // is stalled (an outage): the others must not wait for it.
-    let stalled = false;
-    for (const consumer of this.#consumers.values()) {
-      if (consumer.acked === consumer.ackedAtCommit && this.#lag(consumer.acked) > 0) stalled = true;
-      consumer.ackedAtCommit = consumer.acked;
-    }
+    const waited = this.#ledger.tick(memory.start, memory.end, now);
+    // A destination that acknowledged nothing for STALLED_MS while memory is half full is
+    // stalled (an outage): the others must not wait for it.
+    const stalled = this.#cursors.stalled(now, STALLED_MS);
     const write =
       memory.bytes > 0 &&
       (force ||
-        this.#volatileFrom !== undefined ||
+        this.#ledger.holdsVolatile(memory.start) ||
         waited >= this.#options.holdMs ||
         (stalled && memory.bytes >= this.#options.memoryBytes / 2));
     if (write) await this.#writeMemory();
-    if (memory.end > (this.#ticks.at(-1)?.end ?? memory.start))
-      this.#ticks.push({ end: memory.end, at: now });
     // The sources' checkpoints move past records that are acknowledged by all or on disk.
-    let applied = 0;
-    for (const checkpoint of this.#checkpoints) {
-      if (checkpoint.end > memory.start) break;
-      this.#state.sources.set(checkpoint.key, checkpoint.value);
-      applied++;
-    }
-    this.#checkpoints.splice(0, applied);
-    const end = this.#segments.end;
-    let moved = applied > 0 || write;
-    for (const [name, consumer] of this.#consumers) {
-      if (consumer.acked.segment !== MEMORY) continue;
-      // Everything on disk is acknowledged: after a restart it reads on from the files' end.
-      const saved = this.#state.consumers.get(name);
-      if (saved === undefined || comparePositions(saved, end) !== 0) {
-        this.#state.consumers.set(name, end);
-        moved = true;
-      }
-    }
+    const reached = this.#ledger.takeDurable(memory.start);
+    for (const { key, value } of reached) this.#state.sources.set(key, value);
+    const moved = this.#cursors.saveInMemory(this.#state.consumers, this.#segments.end);
     try {
       if (write) await this.#dropOldestSegments(0);
       await this.#deleteConsumedSegments();
-      if (moved) await this.#state.save();
+      if (moved || write || reached.length > 0) await this.#state.save();
     } catch (error) {
       this.#flushError = error;
     }
@@ -464,7 +354,7 @@ export class LogSpool implements LogSink {
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
     }
-    if (memory.bytes > 0 || this.#checkpoints.length > 0)
+    if (memory.bytes > 0 || this.#ledger.pendingCheckpoints)
       this.#scheduleFlush(this.#flushError === undefined ? this.#options.flushIntervalMs : 1000);
   }
 
@@ -483,39 +373,11 @@ export class LogSpool implements LogSink {
     }
     if (progress.done === 0) return;
     const to = from + progress.done;
-    for (const piece of placed) this.#placed.push({ ...piece, from: from + piece.from, to: from + piece.to });
-    if (this.#placed.length > 64) this.#placed.splice(0, this.#placed.length - 64);
+    this.#ledger.placed(from, placed);
     // Readers may still hold views of these records: their chunks are not filled again.
     memory.dropBefore(to, false);
-    if (this.#volatileFrom !== undefined && this.#volatileFrom < to) this.#volatileFrom = undefined;
-    for (const consumer of this.#consumers.values()) {
-      if (consumer.acked.segment === MEMORY && consumer.acked.offset < to)
-        consumer.acked = this.#current(consumer.acked) ?? consumer.acked;
-      if (consumer.readEnd.segment === MEMORY && consumer.readEnd.offset < to)
-        consumer.readEnd = this.#current(consumer.readEnd) ?? consumer.readEnd;
-    }
-    this.#wakeReaders();
-  }
-
-  #wakeReaders(): void {
-    for (const wake of this.#dataWaiters) wake();
-    this.#dataWaiters.clear();
-  }
-
-  #waitForData(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        this.#dataWaiters.delete(wake);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.#dataWaiters.delete(wake);
-        reject(abortReason(signal));
-      };
-      this.#dataWaiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    this.#cursors.written(to);
+    this.#readers.wake();
   }
 
   /** The disk bound (see spool-disk-bound.ts), `incomingBytes` about to be written included. */
@@ -531,8 +393,6 @@ export class LogSpool implements LogSink {
   }
 
   async #deleteConsumedSegments(): Promise<void> {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const consumer of this.#consumers.values()) oldest = Math.min(oldest, consumer.acked.segment);
-    await this.#segments.deleteBefore(oldest);
+    await this.#segments.deleteBefore(this.#cursors.oldestSegment());
   }
 }
