@@ -126,7 +126,7 @@ export class LogSpool implements LogSink {
   write(record: LogRecord, checkpoint: SourceCheckpoint | undefined): boolean {
     if (this.#closed) throw new Error('log spool is closed');
     const source = this.#source(record.source);
-    this.#appending(source.replayable);
+    if (!source.replayable) this.#ledger.volatile(this.#memory.end);
     this.#memory.appendLine(encodeRecord(record, source.text));
     return this.#written(checkpoint);
   }
@@ -148,7 +148,7 @@ export class LogSpool implements LogSink {
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       return this.write({ timestamp, source, message: message.toString('utf8', start, end) }, checkpoint);
     const json = this.#source(source);
-    this.#appending(json.replayable);
+    if (!json.replayable) this.#ledger.volatile(this.#memory.end);
     this.#memory.appendPlain(timestamp, json.bytes, message, start, end);
     return this.#written(checkpoint);
   }
@@ -156,10 +156,6 @@ export class LogSpool implements LogSink {
   /** The source reads again from its checkpoint after a restart: its records may wait in memory. */
   replayable(source: string): void {
     this.#source(source).replayable = true;
-  }
-
-  #appending(replayable: boolean): void {
-    if (!replayable) this.#ledger.volatile(this.#memory.end);
   }
 
   #written(checkpoint: SourceCheckpoint | undefined): boolean {
@@ -188,9 +184,13 @@ export class LogSpool implements LogSink {
     return this.#state.sources.get(key);
   }
 
-  /** Writes and fsyncs every record not yet acknowledged by all, then saves the checkpoints. */
-  async flush(): Promise<void> {
-    await this.#commit(true);
+  /**
+   * Writes and fsyncs every record not yet acknowledged by all (`force` false: only what must
+   * not wait longer, as the periodic commit does), then saves the checkpoints; throws what
+   * failed since the last call.
+   */
+  async flush(force = true): Promise<void> {
+    await this.#commit(force);
     if (this.#flushError !== undefined) {
       const error = this.#flushError;
       this.#flushError = undefined;
@@ -301,7 +301,7 @@ export class LogSpool implements LogSink {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerNow = false;
-      this.#commit(false).catch((error: unknown) => {
+      this.flush(false).catch((error: unknown) => {
         this.#log?.error({ err: error }, 'Failed to write the log spool');
       });
     }, delayMs);
