@@ -373,7 +373,7 @@ export class LogSpool implements LogSink {
     }
     if (progress.done === 0) return;
     const to = from + progress.done;
-    this.#ledger.placed(from, placed);
+    this.#ledger.placed(from, placed, this.#segments.start.segment);
     // Readers may still hold views of these records: their chunks are not filled again.
     memory.dropBefore(to, false);
     this.#cursors.written(to);

@@ -51,15 +51,40 @@ export class MemoryLedger {
     return this.#checkpoints.splice(0, n);
   }
 
-  /** Stream offsets `from + piece.from`.. went to disk as `pieces` describe. */
-  placed(from: number, pieces: readonly Placed[]): void {
-    for (const piece of pieces) this.#placed.push({ ...piece, from: from + piece.from, to: from + piece.to });
-    if (this.#placed.length > 64) this.#placed.splice(0, this.#placed.length - 64);
+  /**
+   * Stream offsets `from + piece.from`.. went to disk as `pieces` describe. Pieces are kept while
+   * their segment exists (from `oldestSegment` on): a destination that holds records for long
+   * (S3's chunks) acknowledges positions read from memory long before; contiguous pieces merge.
+   */
+  placed(from: number, pieces: readonly Placed[], oldestSegment: number): void {
+    for (const piece of pieces) {
+      const last = this.#placed.at(-1);
+      const start = from + piece.from;
+      if (
+        last?.to === start &&
+        last.segment === piece.segment &&
+        last.offset + last.to - last.from === piece.offset
+      )
+        this.#placed[this.#placed.length - 1] = { ...last, to: from + piece.to };
+      else this.#placed.push({ ...piece, from: start, to: from + piece.to });
+    }
+    let gone = 0;
+    while (gone < this.#placed.length && (this.#placed[gone] as Placed).segment < oldestSegment) gone++;
+    if (gone > 0) this.#placed.splice(0, gone);
   }
 
-  /** Where the record at stream offset `offset` went on disk; undefined if not written lately. */
+  /** Where the record at stream offset `offset` went on disk; undefined if it is not there any more. */
   onDisk(offset: number): SpoolPosition | undefined {
-    const piece = this.#placed.find((p) => p.from <= offset && offset < p.to);
-    return piece && { segment: piece.segment, offset: piece.offset + offset - piece.from };
+    const placed = this.#placed;
+    let lo = 0;
+    let hi = placed.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const piece = placed[mid] as Placed;
+      if (offset < piece.from) hi = mid - 1;
+      else if (offset >= piece.to) lo = mid + 1;
+      else return { segment: piece.segment, offset: piece.offset + offset - piece.from };
+    }
+    return undefined;
   }
 }

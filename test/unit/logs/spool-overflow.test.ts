@@ -112,6 +112,24 @@ describe('LogSpool as an overflow', () => {
     expect(messages).toEqual(Array.from({ length: 150 }, (_, n) => `line ${String(n)}`));
   });
 
+  it('takes an acknowledgement of records read from memory long ago, after many writes to disk (S3 holds its chunks)', async () => {
+    const spool = await open({ consumers: ['s3', 'fast'], flushIntervalMs: 60_000, holdMs: 60_000 });
+    writeLines(spool, 0, 10);
+    const held = await readAll(spool, 's3');
+    let next = 10;
+    for (let write = 0; write < 100; write++, next += 10) {
+      writeLines(spool, next, 10);
+      while (spool.hasUnread('fast')) await spool.ack('fast', (await readAll(spool, 'fast')).batch.next);
+      await spool.flush();
+    }
+    await spool.ack('s3', held.batch.next);
+    // The acknowledgement moved its saved cursor: after a restart it reads on from line 10.
+    await spool.close();
+    spools.splice(spools.indexOf(spool), 1);
+    const reopened = await open({ consumers: ['s3', 'fast'] });
+    expect((await readAll(reopened, 's3')).messages[0]).toBe('line 10');
+  });
+
   it('a crash loses no record held in memory: the source reads again from its saved checkpoint', async () => {
     const spool = await open({ consumers: ['a'], flushIntervalMs: 10, holdMs: 60_000 });
     writeLines(spool, 0, 10);
