@@ -229,13 +229,14 @@ export class DestinationWorker {
         await spool.ack(this.name, batch.next);
         this.#acknowledged();
         acknowledgedOnce = true;
-        // Linger after a small delivery while less than a full one is unread (the app is not
-        // busy): for lingerMs, until a full one is there, or in a burst until nothing new came
-        // for BURST_QUIET_MS. Under load the next delivery starts at once.
+        // Linger after a small delivery: in a burst (streaming) while less than a full one is
+        // unread, until it is there or nothing new came for BURST_QUIET_MS; else (a trickle)
+        // only with nothing unread, for lingerMs. Under load the next delivery starts at once.
         const small = batch.bytes < maxBytes / 4 && batch.records.length < maxRecords / 4;
         const full = Math.min(maxBytes, (maxRecords * batch.bytes) / Math.max(1, batch.records.length));
-        const unread = spool.unreadBytes(this.name) < full;
-        if (inFlight.length === 0 && ahead === undefined && small && unread && !this.#draining) {
+        const unread = spool.unreadBytes(this.name);
+        const wait = unread === 0 || (this.#streaming && unread < full);
+        if (inFlight.length === 0 && ahead === undefined && small && wait && !this.#draining) {
           this.#streaming = await this.#lingerFor(this.#options.lingerMs, full, signal);
         } else this.#streaming = true;
       }

@@ -33,14 +33,15 @@ export interface LogSpoolOptions {
 
 // 256 MiB of spool covers a CloudWatch outage of about an hour at 70 KB/s of logs (a busy app)
 // while staying small next to an 8 GiB root volume; 8 MiB segments keep a dropped or deleted
-// unit small. 4 MiB in memory is a second at 100,000 lines/s; half of it not yet acknowledged
-// by some destination, or a second of waiting, and it goes to disk.
+// unit small. 4 MiB in memory is a second at 100,000 lines/s. A record waits in memory for up
+// to two seconds: twice a destination's linger (1 s, destination-worker.ts), so that a quiet
+// app's lines are delivered before they would be written.
 const DEFAULTS = {
   maxDiskBytes: 256 * 1024 * 1024,
   segmentBytes: 8 * 1024 * 1024,
   memoryBytes: 4 * 1024 * 1024,
   flushIntervalMs: 100,
-  holdMs: 1000,
+  holdMs: 2000,
 };
 
 /** A destination that acknowledged nothing for this long while memory is half full is stalled. */
@@ -225,8 +226,9 @@ export class LogSpool implements LogSink {
   async ack(consumerName: string, position: SpoolPosition): Promise<void> {
     const at = this.#cursors.ack(consumerName, position);
     if (at === 'memory') {
-      // A writer waits for room: drop what is acknowledged now, not at the next commit.
-      if (this.#drainWaiters.length > 0) this.#scheduleFlush(0);
+      // Commit now, not at the next interval: a writer may wait for room, and the sources'
+      // checkpoints move on (what a crash makes them read again, and send twice, stays small).
+      this.#scheduleFlush(0);
     } else if (at !== undefined) {
       this.#state.consumers.set(consumerName, at);
       await this.#deleteConsumedSegments();
