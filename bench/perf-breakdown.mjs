@@ -71,8 +71,9 @@ const GC = [
 ];
 /** V8's compilers, by tier: the first pattern that a frame of the sample matches names it. */
 const COMPILERS = [
-  ['V8 compile: TurboFan (optimizing)', /compiler::|turboshaft::|Turbofan|TurboFan|OptimizedCompilationJob/],
+  // Maglev uses parts of TurboFan's compiler:: namespace (the heap broker): it goes first.
   ['V8 compile: Maglev (mid-tier)', /maglev::|Maglev/],
+  ['V8 compile: TurboFan (optimizing)', /compiler::|turboshaft::|Turbofan|TurboFan|OptimizedCompilationJob/],
   ['V8 compile: Sparkplug (baseline)', /baseline::|Baseline(Batch)?Compil/],
   [
     'V8 compile: parse, bytecode (lazy)',
