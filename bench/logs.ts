@@ -27,8 +27,8 @@ const RUNS = Number(option('--runs', '1'));
 const AWSLOGS_FLUSH = option('--awslogs-flush-seconds', '');
 /** BENCH_MEMORY=1: sample the agent's heap and external memory against its RSS (see sampleMemory). */
 const MEMORY = process.env.BENCH_MEMORY === '1';
-/** BENCH_PERF=1: `perf record` of the agent and of dockerd from the go to the last line (perf-record.ts). */
-const PERF = process.env.BENCH_PERF === '1';
+/** BENCH_PERF=1 (or =syscalls): `perf record` (`perf trace -s`) of the agent and of dockerd from the go to the last line (perf-record.ts). */
+const PERF = process.env.BENCH_PERF === '1' || process.env.BENCH_PERF === 'syscalls';
 /**
  * BENCH_AGENT_OUTPUT=1: the agent's stdout from the go to the last line go to
  * PERF_DIR/taupage-<n>-agent.out (with e.g. BENCH_AGENT_NODE_OPTIONS=--trace-gc).
@@ -226,7 +226,7 @@ function startAgent(
     process.env.BENCH_CPU_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/taupage-bench-prof' : '',
     // /tmp/perf-<pid>.map names the JIT's code for perf; interpreted functions get their own
     // copy of the interpreter's entry, so that they too have a name.
-    PERF ? '--perf-basic-prof --interpreted-frames-native-stack' : '',
+    process.env.BENCH_PERF === '1' ? '--perf-basic-prof --interpreted-frames-native-stack' : '',
   ]
     .filter(Boolean)
     .join(' ');

@@ -4,6 +4,12 @@ import { spawn } from 'node:child_process';
 import { mkdir, stat } from 'node:fs/promises';
 
 export const PERF_DIR = '/tmp/taupage-bench-perf';
+/**
+ * BENCH_PERF=syscalls: `perf trace -s` instead (the system calls of each thread, counted and
+ * timed, into <label>.syscalls.txt); it slows every call down, so its CPU figures are not the
+ * usual ones: for counts only.
+ */
+const SYSCALLS = process.env.BENCH_PERF === 'syscalls';
 /** Samples per second per thread (cpu-clock: this machine has no hardware counters). */
 const FREQUENCY = '4000';
 
@@ -19,10 +25,11 @@ export interface PerfRecording {
  */
 export async function startPerf(pid: number, label: string): Promise<PerfRecording> {
   await mkdir(PERF_DIR, { recursive: true });
-  const file = `${PERF_DIR}/${label}.data`;
-  const perf = spawn('perf', ['record', '-q', '-F', FREQUENCY, '-g', '-p', String(pid), '-o', file], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const file = `${PERF_DIR}/${label}.${SYSCALLS ? 'syscalls.txt' : 'data'}`;
+  const command = SYSCALLS
+    ? ['trace', '-s', '-p', String(pid), '-o', file]
+    : ['record', '-q', '-F', FREQUENCY, '-g', '-p', String(pid), '-o', file];
+  const perf = spawn('perf', command, { stdio: ['ignore', 'ignore', 'inherit'] });
   const exited = new Promise<void>((resolve) => {
     perf.once('exit', () => {
       resolve();
