@@ -9,7 +9,7 @@ import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
 import { dropOldestSegments } from './spool-disk-bound.js';
 import { MemoryLedger } from './spool-ledger.js';
 import { DataWaiters } from './spool-waiters.js';
-import { SpoolCursors, type Consumer } from './spool-cursors.js';
+import { SpoolCursors } from './spool-cursors.js';
 
 export interface LogSpoolOptions {
   readonly dir: string;
@@ -80,13 +80,14 @@ export class LogSpool implements LogSink {
   readonly #ledger = new MemoryLedger();
   readonly #readers = new DataWaiters();
   readonly #cursors: SpoolCursors;
-  readonly #consumers: Map<string, Consumer>;
   #flushChain: Promise<void> = Promise.resolve();
   #flushQueued = false;
   #timer: NodeJS.Timeout | undefined;
   #timerNow = false;
   #drainWaiters: (() => void)[] = [];
   #flushError: unknown;
+  /** A save failed: the next commit saves whatever else it finds. */
+  #stateDirty = false;
   #closed = false;
   readonly #sources = new Map<string, { text: string; bytes: Buffer; replayable: boolean }>();
 
@@ -102,7 +103,6 @@ export class LogSpool implements LogSink {
     this.#log = options.log;
     this.#segments = segments;
     this.#cursors = new SpoolCursors(this.#memory, segments, this.#ledger, this.#readers);
-    this.#consumers = this.#cursors.consumers;
   }
 
   static async open(options: LogSpoolOptions): Promise<LogSpool> {
@@ -112,15 +112,10 @@ export class LogSpool implements LogSink {
       await SpoolSegments.open(options.dir, options.segmentBytes ?? DEFAULTS.segmentBytes),
     );
     await spool.#state.load();
-    // A saved position may name a segment deleted since: new ones must come after it.
+    // A saved position may name a segment deleted since: new ones come after it.
     for (const saved of spool.#state.consumers.values()) spool.#segments.reserveFrom(saved.segment + 1);
-    const first = spool.#segments.start;
-    for (const name of options.consumers) {
-      const saved = spool.#state.consumers.get(name);
-      const position = saved !== undefined && saved.segment >= first.segment ? saved : first;
-      spool.#consumers.set(name, { acked: position, readEnd: position, dropped: 0 });
-    }
-    await spool.#deleteConsumedSegments();
+    spool.#cursors.place(options.consumers, spool.#state.consumers, spool.#segments.start);
+    await spool.#segments.deleteBefore(spool.#cursors.oldestSegment());
     return spool;
   }
 
@@ -231,15 +226,13 @@ export class LogSpool implements LogSink {
       this.#scheduleFlush(0);
     } else if (at !== undefined) {
       this.#state.consumers.set(consumerName, at);
-      await this.#deleteConsumedSegments();
-      await this.#state.save();
+      await this.#save();
     }
   }
 
   /** Rewinds the read cursor to the acknowledged one (a delivery failed and was abandoned). */
   rewind(consumerName: string): void {
-    const consumer = this.#cursors.get(consumerName);
-    consumer.readEnd = consumer.acked;
+    this.#cursors.get(consumerName).readEnd = this.#cursors.get(consumerName).acked;
   }
 
   /** Bytes written past what the consumer has read. */
@@ -265,7 +258,7 @@ export class LogSpool implements LogSink {
   stats(): SpoolStats {
     const dropped: Record<string, number> = {};
     const lagBytes: Record<string, number> = {};
-    for (const [name, consumer] of this.#consumers) {
+    for (const [name, consumer] of this.#cursors.consumers) {
       dropped[name] = consumer.dropped;
       lagBytes[name] = this.#cursors.lag(consumer.acked);
     }
@@ -344,13 +337,8 @@ export class LogSpool implements LogSink {
     const reached = this.#ledger.takeDurable(memory.start);
     for (const { key, value } of reached) this.#state.sources.set(key, value);
     const moved = this.#cursors.saveInMemory(this.#state.consumers, this.#segments.end);
-    try {
-      if (write) await this.#dropOldestSegments(0);
-      await this.#deleteConsumedSegments();
-      if (moved || write || reached.length > 0) await this.#state.save();
-    } catch (error) {
-      this.#flushError = error;
-    }
+    if (write) await this.#dropOldestSegments(0).catch((error: unknown) => (this.#flushError = error));
+    if (moved || write || reached.length > 0 || this.#stateDirty) await this.#save();
     if (memory.bytes < this.#options.memoryBytes) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
@@ -386,7 +374,7 @@ export class LogSpool implements LogSink {
   #dropOldestSegments(incomingBytes: number): Promise<void> {
     return dropOldestSegments(
       this.#segments,
-      this.#consumers,
+      this.#cursors.consumers,
       this.#state,
       this.#options,
       this.#log,
@@ -394,7 +382,19 @@ export class LogSpool implements LogSink {
     );
   }
 
-  async #deleteConsumedSegments(): Promise<void> {
-    await this.#segments.deleteBefore(this.#cursors.oldestSegment());
+  /**
+   * Deletes the segments every destination is past and saves state.json. A failure (a full
+   * disk) is kept for flush() and retried by the next commit, never thrown at a destination.
+   */
+  async #save(): Promise<void> {
+    try {
+      await this.#segments.deleteBefore(this.#cursors.oldestSegment());
+      await this.#state.save();
+      this.#stateDirty = false;
+    } catch (error) {
+      this.#flushError = error;
+      this.#stateDirty = true;
+      this.#scheduleFlush(1000);
+    }
   }
 }

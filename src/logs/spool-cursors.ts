@@ -40,6 +40,15 @@ export class SpoolCursors {
     this.#readers = readers;
   }
 
+  /** Each destination at its saved position, or at `first` (the oldest segment) without one. */
+  place(names: readonly string[], saved: ReadonlyMap<string, SpoolPosition>, first: SpoolPosition): void {
+    for (const name of names) {
+      const at = saved.get(name);
+      const position = at !== undefined && at.segment >= first.segment ? at : first;
+      this.consumers.set(name, { acked: position, readEnd: position, dropped: 0 });
+    }
+  }
+
   get(name: string): Consumer {
     const consumer = this.consumers.get(name);
     if (!consumer) throw new Error(`unknown spool consumer ${name}`);
