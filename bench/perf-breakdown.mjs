@@ -6,6 +6,8 @@
 // /tmp/perf-<pid>.map that `node --perf-basic-prof` wrote. See bench/README.md.
 //
 //   node bench/perf-breakdown.mjs FILE.data [FILE.data …]   (several files: their samples add up)
+// The "JS" rows count each sample under the innermost JavaScript frame's module, with the V8
+// builtins, runtime, Node.js C++ and libc code it called (a table after them splits that).
 //   node bench/perf-breakdown.mjs --functions FILE.data …   also the JavaScript functions (source
 //                                                            names) the main thread's samples are in
 import { execFileSync } from 'node:child_process';
@@ -157,6 +159,7 @@ const threadName = (comm) =>
 
 const counts = new Map(); // category → thread → samples
 const functions = new Map(); // main thread: innermost JavaScript function → samples
+const leaves = new Map(); // the JS categories' samples by the code they were in
 const threads = new Map();
 let total = 0;
 let frequency = 0;
@@ -189,6 +192,22 @@ for (const file of files) {
         const key = `${fn.module} ${fn.name}`;
         functions.set(key, (functions.get(key) ?? 0) + 1);
       }
+    }
+    if (cat.startsWith('JS ')) {
+      const leaf = frames[0] ?? { sym: '', dso: '' };
+      const kind =
+        leaf.sym.startsWith('JS:') || leaf.dso.includes('perf-')
+          ? 'JIT-compiled or interpreted JavaScript'
+          : leaf.sym.startsWith('Builtins_')
+            ? "V8's builtins (ICs, Buffer/typed array ops, promises, calls)"
+            : /^v8::|^Runtime_/.test(leaf.sym)
+              ? "V8's runtime (C++)"
+              : /^node::|^uv_|^uv__/.test(leaf.sym)
+                ? 'Node.js and libuv C++'
+                : leaf.dso.includes('libc')
+                  ? 'libc (memcpy, malloc)'
+                  : 'other native code';
+      leaves.set(kind, (leaves.get(kind) ?? 0) + 1);
     }
     const row = counts.get(cat) ?? new Map();
     row.set(thread, (row.get(thread) ?? 0) + 1);
@@ -230,6 +249,12 @@ function sum(row) {
   for (const v of row.values()) n += v;
   return n;
 }
+
+console.log('');
+console.log('| the "JS" rows by the code the sample was in | CPU s | % of all |');
+console.log('|---|---|---|');
+for (const [kind, n] of [...leaves].sort((a, b) => b[1] - a[1]))
+  console.log(`| ${kind} | ${seconds(n)} | ${pct(n)} |`);
 
 if (FUNCTIONS) {
   console.log('');
