@@ -6,6 +6,10 @@
 // /tmp/perf-<pid>.map that `node --perf-basic-prof` wrote. See bench/README.md.
 //
 //   node bench/perf-breakdown.mjs FILE.data [FILE.data …]   (several files: their samples add up)
+// The "JS" rows count each sample under the innermost JavaScript frame's module, with the V8
+// builtins, runtime, Node.js C++ and libc code it called (a table after them splits that).
+//   node bench/perf-breakdown.mjs --inclusive FILE.data …   also each module's inclusive time on
+//                                                            the main thread (everything under it)
 //   node bench/perf-breakdown.mjs --functions FILE.data …   also the JavaScript functions (source
 //                                                            names) the main thread's samples are in
 import { execFileSync } from 'node:child_process';
@@ -14,7 +18,8 @@ import { SourceMap } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const FUNCTIONS = process.argv.includes('--functions');
-const files = process.argv.slice(2).filter((a) => a !== '--functions');
+const INCLUSIVE = process.argv.includes('--inclusive');
+const files = process.argv.slice(2).filter((a) => a !== '--functions' && a !== '--inclusive');
 /** Rows under this share of the samples are left out of the detail (they are in the subtotals). */
 const MIN_SHARE = 0.002;
 if (files.length === 0) {
@@ -157,6 +162,8 @@ const threadName = (comm) =>
 
 const counts = new Map(); // category → thread → samples
 const functions = new Map(); // main thread: innermost JavaScript function → samples
+const leaves = new Map(); // the JS categories' samples by the code they were in
+const inclusive = new Map(); // main thread: module → samples with it anywhere on the stack
 const threads = new Map();
 let total = 0;
 let frequency = 0;
@@ -182,6 +189,10 @@ for (const file of files) {
     });
     const thread = threadName(comm);
     const cat = category(thread, frames);
+    if (INCLUSIVE && thread === 'main') {
+      const on = new Set(frames.filter((f) => f.sym.startsWith('JS:')).map((f) => jsModule(f.sym)));
+      for (const module of on) inclusive.set(module, (inclusive.get(module) ?? 0) + 1);
+    }
     if (FUNCTIONS && thread === 'main') {
       const js = frames.find((f) => f.sym.startsWith('JS:'));
       if (js) {
@@ -189,6 +200,22 @@ for (const file of files) {
         const key = `${fn.module} ${fn.name}`;
         functions.set(key, (functions.get(key) ?? 0) + 1);
       }
+    }
+    if (cat.startsWith('JS ')) {
+      const leaf = frames[0] ?? { sym: '', dso: '' };
+      const kind =
+        leaf.sym.startsWith('JS:') || leaf.dso.includes('perf-')
+          ? 'JIT-compiled or interpreted JavaScript'
+          : leaf.sym.startsWith('Builtins_')
+            ? "V8's builtins (ICs, Buffer/typed array ops, promises, calls)"
+            : /^v8::|^Runtime_/.test(leaf.sym)
+              ? "V8's runtime (C++)"
+              : /^node::|^uv_|^uv__/.test(leaf.sym)
+                ? 'Node.js and libuv C++'
+                : leaf.dso.includes('libc')
+                  ? 'libc (memcpy, malloc)'
+                  : 'other native code';
+      leaves.set(kind, (leaves.get(kind) ?? 0) + 1);
     }
     const row = counts.get(cat) ?? new Map();
     row.set(thread, (row.get(thread) ?? 0) + 1);
@@ -229,6 +256,22 @@ function sum(row) {
   let n = 0;
   for (const v of row.values()) n += v;
   return n;
+}
+
+console.log('');
+console.log('| the "JS" rows by the code the sample was in | CPU s | % of all |');
+console.log('|---|---|---|');
+for (const [kind, n] of [...leaves].sort((a, b) => b[1] - a[1]))
+  console.log(`| ${kind} | ${seconds(n)} | ${pct(n)} |`);
+
+if (INCLUSIVE) {
+  console.log('');
+  console.log(
+    '| main thread: module anywhere on the stack (inclusive: all it called, GC and compiles too) | CPU s | % of all |',
+  );
+  console.log('|---|---|---|');
+  for (const [module, n] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 30))
+    console.log(`| ${module} | ${seconds(n)} | ${pct(n)} |`);
 }
 
 if (FUNCTIONS) {
