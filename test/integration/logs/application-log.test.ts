@@ -147,6 +147,42 @@ describe('/var/log/application.log', () => {
     ]);
   });
 
+  it('writes a delivery of many pieces whole and in order, a line longer than a piece included, from spool lines as from records', async () => {
+    const now = Date.parse('2026-05-21T11:06:04Z');
+    // ~1.6 MB of syslog lines (written in pieces of about 256 KiB), over several seconds, other
+    // sources in between, one escaped line and one line of 600,000 bytes in the middle.
+    const records = Array.from({ length: 20_000 }, (_, i) => ({
+      source: i % 7 === 3 ? '/var/log/syslog' : 'application',
+      timestamp: now + i * 3,
+      message:
+        i === 9_999 ? 'x'.repeat(600_000) : i === 12_345 ? `quote " ${String(i)}` : `line ${String(i)}`,
+    }));
+    const policy: RotationPolicy = {
+      sizeBytes: 1024 ** 3,
+      interval: 'weekly',
+      keep: 1,
+      compress: false,
+      delayCompress: false,
+    };
+    const fromRecords = join(dir, 'pieces', 'records.log');
+    const fromSpool = join(dir, 'pieces', 'spool.log');
+    const a = destination(fromRecords, policy, () => now);
+    await a.deliver(recordBatch(records));
+    await a.close();
+    const b = destination(fromSpool, policy, () => now);
+    const encoded = Buffer.from(records.map((r) => encodeRecord(r, JSON.stringify(r.source))).join(''));
+    await b.deliver(new EncodedRecordBatch(encoded, records.length));
+    await b.close();
+    const written = await readFile(fromRecords, 'utf8');
+    expect(await readFile(fromSpool, 'utf8')).toBe(written);
+    const lines = written.split('\n');
+    const ours = records.filter((r) => r.source === 'application');
+    expect(lines).toHaveLength(ours.length + 1);
+    expect(lines.map((line) => line.replace(LINE, ''))).toEqual([...ours.map((r) => r.message), '']);
+    expect(lines[0]).toBe('May 21 11:06:04 applog-host docker/800488d94562[4242]: line 0');
+    expect(lines.at(-2)).toBe('May 21 11:07:03 applog-host docker/800488d94562[4242]: line 19999');
+  });
+
   it('rotates when the period changed (interval), keeps none with rotate 0, compresses at once without delaycompress', async () => {
     const path = join(dir, 'interval', 'application.log');
     let now = Date.parse('2026-12-07T10:00:00Z');
