@@ -75,6 +75,8 @@ interface Result {
   readonly cpuSystemSeconds?: number;
   /** taupage, BENCH_MEMORY=1: peaks of the agent's own memory figures (its /metrics, every 50 ms). */
   readonly memoryPeaksMb?: Readonly<Record<string, number>>;
+  /** taupage only: how the agent read the app's output at the end of the run (`files`, `docker-api`). */
+  readonly via?: string;
   /** taupage only: the agent's VmHWM (its whole life, boot included). */
   readonly peakRssMb?: number;
   /** The bench's dockerd over the same interval: the log driver (awslogs: the whole shipper). */
@@ -315,6 +317,13 @@ function sampleMemory(port: number): { stop: () => Promise<Record<string, number
   };
 }
 
+/** How the agent reads the app container's output now (its /status), undefined before it does. */
+async function logVia(agent: AgentProcess): Promise<string | undefined> {
+  const status = await agent.status().catch(() => undefined);
+  const shipping = status?.logShipping as { sources?: { via?: string }[] } | undefined;
+  return shipping?.sources?.find((source) => source.via !== undefined)?.via;
+}
+
 /** Waits until the agent reads the app container's log (its files) and ships to CloudWatch Logs. */
 async function shippingReady(agent: AgentProcess): Promise<void> {
   const deadline = Date.now() + 120_000;
@@ -411,6 +420,7 @@ async function runTaupage(
     const peak = await peakRssMb(agent.pid);
     const dockerdPeak = await peakRssMb(daemon.pid);
     const memoryPeaks = await memory?.stop();
+    const via = await logVia(agent);
     const seconds = (t1 - t0) / 1000;
     const exitCode = await agent.stop();
     if (exitCode !== 0) throw new Error(`the agent exited with ${String(exitCode)}`);
@@ -427,6 +437,7 @@ async function runTaupage(
       cpuByThread: cpuDelta(threads1, threads0),
       bootCpuSeconds: bootCpu,
       ...optional('memoryPeaksMb', memoryPeaks),
+      ...optional('via', via),
       peakRssMb: Math.round(peak),
       idleRssMb: Math.round(agentIdleRss),
       dockerdCpuSeconds: dockerdCpu,
@@ -676,6 +687,8 @@ async function main(): Promise<void> {
       if (r.memoryPeaksMb) console.log(`${r.shipper} memory peaks MB: ${JSON.stringify(r.memoryPeaksMb)}`);
     for (const r of taupageRuns)
       if (r.cpuByThread) console.log(`${r.shipper} agent CPU s by thread: ${JSON.stringify(r.cpuByThread)}`);
+    // A run that fell back to the Docker API (dockerd serving `docker logs -f`) is not the file path's figure.
+    for (const r of taupageRuns) console.log(`${r.shipper} read the app's output via: ${r.via ?? 'unknown'}`);
     console.log('');
     console.log(`load average after each pair of runs: ${loads.join(' | ')}`);
     console.log(`medians, lines/s: taupage ${fmt(taupageRate)}, docker awslogs driver ${fmt(awslogsRate)}`);
