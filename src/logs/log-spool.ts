@@ -33,13 +33,13 @@ export interface LogSpoolOptions {
 
 // 256 MiB of spool covers a CloudWatch outage of about an hour at 70 KB/s of logs (a busy app)
 // while staying small next to an 8 GiB root volume; 8 MiB segments keep a dropped or deleted
-// unit small. 4 MiB in memory is a second at 100,000 lines/s. A record waits in memory for up
-// to two seconds: twice a destination's linger (1 s, destination-worker.ts), so that a quiet
-// app's lines are delivered before they would be written.
+// unit small. 1 MiB in memory (CloudWatch Logs' requests in flight) bounds what a crash makes
+// the sources read again. A record waits in memory for up to 2 s, twice a destination's linger
+// (destination-worker.ts): a quiet app's lines are delivered before they would be written.
 const DEFAULTS = {
   maxDiskBytes: 256 * 1024 * 1024,
   segmentBytes: 8 * 1024 * 1024,
-  memoryBytes: 4 * 1024 * 1024,
+  memoryBytes: 1024 * 1024,
   flushIntervalMs: 100,
   holdMs: 2000,
 };

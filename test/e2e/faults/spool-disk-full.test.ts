@@ -11,7 +11,7 @@ import { bootFinished, Campaign, userData } from './fault-harness.js';
  * state dir, filled by another file, as an app's runaway log or a core dump would) while
  * CloudWatch Logs is down, so that the spool must write what it holds. What the user keeps: the
  * agent keeps running and serving its status; lines written meanwhile wait in memory (bounded,
- * 4 MiB) and then in their source (the file tail pauses), and are all delivered once space and
+ * 1 MiB) and then in their source (the file tail pauses), and are all delivered once space and
  * CloudWatch Logs are back, with no restart. Lost: nothing (the drops counters stay 0). (With
  * CloudWatch Logs up the lines go from memory and the disk is not needed: docs/logs.md.)
  */
