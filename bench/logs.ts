@@ -3,6 +3,7 @@
 // awslogs log driver ship them to the same CloudWatch Logs emulator, from the same dockerd.
 // See bench/README.md.
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { ImdsEmulator } from '../test/emulators/imds-emulator.js';
 import { FIRST_DELIVERY_SPREAD_MS } from '../src/logs/aws-cloudwatch-logs-destination.js';
 import { AgentProcess } from '../test/support/agent-process.js';
 import { freePort } from '../test/support/test-env.js';
+import { startPerf, PERF_DIR, type PerfRecording } from './perf-record.js';
 import { startPrivateDockerd, type PrivateDockerd } from './private-dockerd.js';
 
 const args = process.argv.slice(2);
@@ -25,6 +27,15 @@ const RUNS = Number(option('--runs', '1'));
 const AWSLOGS_FLUSH = option('--awslogs-flush-seconds', '');
 /** BENCH_MEMORY=1: sample the agent's heap and external memory against its RSS (see sampleMemory). */
 const MEMORY = process.env.BENCH_MEMORY === '1';
+/** BENCH_PERF=1 (or =syscalls): `perf record` (`perf trace -s`) of the agent and of dockerd from the go to the last line (perf-record.ts). */
+const PERF = process.env.BENCH_PERF === '1' || process.env.BENCH_PERF === 'syscalls';
+/**
+ * BENCH_AGENT_OUTPUT=1: the agent's stdout from the go to the last line go to
+ * PERF_DIR/taupage-<n>-agent.out (with e.g. BENCH_AGENT_NODE_OPTIONS=--trace-gc).
+ */
+const AGENT_OUTPUT = process.env.BENCH_AGENT_OUTPUT === '1';
+/** Numbers the perf files: <shipper>-<n>-<process>.data, n = the shipper's run. */
+const perfRuns = { taupage: 0, awslogs: 0 };
 const IMAGE = option('--image', process.env.TAUPAGE_TEST_IMAGE ?? '');
 const TIMEOUT_MS = 300_000;
 const STREAM = 'i-0bench0000000000';
@@ -64,6 +75,8 @@ interface Result {
   readonly cpuSystemSeconds?: number;
   /** taupage, BENCH_MEMORY=1: peaks of the agent's own memory figures (its /metrics, every 50 ms). */
   readonly memoryPeaksMb?: Readonly<Record<string, number>>;
+  /** taupage only: how the agent read the app's output at the end of the run (`files`, `docker-api`). */
+  readonly via?: string;
   /** taupage only: the agent's VmHWM (its whole life, boot included). */
   readonly peakRssMb?: number;
   /** The bench's dockerd over the same interval: the log driver (awslogs: the whole shipper). */
@@ -210,7 +223,15 @@ function startAgent(
   container: string,
   metricsPort = 0,
 ): AgentProcess {
-  const profile = process.env.BENCH_CPU_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/taupage-bench-prof' : '';
+  if (PERF) mkdirSync(host, { recursive: true });
+  const profile = [
+    process.env.BENCH_CPU_PROF ? '--cpu-prof --cpu-prof-dir=/tmp/taupage-bench-prof' : '',
+    // /tmp/perf-<pid>.map names the JIT's code for perf; interpreted functions get their own
+    // copy of the interpreter's entry, so that they too have a name.
+    process.env.BENCH_PERF === '1' ? '--perf-basic-prof --interpreted-frames-native-stack' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
   const agent = new AgentProcess(
     [
       'agent',
@@ -238,6 +259,8 @@ function startAgent(
       // e.g. "--max-old-space-size=64", to see how much of the peak RSS is V8 heap slack
       NODE_OPTIONS: [profile, process.env.BENCH_AGENT_NODE_OPTIONS ?? ''].join(' ').trim(),
     },
+    // --perf-basic-prof writes an isolate-*-v8.log into the working directory: the run's own.
+    PERF ? host : undefined,
   );
   // Ctrl-C kills it too (a restarted agent outlived the bench before).
   const kill = async (): Promise<unknown> => {
@@ -292,6 +315,13 @@ function sampleMemory(port: number): { stop: () => Promise<Record<string, number
       return peaks;
     },
   };
+}
+
+/** How the agent reads the app container's output now (its /status), undefined before it does. */
+async function logVia(agent: AgentProcess): Promise<string | undefined> {
+  const status = await agent.status().catch(() => undefined);
+  const shipping = status?.logShipping as { sources?: { via?: string }[] } | undefined;
+  return shipping?.sources?.find((source) => source.via !== undefined)?.via;
 }
 
 /** Waits until the agent reads the app container's log (its files) and ships to CloudWatch Logs. */
@@ -354,6 +384,7 @@ async function runTaupage(
   const metricsPort = MEMORY ? await freePort() : 0;
   const agent = startAgent(emulator, imds, daemon, join(work, name), name, metricsPort);
   const memory = MEMORY ? sampleMemory(metricsPort) : undefined;
+  const perf: PerfRecording[] = [];
   try {
     await containerStarted(daemon, name, agent);
     await shippingReady(agent);
@@ -362,20 +393,34 @@ async function runTaupage(
     await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
     const idleRss = await rssMb(daemon.pid);
     const agentIdleRss = await rssMb(agent.pid);
+    const run = ++perfRuns.taupage;
+    if (PERF) {
+      perf.push(
+        await startPerf(agent.pid, `taupage-${run}-agent`),
+        await startPerf(daemon.pid, `taupage-${run}-dockerd`),
+      );
+    }
     const times0 = await cpuTimes(agent.pid);
     const threads0 = await threadCpu(agent.pid);
     const bootCpu = times0.user + times0.system;
     const cpu0 = bootCpu;
     const dockerd0 = await cpuSeconds(daemon.pid);
+    const outputFrom = agent.stdout.length;
     const t0 = await go(daemon.docker.getContainer(name));
     const t1 = await waitForAll(emulator, group);
     const times1 = await cpuTimes(agent.pid);
+    if (AGENT_OUTPUT) {
+      await mkdir(PERF_DIR, { recursive: true });
+      await writeFile(`${PERF_DIR}/taupage-${run}-agent.out`, agent.stdout.slice(outputFrom));
+    }
     const threads1 = await threadCpu(agent.pid);
     const cpu = times1.user + times1.system - cpu0;
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
+    for (const recording of perf) await recording.stop();
     const peak = await peakRssMb(agent.pid);
     const dockerdPeak = await peakRssMb(daemon.pid);
     const memoryPeaks = await memory?.stop();
+    const via = await logVia(agent);
     const seconds = (t1 - t0) / 1000;
     const exitCode = await agent.stop();
     if (exitCode !== 0) throw new Error(`the agent exited with ${String(exitCode)}`);
@@ -392,6 +437,7 @@ async function runTaupage(
       cpuByThread: cpuDelta(threads1, threads0),
       bootCpuSeconds: bootCpu,
       ...optional('memoryPeaksMb', memoryPeaks),
+      ...optional('via', via),
       peakRssMb: Math.round(peak),
       idleRssMb: Math.round(agentIdleRss),
       dockerdCpuSeconds: dockerdCpu,
@@ -400,6 +446,7 @@ async function runTaupage(
       ...optional('producedSeconds', await producedSeconds(name, daemon.docker)),
     };
   } finally {
+    for (const recording of perf) await recording.stop();
     agent.signal('SIGKILL');
     await agent.exited;
     await remove();
@@ -469,6 +516,7 @@ async function runAwslogs(emulator: CloudWatchLogsEmulator, daemon: PrivateDocke
   const name = `taupage-bench-awslogs-${randomUUID().slice(0, 8)}`;
   const group = `/bench/awslogs/${name}`;
   let container: Docker.Container | undefined;
+  let perf: PerfRecording | undefined;
   const remove = async (): Promise<void> => {
     await container?.remove({ force: true }).catch(() => undefined);
   };
@@ -498,11 +546,13 @@ async function runAwslogs(emulator: CloudWatchLogsEmulator, daemon: PrivateDocke
     await container.start();
     await writeFile(`/proc/${daemon.pid}/clear_refs`, '5').catch(() => undefined);
     const idleRss = await rssMb(daemon.pid);
+    perf = PERF ? await startPerf(daemon.pid, `awslogs-${++perfRuns.awslogs}-dockerd`) : undefined;
     // As for the agent: from the go, with the driver started (it made the group and stream).
     const dockerd0 = await cpuSeconds(daemon.pid);
     const t0 = await go(container);
     const t1 = await waitForAll(emulator, group);
     const dockerdCpu = (await cpuSeconds(daemon.pid)) - dockerd0;
+    await perf?.stop();
     const peak = await peakRssMb(daemon.pid);
     const seconds = (t1 - t0) / 1000;
     return {
@@ -521,6 +571,7 @@ async function runAwslogs(emulator: CloudWatchLogsEmulator, daemon: PrivateDocke
   } catch (error) {
     return { shipper: 'docker awslogs driver', lines: LINES, error: firstLine(error) };
   } finally {
+    await perf?.stop();
     await remove();
     cleanups.delete(remove);
   }
@@ -636,6 +687,8 @@ async function main(): Promise<void> {
       if (r.memoryPeaksMb) console.log(`${r.shipper} memory peaks MB: ${JSON.stringify(r.memoryPeaksMb)}`);
     for (const r of taupageRuns)
       if (r.cpuByThread) console.log(`${r.shipper} agent CPU s by thread: ${JSON.stringify(r.cpuByThread)}`);
+    // A run that fell back to the Docker API (dockerd serving `docker logs -f`) is not the file path's figure.
+    for (const r of taupageRuns) console.log(`${r.shipper} read the app's output via: ${r.via ?? 'unknown'}`);
     console.log('');
     console.log(`load average after each pair of runs: ${loads.join(' | ')}`);
     console.log(`medians, lines/s: taupage ${fmt(taupageRate)}, docker awslogs driver ${fmt(awslogsRate)}`);
@@ -678,6 +731,8 @@ async function main(): Promise<void> {
       ),
     );
     console.log(`raw results: ${file}`);
+    if (PERF)
+      console.log(`perf recordings: ${PERF_DIR} (bench/perf-breakdown.mjs ${PERF_DIR}/taupage-1-agent.data)`);
   } finally {
     await daemon.stop();
     await emulator.close();

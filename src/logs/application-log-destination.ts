@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { firstLine, TaupageError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
+import type { LogRecord } from './log-record.js';
 import { rotateFile, rotationDue, type RotationPolicy } from './log-rotation.js';
 import { copyBytes, type RecordBatch } from './spool-records.js';
 
@@ -10,6 +11,13 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 
 /** The render buffer kept between deliveries is at most this big (a larger one is made when needed). */
 const MAX_KEPT_BYTES = 8 * 1024 * 1024;
+/**
+ * A delivery is rendered and appended in pieces of about this size (one fdatasync after the
+ * last): a 1 MiB read of spool lines is ~2 MiB of syslog lines, and a render buffer that big was
+ * ~2 MiB of the agent's peak RSS under a burst (bench/logs). A piece ends after the line that
+ * reaches it, so the buffer grows past it only for a longer line.
+ */
+const PIECE_BYTES = 256 * 1024;
 
 /** rsyslog's traditional file timestamp (RFC 3164): `May  1 11:06:04`, in UTC (the AMI's zone). */
 export function syslogTimestamp(time: number): string {
@@ -74,13 +82,17 @@ export class ApplicationLogDestination implements LogDestination {
       tag = { containerId, text: `docker/${(containerId ?? 'taupageapp').slice(0, 12)}[${String(pid)}]:` };
       this.#tag = tag;
     }
-    const bytes = this.#render(batch, tag.text);
-    if (bytes.length === 0) return { rejected: 0 };
+    let piece = this.#render(batch, tag.text, 0);
+    if (piece.bytes.length === 0 && piece.next < 0) return { rejected: 0 };
     try {
       const handle = await this.#open();
-      await handle.appendFile(bytes);
+      for (;;) {
+        await handle.appendFile(piece.bytes);
+        this.#size += piece.bytes.length;
+        if (piece.next < 0) break;
+        piece = this.#render(batch, tag.text, piece.next);
+      }
       await handle.datasync();
-      this.#size += bytes.length;
     } catch (error) {
       await this.#close();
       throw new TaupageError(
@@ -97,12 +109,14 @@ export class ApplicationLogDestination implements LogDestination {
   }
 
   /**
-   * The batch's lines of the app's source as syslog lines, in one buffer. From the spool's lines
+   * The batch's lines of the app's source as syslog lines, from `from` (a record's index, or the
+   * byte offset of a spool line) until about PIECE_BYTES are rendered; `next` is where the next
+   * piece starts, -1 after the last. The bytes are valid until the next render. From the spool's lines
    * (`[timestamp,"source","message"]`) a message without JSON escapes is copied as bytes, with
    * no object per line: at a burst's 150,000+ lines a second, three small Buffers a line (prefix,
    * body view, newline) grew the agent's heap by about 100 MiB (the kill -9 burst e2e test).
    */
-  #render(batch: RecordBatch, tag: string): Buffer {
+  #render(batch: RecordBatch, tag: string, from: number): { bytes: Buffer; next: number } {
     const { hostname, source } = this.#options;
     // One buffer kept from delivery to delivery (written and fsync'd before the next render):
     // a new one each time, grown by doubling, was most of the agent's external memory.
@@ -115,9 +129,10 @@ export class ApplicationLogDestination implements LogDestination {
       out = grown;
       if (grown.length <= MAX_KEPT_BYTES) this.#out = grown;
     };
-    // Enough for every line at once: a message is never longer than its spool line.
+    // Enough for a piece of lines at once: a message is never longer than its spool line.
     const prefixBytes = Buffer.byteLength(`${syslogTimestamp(0)} ${hostname} ${tag} `);
-    if (batch.encoded !== undefined) reserve(batch.encoded.length + batch.length * (prefixBytes + 1));
+    if (batch.encoded !== undefined)
+      reserve(Math.min(PIECE_BYTES * 2, batch.encoded.length + batch.length * (prefixBytes + 1)));
     // The syslog time has whole seconds: one prefix per second, not per line.
     let stampSecond = Number.NaN;
     let prefix = Buffer.alloc(0);
@@ -136,17 +151,23 @@ export class ApplicationLogDestination implements LogDestination {
       out[length++] = 0x0a;
     };
     if (batch.encoded === undefined) {
-      for (const record of batch.records)
+      const records = batch.records;
+      for (let n = from; n < records.length; n++) {
+        const record = records[n] as LogRecord;
         if (record.source === source) text(record.timestamp, record.message);
-      return out.subarray(0, length);
+        if (length >= PIECE_BYTES && n + 1 < records.length)
+          return { bytes: out.subarray(0, length), next: n + 1 };
+      }
+      return { bytes: out.subarray(0, length), next: -1 };
     }
     // Spool lines are `[timestamp,"source","message"]\n` (spool-records.ts). One pass over each
     // in JavaScript: its digits are the time, its source is compared byte by byte, and a message
     // without a backslash (no JSON escape) is copied as it is. No string or Buffer per line.
     const encoded = batch.encoded;
     const sourceJson = Buffer.from(JSON.stringify(source));
-    let at = 0;
+    let at = from;
     while (at < encoded.length) {
+      if (length >= PIECE_BYTES) return { bytes: out.subarray(0, length), next: at };
       let i = at + 1;
       let timestamp = 0;
       for (let c = encoded[i] as number; c >= 0x30 && c <= 0x39; c = encoded[++i] as number)
@@ -172,7 +193,7 @@ export class ApplicationLogDestination implements LogDestination {
       }
       at = end + 1;
     }
-    return out.subarray(0, length);
+    return { bytes: out.subarray(0, length), next: -1 };
   }
 
   /** The open file, rotated first when due; reopened when someone else moved it. */

@@ -20,6 +20,7 @@ import {
 } from './cloudwatch-batches.js';
 import type { DeliveryResult, LogDestination } from './log-destination.js';
 import type { LogRecord } from './log-record.js';
+import { releaseBuffer } from './release-buffer.js';
 import { indexRecords, sameBytes, type RecordBatch } from './spool-records.js';
 
 /** Where one source's records go: the group from the config, the stream = the instance id. */
@@ -278,7 +279,7 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
       return await this.#put(route, events, body, signal);
     };
     try {
-      return await retry(
+      const rejected = await retry(
         async () => {
           try {
             return await send();
@@ -293,6 +294,8 @@ export class AwsCloudWatchLogsDestination implements LogDestination {
           isRetriable: (error) => error instanceof TaupageError && error.retriable,
         },
       );
+      releaseBuffer(body); // answered, so sent whole: freed now, not at the next major GC
+      return rejected;
     } catch (error) {
       // The request itself is malformed for CloudWatch: retrying it would wedge the stream for
       // ever. Count its events as rejected (reported) and go on with the next batch.

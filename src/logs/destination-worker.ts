@@ -203,7 +203,9 @@ export class DestinationWorker {
         while (inFlight.length < concurrent && acknowledgedOnce && !this.#failing) {
           const room = maxBytes - bytesInFlight(0);
           if (ahead === undefined) {
-            if (room < maxBytes / 4 || !spool.hasUnread(this.name)) break;
+            // From memory a read is at once: the second one goes when it is worth a request.
+            const worth = spool.readsFromMemory(this.name) ? room / 2 : 1;
+            if (room < maxBytes / 4 || spool.unreadBytes(this.name) < worth) break;
             ahead = read(room);
           }
           const batch = await ahead.batch;
@@ -211,10 +213,11 @@ export class DestinationWorker {
           start(batch, ahead.buffer);
           ahead = undefined;
         }
-        // Read ahead what may go once the oldest delivery is acknowledged.
+        // Read ahead (from disk) what may go once the oldest delivery is acknowledged; from
+        // memory the read waits for that acknowledgement and takes what came meanwhile.
         const aheadBytes = maxBytes - bytesInFlight(1);
-        if (ahead === undefined && aheadBytes >= maxBytes / 4 && spool.hasUnread(this.name))
-          ahead = read(aheadBytes);
+        if (ahead === undefined && aheadBytes >= maxBytes / 4 && !spool.readsFromMemory(this.name))
+          ahead = spool.hasUnread(this.name) ? read(aheadBytes) : undefined;
         const { batch, buffer, delivering } = inFlight[0] as InFlight;
         const result = await delivering;
         inFlight.shift();
@@ -226,18 +229,15 @@ export class DestinationWorker {
         await spool.ack(this.name, batch.next);
         this.#acknowledged();
         acknowledgedOnce = true;
-        // Linger only when the app is quiet (a small delivery and nothing more to read yet):
-        // wait for lingerMs or until a quarter of a full delivery is there, whichever is first.
-        // Under load the next delivery starts at once.
+        // Linger after a small delivery: in a burst (streaming) while less than a full one is
+        // unread, until it is there or nothing new came for BURST_QUIET_MS; else (a trickle)
+        // only with nothing unread, for lingerMs. Under load the next delivery starts at once.
         const small = batch.bytes < maxBytes / 4 && batch.records.length < maxRecords / 4;
-        if (
-          inFlight.length === 0 &&
-          ahead === undefined &&
-          small &&
-          !this.#draining &&
-          !spool.hasUnread(this.name)
-        ) {
-          this.#streaming = await this.#lingerFor(this.#options.lingerMs, maxBytes / 4, signal);
+        const full = Math.min(maxBytes, (maxRecords * batch.bytes) / Math.max(1, batch.records.length));
+        const unread = spool.unreadBytes(this.name);
+        const wait = unread === 0 || (this.#streaming && unread < full);
+        if (inFlight.length === 0 && ahead === undefined && small && wait && !this.#draining) {
+          this.#streaming = await this.#lingerFor(this.#options.lingerMs, full, signal);
         } else this.#streaming = true;
       }
     } catch (error) {

@@ -17,7 +17,10 @@ export interface LogPipelineOptions {
   readonly redactor: Redactor;
   readonly log: Logger;
   readonly clock?: Clock;
-  readonly spool?: Pick<LogSpoolOptions, 'maxDiskBytes' | 'segmentBytes' | 'memoryBytes' | 'flushIntervalMs'>;
+  readonly spool?: Pick<
+    LogSpoolOptions,
+    'maxDiskBytes' | 'segmentBytes' | 'memoryBytes' | 'flushIntervalMs' | 'holdMs'
+  >;
   /** Spool bytes read per delivery; the destination cuts them into requests. */
   readonly maxDeliveryBytes?: number;
   readonly lingerMs?: number;
@@ -240,7 +243,11 @@ export class LogPipeline {
       setCheckpoint: (checkpoint) => {
         spool.setCheckpoint(checkpoint);
       },
-      checkpoint: (key) => spool.checkpoint(key),
+      checkpoint: (key) => {
+        // A source that resumes from a checkpoint reads its records again after a crash.
+        spool.replayable(source.name);
+        return spool.checkpoint(key);
+      },
     };
     return sink;
   }

@@ -1,13 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { abortReason } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import type { CheckpointValue, LogRecord, LogSink, SourceCheckpoint } from './log-record.js';
-import { comparePositions, countLines } from './spool-segment-files.js';
-import { PendingRecords } from './spool-pending.js';
-import { encodeRecord } from './spool-records.js';
-import { SpoolSegments, type SpoolBatch } from './spool-segments.js';
+import { SpoolMemory } from './spool-memory.js';
+import { encodeRecord, sourceJson } from './spool-records.js';
+import { SpoolSegments, type Placed, type SpoolBatch } from './spool-segments.js';
 import { SpoolStateFile, type SpoolPosition } from './spool-state-file.js';
+import { dropOldestSegments } from './spool-disk-bound.js';
+import { MemoryLedger } from './spool-ledger.js';
+import { DataWaiters } from './spool-waiters.js';
+import { SpoolCursors } from './spool-cursors.js';
 
 export interface LogSpoolOptions {
   readonly dir: string;
@@ -16,38 +18,41 @@ export interface LogSpoolOptions {
   /** Disk bound. Past it the oldest segment is dropped and its unsent records are counted. */
   readonly maxDiskBytes?: number;
   readonly segmentBytes?: number;
-  /** Memory bound of records not yet written: `write` returns false past it (backpressure). */
+  /** Memory bound of records not on disk: `write` returns false past it (backpressure). */
   readonly memoryBytes?: number;
-  /** How long a record may wait in memory before it is written and fsync'd. */
+  /**
+   * How often what every destination acknowledged is dropped and the source checkpoints are
+   * saved; also how long a record of a source that cannot read it again (the agent's own log)
+   * may wait in memory before it is written and fsync'd.
+   */
   readonly flushIntervalMs?: number;
+  /** How long a record may wait in memory for the destinations before it is written to disk. */
+  readonly holdMs?: number;
   readonly log?: Logger | undefined;
 }
 
 // 256 MiB of spool covers a CloudWatch outage of about an hour at 70 KB/s of logs (a busy app)
 // while staying small next to an 8 GiB root volume; 8 MiB segments keep a dropped or deleted
-// unit small. 4 MiB in memory is two or three flushes at 50,000 lines/s.
+// unit small. 1 MiB in memory (CloudWatch Logs' requests in flight) bounds what a crash makes
+// the sources read again. A record waits in memory for up to 2 s, twice a destination's linger
+// (destination-worker.ts): a quiet app's lines are delivered before they would be written.
 const DEFAULTS = {
   maxDiskBytes: 256 * 1024 * 1024,
   segmentBytes: 8 * 1024 * 1024,
-  memoryBytes: 4 * 1024 * 1024,
+  memoryBytes: 1024 * 1024,
   flushIntervalMs: 100,
+  holdMs: 2000,
 };
-/** A flush starts at once when this much is pending, without waiting for the interval. */
-const EAGER_FLUSH_BYTES = 1024 * 1024;
 
-interface Consumer {
-  /** Acknowledged by the destination (persisted). */
-  acked: SpoolPosition;
-  /** End of what was handed out by `read` (may be ahead of acked while a delivery is in flight). */
-  readEnd: SpoolPosition;
-  dropped: number;
-}
+/** A destination that acknowledged nothing for this long while memory is half full is stalled. */
+const STALLED_MS = 250;
 
 export type { SpoolBatch } from './spool-segments.js';
 
 export interface SpoolStats {
   readonly diskBytes: number;
   readonly segments: number;
+  /** Records held in memory only (not on disk). */
   readonly pendingBytes: number;
   /** Per destination: records dropped because the disk bound was hit while it lagged. */
   readonly dropped: Readonly<Record<string, number>>;
@@ -56,32 +61,35 @@ export interface SpoolStats {
 }
 
 /**
- * The bounded, disk-backed buffer between sources and destinations: records are appended to
- * NDJSON segment files (`[timestamp, source, message]` per line) and fsync'd in group commits;
- * each destination reads with its own cursor, so a slow or failing destination never holds back
- * the others. Memory is bounded by `memoryBytes` (writers wait), disk by `maxDiskBytes` (the
- * oldest segment goes, and what a destination had not yet sent from it is counted as dropped).
+ * The bounded buffer between sources and destinations. Records (`[timestamp, source, message]`
+ * NDJSON lines) are held in memory, where the destinations read them, each with its own cursor,
+ * so a slow or failing destination never holds back the others. What every destination
+ * acknowledged is dropped, and only then do the sources' checkpoints move past it (a crash makes
+ * a source read it again: at-least-once). What a destination has not acknowledged within
+ * `holdMs`, or while one is stalled and memory is half full, is written to segment files and
+ * fsync'd (the overflow: an outage, S3's hour-long chunks); readers go on from there. Memory is
+ * bounded by `memoryBytes` (writers wait), disk by `maxDiskBytes` (the oldest segment goes, and
+ * what a destination had not yet sent from it is counted as dropped).
  */
 export class LogSpool implements LogSink {
   readonly #options: typeof DEFAULTS;
   readonly #state: SpoolStateFile;
   readonly #log: Logger | undefined;
   readonly #segments: SpoolSegments;
-  readonly #consumers = new Map<string, Consumer>();
-  /** Records not yet written (and fsync'd). */
-  readonly #pending = new PendingRecords();
-  /** Bytes taken from #pending by the flush being written. */
-  #flushingBytes = 0;
-  #pendingCheckpoints = new Map<string, CheckpointValue>();
+  readonly #memory = new SpoolMemory();
+  readonly #ledger = new MemoryLedger();
+  readonly #readers = new DataWaiters();
+  readonly #cursors: SpoolCursors;
   #flushChain: Promise<void> = Promise.resolve();
-  /** A flush is chained but has not started: later writes will be in it, no need for another. */
   #flushQueued = false;
   #timer: NodeJS.Timeout | undefined;
+  #timerNow = false;
   #drainWaiters: (() => void)[] = [];
-  #dataWaiters = new Set<() => void>();
   #flushError: unknown;
+  /** A save failed: the next commit saves whatever else it finds. */
+  #stateDirty = false;
   #closed = false;
-  readonly #sourceJsonCache = new Map<string, { text: string; bytes: Buffer }>();
+  readonly #sources = new Map<string, { text: string; bytes: Buffer; replayable: boolean }>();
 
   private constructor(options: LogSpoolOptions, segments: SpoolSegments) {
     this.#options = {
@@ -89,10 +97,12 @@ export class LogSpool implements LogSink {
       segmentBytes: options.segmentBytes ?? DEFAULTS.segmentBytes,
       memoryBytes: options.memoryBytes ?? DEFAULTS.memoryBytes,
       flushIntervalMs: options.flushIntervalMs ?? DEFAULTS.flushIntervalMs,
+      holdMs: options.holdMs ?? DEFAULTS.holdMs,
     };
     this.#state = new SpoolStateFile(join(options.dir, 'state.json'));
     this.#log = options.log;
     this.#segments = segments;
+    this.#cursors = new SpoolCursors(this.#memory, segments, this.#ledger, this.#readers);
   }
 
   static async open(options: LogSpoolOptions): Promise<LogSpool> {
@@ -102,19 +112,18 @@ export class LogSpool implements LogSink {
       await SpoolSegments.open(options.dir, options.segmentBytes ?? DEFAULTS.segmentBytes),
     );
     await spool.#state.load();
-    const first = spool.#segments.start;
-    for (const name of options.consumers) {
-      const saved = spool.#state.consumers.get(name);
-      const position = saved !== undefined && saved.segment >= first.segment ? saved : first;
-      spool.#consumers.set(name, { acked: position, readEnd: position, dropped: 0 });
-    }
-    await spool.#deleteConsumedSegments();
+    // A saved position may name a segment deleted since: new ones come after it.
+    for (const saved of spool.#state.consumers.values()) spool.#segments.reserveFrom(saved.segment + 1);
+    spool.#cursors.place(options.consumers, spool.#state.consumers, spool.#segments.start);
+    await spool.#segments.deleteBefore(spool.#cursors.oldestSegment());
     return spool;
   }
 
   write(record: LogRecord, checkpoint: SourceCheckpoint | undefined): boolean {
     if (this.#closed) throw new Error('log spool is closed');
-    this.#pending.appendLine(encodeRecord(record, this.#sourceJson(record.source).text));
+    const source = this.#source(record.source);
+    if (!source.replayable) this.#ledger.volatile(this.#memory.end);
+    this.#memory.appendLine(encodeRecord(record, source.text));
     return this.#written(checkpoint);
   }
 
@@ -134,25 +143,36 @@ export class LogSpool implements LogSink {
     if (this.#closed) throw new Error('log spool is closed');
     if (!Number.isSafeInteger(timestamp) || timestamp < 0)
       return this.write({ timestamp, source, message: message.toString('utf8', start, end) }, checkpoint);
-    this.#pending.appendPlain(timestamp, this.#sourceJson(source).bytes, message, start, end);
+    const json = this.#source(source);
+    if (!json.replayable) this.#ledger.volatile(this.#memory.end);
+    this.#memory.appendPlain(timestamp, json.bytes, message, start, end);
     return this.#written(checkpoint);
   }
 
+  /** The source reads again from its checkpoint after a restart: its records may wait in memory. */
+  replayable(source: string): void {
+    this.#source(source).replayable = true;
+  }
+
   #written(checkpoint: SourceCheckpoint | undefined): boolean {
-    if (checkpoint) this.#pendingCheckpoints.set(checkpoint.key, checkpoint.value);
-    if (this.#pendingBytes >= EAGER_FLUSH_BYTES) this.#scheduleFlush(0);
-    else this.#scheduleFlush(this.#options.flushIntervalMs);
-    return this.#pendingBytes < this.#options.memoryBytes;
+    if (checkpoint) this.#ledger.checkpoint(this.#memory.end, checkpoint.key, checkpoint.value);
+    this.#readers.wakeSoon();
+    if (this.#memory.bytes < this.#options.memoryBytes) {
+      this.#scheduleFlush(this.#options.flushIntervalMs);
+      return true;
+    }
+    this.#scheduleFlush(0);
+    return false;
   }
 
   /** Checkpoint-only update (a source skipped input, e.g. lines it had already delivered). */
   setCheckpoint(checkpoint: SourceCheckpoint): void {
-    this.#pendingCheckpoints.set(checkpoint.key, checkpoint.value);
+    this.#ledger.checkpoint(this.#memory.end, checkpoint.key, checkpoint.value);
     this.#scheduleFlush(this.#options.flushIntervalMs);
   }
 
   drained(): Promise<void> {
-    if (this.#pendingBytes < this.#options.memoryBytes) return Promise.resolve();
+    if (this.#memory.bytes < this.#options.memoryBytes) return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -160,14 +180,13 @@ export class LogSpool implements LogSink {
     return this.#state.sources.get(key);
   }
 
-  /** Writes and fsyncs everything written so far, then persists the source checkpoints. */
-  async flush(): Promise<void> {
-    this.#flushQueued = true;
-    this.#flushChain = this.#flushChain.then(() => {
-      this.#flushQueued = false;
-      return this.#flushPending();
-    });
-    await this.#flushChain;
+  /**
+   * Writes and fsyncs every record not yet acknowledged by all (`force` false: only what must
+   * not wait longer, as the periodic commit does), then saves the checkpoints; throws what
+   * failed since the last call.
+   */
+  async flush(force = true): Promise<void> {
+    await this.#commit(force);
     if (this.#flushError !== undefined) {
       const error = this.#flushError;
       this.#flushError = undefined;
@@ -177,8 +196,8 @@ export class LogSpool implements LogSink {
 
   /**
    * The records after the consumer's last read, up to about `maxBytes` and at most `maxRecords`
-   * (at least one record); waits for data. `into`: read into this buffer when the records fit
-   * (the batch is a view of it: the caller must not reuse it while the batch is in use).
+   * (at least one record); waits for data. `into`: read into this buffer when the records must
+   * be copied (the batch may be a view of it: the caller must not reuse it while the batch is in use).
    */
   async read(
     consumerName: string,
@@ -187,74 +206,66 @@ export class LogSpool implements LogSink {
     maxRecords = Number.POSITIVE_INFINITY,
     into?: Buffer,
   ): Promise<SpoolBatch> {
-    const consumer = this.#consumer(consumerName);
-    for (;;) {
-      if (signal.aborted) throw abortReason(signal);
-      const batch = await this.#segments.read(consumer.readEnd, maxBytes, maxRecords, into);
-      if (batch) {
-        consumer.readEnd = batch.next;
-        return batch;
-      }
-      await this.#waitForData(signal);
-    }
+    return this.#cursors.read(consumerName, maxBytes, signal, maxRecords, into);
   }
 
   /**
-   * Resolves once at least `minBytes` were written (and flushed) past what the consumer has read
-   * (a destination lingering for a fuller delivery stops waiting as soon as there is one).
+   * Resolves once at least `minBytes` were written past what the consumer has read (a
+   * destination lingering for a fuller delivery stops waiting as soon as there is one).
    */
-  async waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
-    const consumer = this.#consumer(consumerName);
-    while (this.#segments.lag(consumer.readEnd) < minBytes) {
-      if (signal.aborted) throw abortReason(signal);
-      await this.#waitForData(signal);
-    }
+  waitForUnread(consumerName: string, minBytes: number, signal: AbortSignal): Promise<void> {
+    return this.#cursors.waitForUnread(consumerName, minBytes, signal);
   }
 
-  /** The destination acknowledged everything before `position`: persist, free segments. */
+  /** The destination acknowledged everything before `position`: persist (on disk), free memory. */
   async ack(consumerName: string, position: SpoolPosition): Promise<void> {
-    const consumer = this.#consumer(consumerName);
-    // A drop may have moved the cursor past what was in flight: never move it back.
-    if (comparePositions(position, consumer.acked) <= 0) return;
-    consumer.acked = position;
-    this.#state.consumers.set(consumerName, position);
-    await this.#deleteConsumedSegments();
-    await this.#state.save();
+    const at = this.#cursors.ack(consumerName, position);
+    if (at === 'memory') {
+      // Commit now, not at the next interval: a writer may wait for room, and the sources'
+      // checkpoints move on (what a crash makes them read again, and send twice, stays small).
+      this.#scheduleFlush(0);
+    } else if (at !== undefined) {
+      this.#state.consumers.set(consumerName, at);
+      await this.#save();
+    }
   }
 
   /** Rewinds the read cursor to the acknowledged one (a delivery failed and was abandoned). */
   rewind(consumerName: string): void {
-    const consumer = this.#consumer(consumerName);
-    consumer.readEnd = consumer.acked;
+    this.#cursors.get(consumerName).readEnd = this.#cursors.get(consumerName).acked;
   }
 
-  /** Bytes written (and flushed) past what the consumer has read. */
+  /** Bytes written past what the consumer has read. */
   unreadBytes(consumerName: string): number {
-    return this.#segments.lag(this.#consumer(consumerName).readEnd);
+    return this.#cursors.lag(this.#cursors.get(consumerName).readEnd);
   }
 
-  /** True when records were written (and flushed) past what the consumer has read. */
+  /** True when the consumer's next read is served from memory (no file to read). */
+  readsFromMemory(consumerName: string): boolean {
+    return this.#cursors.readsFromMemory(consumerName);
+  }
+
+  /** True when records were written past what the consumer has read. */
   hasUnread(consumerName: string): boolean {
-    return this.#segments.lag(this.#consumer(consumerName).readEnd) > 0;
+    return this.#cursors.lag(this.#cursors.get(consumerName).readEnd) > 0;
   }
 
-  /** True when the consumer has acknowledged everything written and flushed so far. */
+  /** True when the consumer has acknowledged everything written so far. */
   caughtUp(consumerName: string): boolean {
-    const { acked } = this.#consumer(consumerName);
-    return this.#pendingBytes === 0 && this.#segments.lag(acked) === 0;
+    return this.#cursors.lag(this.#cursors.get(consumerName).acked) === 0;
   }
 
   stats(): SpoolStats {
     const dropped: Record<string, number> = {};
     const lagBytes: Record<string, number> = {};
-    for (const [name, consumer] of this.#consumers) {
+    for (const [name, consumer] of this.#cursors.consumers) {
       dropped[name] = consumer.dropped;
-      lagBytes[name] = this.#segments.lag(consumer.acked);
+      lagBytes[name] = this.#cursors.lag(consumer.acked);
     }
     return {
       diskBytes: this.#segments.diskBytes,
       segments: this.#segments.list.length,
-      pendingBytes: this.#pendingBytes,
+      pendingBytes: this.#memory.bytes,
       dropped,
       lagBytes,
     };
@@ -264,136 +275,126 @@ export class LogSpool implements LogSink {
     await this.flush();
     this.#closed = true;
     clearTimeout(this.#timer);
+    this.#timer = undefined;
     await this.#segments.close();
-    for (const wake of this.#dataWaiters) wake();
+    this.#readers.wake();
   }
 
-  /** Records written to the spool but not yet on disk. */
-  get #pendingBytes(): number {
-    return this.#pending.bytes + this.#flushingBytes;
-  }
-
-  #sourceJson(source: string): { text: string; bytes: Buffer } {
-    let json = this.#sourceJsonCache.get(source);
-    if (json === undefined) {
-      const text = JSON.stringify(source);
-      json = { text, bytes: Buffer.from(text, 'utf8') };
-      this.#sourceJsonCache.set(source, json);
-    }
+  #source(source: string): { text: string; bytes: Buffer; replayable: boolean } {
+    let json = this.#sources.get(source);
+    if (json === undefined) this.#sources.set(source, (json = sourceJson(source)));
     return json;
-  }
-
-  #consumer(name: string): Consumer {
-    const consumer = this.#consumers.get(name);
-    if (!consumer) throw new Error(`unknown spool consumer ${name}`);
-    return consumer;
   }
 
   #scheduleFlush(delayMs: number): void {
     if (this.#flushQueued) return;
     if (this.#timer !== undefined) {
-      if (delayMs > 0) return;
+      if (delayMs > 0 || this.#timerNow) return;
       clearTimeout(this.#timer);
     }
+    this.#timerNow = delayMs === 0;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.flush().catch((error: unknown) => {
+      this.#timerNow = false;
+      this.flush(false).catch((error: unknown) => {
         this.#log?.error({ err: error }, 'Failed to write the log spool');
       });
     }, delayMs);
     this.#timer.unref();
   }
 
-  async #flushPending(): Promise<void> {
-    if (this.#pending.bytes === 0 && this.#pendingCheckpoints.size === 0) return;
-    const data = this.#pending.take();
-    const marks = this.#pending.marks;
-    this.#flushingBytes = data.length;
-    const checkpoints = this.#pendingCheckpoints;
-    this.#pendingCheckpoints = new Map();
-    /** How much of `data` is written and fsync'd. */
-    const progress = { done: 0 };
-    try {
-      await this.#segments.append(data, progress, marks);
-      this.#pending.recycle(data);
-      // The records are on disk: readers may have them now, not only after the state save (an
-      // fdatasync more on every delivery's path; a state file that fails would hold them back).
-      if (data.length > 0) this.#wakeReaders();
-      // Only now, with the records on disk, may the sources' checkpoints move past them.
-      for (const [key, value] of checkpoints) this.#state.sources.set(key, value);
-      await this.#enforceDiskBound();
-      await this.#state.save();
-    } catch (error) {
-      // Keep the records not yet on disk: put them back in front, so the next flush retries them.
-      this.#pending.putBack(data.subarray(progress.done));
-      for (const [key, value] of checkpoints)
-        if (!this.#pendingCheckpoints.has(key)) this.#pendingCheckpoints.set(key, value);
-      this.#flushError = error;
-      this.#scheduleFlush(1000);
-      return;
-    } finally {
-      this.#flushingBytes = 0;
-    }
-    if (this.#pendingBytes < this.#options.memoryBytes) {
+  /** Chains one commit (see #commitNow); `force`: write everything not acknowledged by all. */
+  #commit(force: boolean): Promise<void> {
+    this.#flushQueued = true;
+    this.#flushChain = this.#flushChain.then(() => {
+      this.#flushQueued = false;
+      return this.#commitNow(force);
+    });
+    return this.#flushChain;
+  }
+
+  /**
+   * Drops what every destination acknowledged; writes to disk (and fsyncs) what must not wait
+   * longer in memory; then saves the source checkpoints of what is acknowledged or on disk, and
+   * the cursors.
+   */
+  async #commitNow(force: boolean): Promise<void> {
+    const memory = this.#memory;
+    memory.dropBefore(this.#cursors.ackedByAll(), true);
+    const now = Date.now();
+    const waited = this.#ledger.tick(memory.start, memory.end, now);
+    // A destination that acknowledged nothing for STALLED_MS while memory is half full is
+    // stalled (an outage): the others must not wait for it.
+    const stalled = this.#cursors.stalled(now, STALLED_MS);
+    const write =
+      memory.bytes > 0 &&
+      (force ||
+        this.#ledger.holdsVolatile(memory.start) ||
+        waited >= this.#options.holdMs ||
+        (stalled && memory.bytes >= this.#options.memoryBytes / 2));
+    if (write) await this.#writeMemory();
+    // The sources' checkpoints move past records that are acknowledged by all or on disk.
+    const reached = this.#ledger.takeDurable(memory.start);
+    for (const { key, value } of reached) this.#state.sources.set(key, value);
+    const moved = this.#cursors.saveInMemory(this.#state.consumers, this.#segments.end);
+    if (write) await this.#dropOldestSegments(0).catch((error: unknown) => (this.#flushError = error));
+    if (moved || write || reached.length > 0 || this.#stateDirty) await this.#save();
+    if (memory.bytes < this.#options.memoryBytes) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
     }
-    this.#wakeReaders();
+    if (memory.bytes > 0 || this.#ledger.pendingCheckpoints)
+      this.#scheduleFlush(this.#flushError === undefined ? this.#options.flushIntervalMs : 1000);
   }
 
-  #wakeReaders(): void {
-    for (const wake of this.#dataWaiters) wake();
-    this.#dataWaiters.clear();
+  /** Writes the records in memory to the segment files; the readers in memory move there. */
+  async #writeMemory(): Promise<void> {
+    const memory = this.#memory;
+    const from = memory.start;
+    const { data, marks } = memory.copy(from, memory.end);
+    const progress = { done: 0 };
+    const placed: Placed[] = [];
+    try {
+      await this.#dropOldestSegments(data.length);
+      await this.#segments.append(data, progress, marks, placed);
+    } catch (error) {
+      this.#flushError = error;
+    }
+    if (progress.done === 0) return;
+    const to = from + progress.done;
+    this.#ledger.placed(from, placed, this.#segments.start.segment);
+    // Readers may still hold views of these records: their chunks are not filled again.
+    memory.dropBefore(to, false);
+    this.#cursors.written(to);
+    this.#readers.wake();
   }
 
-  #waitForData(signal: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const wake = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        this.#dataWaiters.delete(wake);
-        resolve();
-      };
-      const onAbort = (): void => {
-        this.#dataWaiters.delete(wake);
-        reject(abortReason(signal));
-      };
-      this.#dataWaiters.add(wake);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  /** The disk bound (see spool-disk-bound.ts), `incomingBytes` about to be written included. */
+  #dropOldestSegments(incomingBytes: number): Promise<void> {
+    return dropOldestSegments(
+      this.#segments,
+      this.#cursors.consumers,
+      this.#state,
+      this.#options,
+      this.#log,
+      incomingBytes,
+    );
   }
 
-  async #deleteConsumedSegments(): Promise<void> {
-    let oldest = Number.POSITIVE_INFINITY;
-    for (const consumer of this.#consumers.values()) oldest = Math.min(oldest, consumer.acked.segment);
-    await this.#segments.deleteBefore(oldest);
-  }
-
-  async #enforceDiskBound(): Promise<void> {
-    const segments = this.#segments;
-    let total = segments.diskBytes;
-    while (total > this.#options.maxDiskBytes && segments.list.length > 1) {
-      const victim = segments.list[0];
-      if (!victim?.sealed) break;
-      const next: SpoolPosition = { segment: victim.id + 1, offset: 0 };
-      for (const [name, consumer] of this.#consumers) {
-        const from =
-          comparePositions(consumer.readEnd, consumer.acked) > 0 ? consumer.readEnd : consumer.acked;
-        if (from.segment > victim.id) continue;
-        const lost = await countLines(segments.path(victim.id), from.offset);
-        consumer.dropped += lost;
-        consumer.acked = next;
-        if (comparePositions(consumer.readEnd, next) < 0) consumer.readEnd = next;
-        this.#state.consumers.set(name, next);
-        if (lost > 0) {
-          this.#log?.warn(
-            { destination: name, dropped: lost, droppedTotal: consumer.dropped, segment: victim.id },
-            'Dropped unsent log records: the spool is full',
-          );
-        }
-      }
-      total -= victim.bytes;
-      await segments.deleteOldest();
+  /**
+   * Deletes the segments every destination is past and saves state.json. A failure (a full
+   * disk) is kept for flush() and retried by the next commit, never thrown at a destination.
+   */
+  async #save(): Promise<void> {
+    try {
+      await this.#segments.deleteBefore(this.#cursors.oldestSegment());
+      await this.#state.save();
+      this.#stateDirty = false;
+    } catch (error) {
+      this.#flushError = error;
+      this.#stateDirty = true;
+      this.#scheduleFlush(1000);
     }
   }
 }

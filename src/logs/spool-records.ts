@@ -43,6 +43,12 @@ export class EncodedRecordBatch implements RecordBatch {
 }
 
 /** One record as a spool line (`sourceJson` is JSON.stringify(record.source), cached by the caller). */
+/** A source's name as JSON (text and bytes), as records carry it; `replayable`: see LogSpool. */
+export function sourceJson(source: string): { text: string; bytes: Buffer; replayable: boolean } {
+  const text = JSON.stringify(source);
+  return { text, bytes: Buffer.from(text, 'utf8'), replayable: false };
+}
+
 export function encodeRecord(record: LogRecord, sourceJson: string): string {
   const file = record.file === undefined ? '' : `,${JSON.stringify(record.file)}`;
   return `[${JSON.stringify(record.timestamp)},${sourceJson},${JSON.stringify(record.message)}${file}]\n`;

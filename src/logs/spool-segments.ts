@@ -1,7 +1,7 @@
 import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cutTornTail } from './spool-segment-files.js';
-import { MARK_RECORDS, type RecordMarks } from './spool-pending.js';
+import type { RecordMarks } from './spool-memory.js';
 import { countRecords, EncodedRecordBatch } from './spool-records.js';
 import type { SpoolPosition } from './spool-state-file.js';
 
@@ -20,6 +20,14 @@ export interface Segment {
    * without scanning its bytes for newlines. Undefined: unknown (read by scanning).
    */
   marks?: { readonly offsets: number[]; readonly counts: number[] } | undefined;
+}
+
+/** `data[from, to)` of an append went to `segment` at `offset`. */
+export interface Placed {
+  readonly from: number;
+  readonly to: number;
+  readonly segment: number;
+  readonly offset: number;
 }
 
 export interface SpoolBatch {
@@ -73,6 +81,19 @@ export class SpoolSegments {
     return { segment: this.list[0]?.id ?? this.#nextId, offset: 0 };
   }
 
+  /** Where the next byte written will be (the end of the last segment, or a new one). */
+  get end(): SpoolPosition {
+    const last = this.list.at(-1);
+    return last === undefined
+      ? { segment: this.#nextId, offset: 0 }
+      : { segment: last.id, offset: last.bytes };
+  }
+
+  /** New segments get ids from `id` on (positions saved before a restart may name it). */
+  reserveFrom(id: number): void {
+    this.#nextId = Math.max(this.#nextId, id);
+  }
+
   path(id: number): string {
     return join(this.#dir, `segment-${String(id).padStart(12, '0')}.ndjson`);
   }
@@ -95,9 +116,14 @@ export class SpoolSegments {
    * Writes whole records (`data` ends with a newline) and fsyncs them, filling the active
    * segment up to its size (at least one record) before starting the next: segments stay near
    * their size however large a write is, so the disk bound can drop one. `progress.done` is how
-   * much of `data` is on disk, also when this throws.
+   * much of `data` is on disk, also when this throws; `placed` gets where each piece went.
    */
-  async append(data: Buffer, progress: { done: number }, marks?: RecordMarks): Promise<void> {
+  async append(
+    data: Buffer,
+    progress: { done: number },
+    marks?: RecordMarks,
+    placed?: Placed[],
+  ): Promise<void> {
     while (progress.done < data.length) {
       const done = progress.done;
       const active = await this.#activeSegment();
@@ -123,16 +149,13 @@ export class SpoolSegments {
       if (segmentMarks !== undefined && marks !== undefined && done === 0 && end === data.length) {
         const base = active.segment.bytes;
         const before = segmentMarks.counts.at(-1) ?? 0;
-        for (let k = 0; k < marks.ends.length; k++) {
-          segmentMarks.offsets.push(base + (marks.ends[k] as number));
-          segmentMarks.counts.push(before + (k + 1) * MARK_RECORDS);
-        }
-        if (marks.count % MARK_RECORDS !== 0) {
-          segmentMarks.offsets.push(base + data.length);
-          segmentMarks.counts.push(before + marks.count);
+        for (let k = 0; k < marks.offsets.length; k++) {
+          segmentMarks.offsets.push(base + (marks.offsets[k] as number));
+          segmentMarks.counts.push(before + (marks.counts[k] as number));
         }
         if (segmentMarks.offsets.length > MAX_MARKS) active.segment.marks = undefined;
       } else active.segment.marks = undefined;
+      placed?.push({ from: done, to: end, segment: active.segment.id, offset: active.segment.bytes });
       active.segment.bytes += piece.length;
       progress.done = end;
       if (active.segment.bytes >= this.#segmentBytes || end < data.length) {
@@ -258,7 +281,7 @@ export class SpoolSegments {
  * The newline ending the last whole record in `buffer[0, length)`, at most `maxRecords` in (-1:
  * none), and how many records that is when they were counted on the way.
  */
-function lastRecordEnd(
+export function lastRecordEnd(
   buffer: Buffer,
   length: number,
   maxRecords: number,

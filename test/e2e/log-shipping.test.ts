@@ -195,15 +195,15 @@ describe('logging: s3 — the app container output reaches S3 as gzip objects', 
 describe('cloudwatch_logs: kill -9 in the middle of a burst of 1,000,000 lines', () => {
   const LINES = 1_000_000;
   const KILL_AT = 300_000;
-  // The bound on duplicates after a crash, from the code (src/logs/): the spool cursor is
+  // The bound on duplicates after a crash, from the code (src/logs/): a spool cursor on disk is
   // persisted after each acknowledged delivery, so at most the delivery in flight is sent again
   // (DEFAULT_DELIVERY_BYTES, 1 MiB of spool; CloudWatch: one or two requests holding at most that,
-  // counted here as 1 MiB); the container checkpoint is persisted after each
-  // group commit's fsync, so at most one group commit is read again from Docker (the spool's
-  // memoryBytes, 4 MiB: writers wait past it). A spool record of "line N" is
-  // `[1700000000000,"application","line N"]\n`, 39 to 44 bytes.
+  // counted here as 1 MiB); the container checkpoint moves only past records every destination
+  // acknowledged or that are on disk, so at most what the spool held in memory is read again
+  // from Docker (the spool's memoryBytes, 1 MiB: the file reader waits past it, line by line).
+  // A spool record of "line N" is `[1700000000000,"application","line N"]\n`, 39 to 44 bytes.
   const SPOOL_RECORD_MIN_BYTES = 39;
-  const DUPLICATE_BOUND = Math.ceil((1024 * 1024 + 4 * 1024 * 1024) / SPOOL_RECORD_MIN_BYTES);
+  const DUPLICATE_BOUND = Math.ceil((1024 * 1024 + 1024 * 1024) / SPOOL_RECORD_MIN_BYTES);
   // Memory bounded whatever the backlog: the 1,000,000 lines are about 50 MB of text, which a
   // queue holding them would add on top of the agent's ~80 MB at idle (every module loaded).
   // The agent also writes /var/log/application.log (a second destination reading the same

@@ -8,10 +8,12 @@ import { bootFinished, Campaign, userData } from './fault-harness.js';
 
 /*
  * Fault: the disk under the log spool fills up (here a 4 MiB tmpfs mounted on the agent's log
- * state dir, filled by another file, as an app's runaway log or a core dump would). What the
- * user keeps: the agent keeps running and serving its status; lines written while the disk is
- * full wait in memory (bounded, 4 MiB) and then in their source (the file tail pauses), and are
- * all delivered once space is back, with no restart. Lost: nothing (the drops counters stay 0).
+ * state dir, filled by another file, as an app's runaway log or a core dump would) while
+ * CloudWatch Logs is down, so that the spool must write what it holds. What the user keeps: the
+ * agent keeps running and serving its status; lines written meanwhile wait in memory (bounded,
+ * 1 MiB) and then in their source (the file tail pauses), and are all delivered once space and
+ * CloudWatch Logs are back, with no restart. Lost: nothing (the drops counters stay 0). (With
+ * CloudWatch Logs up the lines go from memory and the disk is not needed: docs/logs.md.)
  */
 const campaign = new Campaign();
 let logs: CloudWatchLogsEmulator;
@@ -60,9 +62,11 @@ describe('fault: the log spool disk is full', () => {
       30_000,
     );
 
-    // Fill the disk with something else, then keep logging: 20,000 lines, 2 MB.
+    // Fill the disk with something else, take CloudWatch Logs down, then keep logging: 20,000
+    // lines, 2 MB.
     const filler = join(mountPoint, 'filler');
     spawnSync('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k'], { stdio: 'ignore' });
+    logs.setOutage('refuse');
     await appendFile(hostFile, lines(1_000, 20_000));
     await eventually(
       () =>
@@ -78,6 +82,7 @@ describe('fault: the log spool disk is full', () => {
     expect(stuckAt).toBeLessThan(21_000);
 
     await rm(filler);
+    logs.setOutage(false);
     await eventually(() => Promise.resolve(delivered() >= 21_000 ? true : undefined), 'every line', 60_000);
     const messages = logs.events(GROUP, INSTANCE_ID).map((event) => event.message);
     expect(messages).toHaveLength(21_000);

@@ -14,6 +14,7 @@ import { buildContainerSpec } from '../../../src/docker/container-spec.js';
 import { DockerodeContainerRuntime } from '../../../src/docker/dockerode-container-runtime.js';
 import { ApplicationLogDestination, dockerdPid } from '../../../src/logs/application-log-destination.js';
 import type { LogPipeline } from '../../../src/logs/log-pipeline.js';
+import type { LogRecord } from '../../../src/logs/log-record.js';
 import type { RotationPolicy } from '../../../src/logs/log-rotation.js';
 import { EncodedRecordBatch, encodeRecord, recordBatch } from '../../../src/logs/spool-records.js';
 import type { InstanceIdentity } from '../../../src/metadata/instance-metadata.js';
@@ -83,6 +84,32 @@ const records = (from: number, count: number, timestamp: number) =>
     })),
   );
 
+/**
+ * Delivers `records` once as objects and once as spool lines, each to its own file under
+ * `dir/<name>`; expects the same bytes from both and returns them.
+ */
+async function writtenBothWays(name: string, records: readonly LogRecord[], now: number): Promise<string> {
+  const policy: RotationPolicy = {
+    sizeBytes: 1024 ** 3,
+    interval: 'weekly',
+    keep: 1,
+    compress: false,
+    delayCompress: false,
+  };
+  const fromRecords = join(dir, name, 'records.log');
+  const fromSpool = join(dir, name, 'spool.log');
+  const a = destination(fromRecords, policy, () => now);
+  await a.deliver(recordBatch(records));
+  await a.close();
+  const b = destination(fromSpool, policy, () => now);
+  const encoded = Buffer.from(records.map((r) => encodeRecord(r, JSON.stringify(r.source))).join(''));
+  await b.deliver(new EncodedRecordBatch(encoded, records.length));
+  await b.close();
+  const written = await readFile(fromRecords, 'utf8');
+  expect(await readFile(fromSpool, 'utf8')).toBe(written);
+  return written;
+}
+
 describe('/var/log/application.log', () => {
   it('writes syslog lines as rsyslog did and rotates at the size: N kept, compress, delaycompress', async () => {
     const path = join(dir, 'size', 'application.log');
@@ -121,30 +148,32 @@ describe('/var/log/application.log', () => {
       { source: 'application', timestamp: now + 1500, message: 'quote " backslash \\ tab \t ünï' },
       { source: 'application', timestamp: now + 1500, message: '' },
     ];
-    const policy: RotationPolicy = {
-      sizeBytes: 1024 ** 2,
-      interval: 'weekly',
-      keep: 1,
-      compress: false,
-      delayCompress: false,
-    };
-    const fromRecords = join(dir, 'same', 'records.log');
-    const fromSpool = join(dir, 'same', 'spool.log');
-    const a = destination(fromRecords, policy, () => now);
-    await a.deliver(recordBatch(records));
-    await a.close();
-    const b = destination(fromSpool, policy, () => now);
-    const encoded = Buffer.from(records.map((r) => encodeRecord(r, JSON.stringify(r.source))).join(''));
-    await b.deliver(new EncodedRecordBatch(encoded, records.length));
-    await b.close();
-    const expected = await readFile(fromRecords, 'utf8');
-    expect(await readFile(fromSpool, 'utf8')).toBe(expected);
+    const expected = await writtenBothWays('same', records, now);
     expect(expected.split('\n')).toEqual([
       'May 21 11:06:04 applog-host docker/800488d94562[4242]: plain line',
       'May 21 11:06:05 applog-host docker/800488d94562[4242]: quote " backslash \\ tab \t ünï',
       'May 21 11:06:05 applog-host docker/800488d94562[4242]: ',
       '',
     ]);
+  });
+
+  it('writes a delivery of many pieces whole and in order, a line longer than a piece included, from spool lines as from records', async () => {
+    const now = Date.parse('2026-05-21T11:06:04Z');
+    // ~1.6 MB of syslog lines (written in pieces of about 256 KiB), over several seconds, other
+    // sources in between, one escaped line and one line of 600,000 bytes in the middle.
+    const records = Array.from({ length: 20_000 }, (_, i) => ({
+      source: i % 7 === 3 ? '/var/log/syslog' : 'application',
+      timestamp: now + i * 3,
+      message:
+        i === 9_999 ? 'x'.repeat(600_000) : i === 12_345 ? `quote " ${String(i)}` : `line ${String(i)}`,
+    }));
+    const written = await writtenBothWays('pieces', records, now);
+    const lines = written.split('\n');
+    const ours = records.filter((r) => r.source === 'application');
+    expect(lines).toHaveLength(ours.length + 1);
+    expect(lines.map((line) => line.replace(LINE, ''))).toEqual([...ours.map((r) => r.message), '']);
+    expect(lines[0]).toBe('May 21 11:06:04 applog-host docker/800488d94562[4242]: line 0');
+    expect(lines.at(-2)).toBe('May 21 11:07:03 applog-host docker/800488d94562[4242]: line 19999');
   });
 
   it('rotates when the period changed (interval), keeps none with rotate 0, compresses at once without delaycompress', async () => {

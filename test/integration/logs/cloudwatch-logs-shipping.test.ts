@@ -257,7 +257,9 @@ describe('log pipeline → CloudWatch Logs emulator (real SDK)', () => {
       log,
       clock: quickClock,
       lingerMs: 20,
-      spool: { flushIntervalMs: 10, maxDiskBytes: 64 * 1024, segmentBytes: 16 * 1024 },
+      // Records a destination has not acknowledged go to disk after 10 ms (not a second): writes
+      // stay small next to the tiny disk bound, as they would be next to 256 MiB.
+      spool: { flushIntervalMs: 10, holdMs: 10, maxDiskBytes: 64 * 1024, segmentBytes: 16 * 1024 },
     });
     pipelines.push(pipeline);
     try {

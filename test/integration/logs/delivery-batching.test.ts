@@ -87,6 +87,36 @@ describe('DestinationWorker batching under load', () => {
   });
 });
 
+describe('DestinationWorker after a burst', () => {
+  it('sends the rest of a burst at once, however the deliveries before it fell (30 bursts)', async () => {
+    // The burst's source cannot read again (no checkpoint): its records go to disk at every
+    // commit, so deliveries are read from the files, ahead of time and of every size. Once the
+    // burst is over, what is left must not wait for the linger (600 s here).
+    for (let round = 0; round < 30; round++) {
+      const count = 20_000;
+      const destination = Object.assign(new CollectingDestination(), {
+        deliveryLimits: { bytes: 1_048_576, records: 10_000 },
+      });
+      const pipeline = await LogPipeline.start({
+        stateDir: join(dir, `state-${String(round)}`),
+        sources: [new BurstSource(count)],
+        destinations: [destination],
+        redactor: new Redactor(),
+        log,
+        lingerMs: 600_000,
+      });
+      pipelines.push(pipeline);
+      await eventually(
+        () => Promise.resolve(destination.records.length >= count ? true : undefined),
+        `burst ${String(round)}: ${String(count)} lines`,
+        10_000,
+      );
+      await pipeline.stop(0);
+      pipelines.splice(pipelines.indexOf(pipeline), 1);
+    }
+  });
+});
+
 describe('DestinationWorker delivery limits', () => {
   it('reads no more than the destination takes in one delivery (CloudWatch: one full request)', async () => {
     const count = 100_000;

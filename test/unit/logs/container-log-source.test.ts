@@ -187,6 +187,50 @@ describe('ContainerLogSource', () => {
     }
   });
 
+  it('looks for a container that does not exist yet again instead of following the Docker API', async () => {
+    // The agent starts the source before it creates the app container: inspect says 404. A
+    // follow of the API in that moment reached the container once it was created, and read
+    // it through `docker logs -f` for its whole life (bench/logs: dockerd at 1.3 CPU s).
+    const root = await mkdtemp(join(tmpdir(), 'taupage-local-logs-'));
+    try {
+      const path = join(root, 'containers', 'c0ffee', 'local-logs', 'container.log');
+      const sink = new CollectingSink();
+      const reader = new ScriptedReader([[entry(1, 0, 'from the api')]]);
+      let created = false;
+      Object.assign(reader, {
+        logFiles: () => Promise.resolve(created ? { id: 'c0ffee', format: 'local', path } : undefined),
+      });
+      const controller = new AbortController();
+      let sleeps = 0;
+      const source = new ContainerLogSource({
+        container: 'taupageapp',
+        reader,
+        log,
+        clock: {
+          now: () => 0,
+          sleep: async () => {
+            // The container is created and started during the first wait.
+            if (++sleeps === 1) {
+              await mkdir(dirname(path), { recursive: true });
+              await writeFile(path, localFrame(1_795_000_000_000_000_000n, 'from the file'));
+              created = true;
+            }
+            if (sink.lines.length > 0 || sleeps > 100) {
+              controller.abort();
+              throw new Error('aborted');
+            }
+          },
+        },
+      });
+      await source.run(sink, controller.signal);
+      expect(sink.lines).toEqual(['from the file']);
+      expect(reader.sinces).toEqual([]);
+      expect(source.via).toBe('files');
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('checkpoints the Docker timestamp and how many entries share it', async () => {
     const sink = new CollectingSink();
     await run(new ScriptedReader([[entry(1, 5, 'a'), entry(1, 5, 'b'), entry(2, 0, 'c')]]), sink, 1);

@@ -17,7 +17,7 @@ import {
   plainRecordBytes,
   writePlainRecord,
 } from '../../../src/logs/spool-records.js';
-import { PendingRecords } from '../../../src/logs/spool-pending.js';
+import { SpoolMemory } from '../../../src/logs/spool-memory.js';
 
 const T = Date.parse('2026-11-22T04:00:00Z');
 const encode = (records: readonly LogRecord[]): Buffer =>
@@ -54,7 +54,7 @@ describe('spool records', () => {
   });
 
   it('appends plain records as writePlainRecord writes them, whether their timestamp and source repeat or not', () => {
-    const pending = new PendingRecords();
+    const pending = new SpoolMemory();
     const sources = [Buffer.from('"application"'), Buffer.from(JSON.stringify('/var/log/ü.log'))];
     const expected: string[] = [];
     const rows: [number, number, string][] = [
@@ -79,7 +79,7 @@ describe('spool records', () => {
         ),
       );
     }
-    expect(pending.take().toString('utf8')).toBe(expected.join(''));
+    expect(pending.copy(0, pending.end).data.toString('utf8')).toBe(expected.join(''));
   });
 
   it('takes the string path for what JSON escapes, invalid UTF-8 and (when asked) JWTs', () => {

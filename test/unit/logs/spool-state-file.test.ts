@@ -93,4 +93,24 @@ describe('LogSpool while state.json cannot be written', () => {
     await rm(join(dir, 'state.json.tmp'), { recursive: true });
     await spool.close();
   });
+
+  it('takes an acknowledgement whose cursor cannot be saved (the destination goes on), and saves it once it can', async () => {
+    const spool = await LogSpool.open({ dir, consumers: ['cw'] });
+    for (let n = 0; n < 4; n++)
+      spool.write({ timestamp: 1, source: 'application', message: `line ${String(n)}` }, undefined);
+    await spool.flush();
+    await mkdir(join(dir, 'state.json.tmp'));
+    const batch = await spool.read('cw', 1024, new AbortController().signal, 2);
+    expect(batch.from.segment).toBeLessThan(Number.MAX_SAFE_INTEGER);
+    // A full disk under state.json: the delivery is done, the acknowledgement must not throw.
+    await spool.ack('cw', batch.next);
+    await expect(spool.flush()).rejects.toThrow(/state\.json\.tmp/);
+    await rm(join(dir, 'state.json.tmp'), { recursive: true });
+    await spool.flush();
+    const saved = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
+      consumers: { cw: unknown };
+    };
+    expect(saved.consumers.cw).toEqual(batch.next);
+    await spool.close();
+  });
 });
